@@ -1,0 +1,85 @@
+# Development tasks for yuanjiao. Each target installs what it needs; stamp files keep repeated
+# runs fast (.venv/.installed, .venv/.installed-test, node_modules/.installed).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+VENDOR := web/static/vendor
+VENDOR_FILES := $(VENDOR)/hls.min.js $(VENDOR)/tus.min.js
+NPM_FLAGS := --no-audit --no-fund
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+# Extra arguments: `make test PYTEST_ARGS='-k playlist -x'`, `make run RUN_ARGS='--port 8080'`.
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+
+.PHONY: all help run test bench lint vendor chromium nginx clean distclean
+
+all: $(VENV)/.installed vendor ## install the app (editable) and the browser packages
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/'
+
+run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://127.0.0.1:8000
+	$(BIN)/yuanjiao run $(RUN_ARGS)
+
+test: $(VENV)/.installed-test vendor chromium ## run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test vendor nginx ## transcode and delivery benchmarks
+	$(BIN)/python bench/transcode.py
+	$(BIN)/python bench/delivery.py
+
+lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy core courseware web
+
+vendor: $(VENDOR_FILES) ## copy hls.js and tus-js-client into web/static/vendor
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	if [ -f package-lock.json ]; then npm ci $(NPM_FLAGS); else npm install $(NPM_FLAGS); fi
+	touch $@
+
+$(VENDOR)/hls.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/hls.js/dist/hls.min.js $@
+
+$(VENDOR)/tus.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/tus-js-client/dist/tus.min.js $@
+
+# The browser tests drive Debian's Chromium (/usr/bin/chromium); install it when we may.
+chromium:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) chromium; \
+	else echo "chromium is missing: install Debian's chromium package (browser tests need it)" >&2; fi
+
+# The delivery benchmark compares the app with nginx serving the same files.
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) nginx; \
+	else echo "nginx is missing: install Debian's nginx package (make bench needs it)" >&2; exit 1; fi
+
+clean: ## remove built files and caches (keeps .venv and the data in var/)
+	rm -rf $(VENDOR) node_modules build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv (the data in var/ stays)
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Shared kernel: settings, database, object storage, jobs, media tools, organisations and people."""

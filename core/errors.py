@@ -1,0 +1,34 @@
+"""The platform's error tree.
+
+PlatformError
+├── NotFound          a record does not exist, or the caller may not know it exists
+├── PermissionDenied  the caller is known but lacks the role or scope
+├── InvalidInput      a rule about the data was broken (message is shown to the user)
+└── (package errors)  e.g. courseware's MediaError, storage's StorageError
+
+The web layer maps each base class to one HTTP status, once.
+"""
+
+
+class PlatformError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+
+class NotFound(PlatformError):
+    """The record does not exist or is outside the caller's scope."""
+
+
+class PermissionDenied(PlatformError):
+    """The caller lacks the role or the organisation scope for this action."""
+
+
+class InvalidInput(PlatformError):
+    """The request breaks a rule; the message is meant for the user."""
+
+
+class TemporaryError(PlatformError):
+    """A failure that may pass if the same work is tried again later (a store or peer is away)."""
+
+
+class NotAuthenticated(PlatformError):
+    """The action needs a logged-in user and there is none."""

@@ -1,0 +1,1 @@
+"""The course library: courses, lessons, attachments, ingest and transcode, playback URLs."""

@@ -1,0 +1,314 @@
+"""JSON API and media routes of the course library; tus resumable uploads under /api/uploads."""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tuspyserver import create_tus_router
+
+from core.api import CurrentUser, OptionalUser, SessionDep, current_user, verify_csrf
+from core.db import session_scope
+from core.errors import InvalidInput, NotFound
+from core.jobs import enqueue
+from core.models import User
+from core.settings import get_settings
+from core.storage import ObjectNotFound, ObjectStore, get_store
+from courseware.models import Lesson
+from courseware.playlist import rewrite_playlist
+from courseware.schemas import CourseCreate, CourseRead, LessonUpdate, PositionUpdate
+from courseware.service import (
+    add_attachment,
+    check_upload_size,
+    create_course,
+    find_or_create_course,
+    get_course,
+    get_lesson,
+    ingest_lesson,
+    lesson_summary,
+    list_courses,
+    save_position,
+    update_lesson,
+)
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+def lesson_dep(lesson_id: int, session: SessionDep, user: OptionalUser) -> Lesson:
+    """The lesson in the path, if the caller may see it (404 otherwise)."""
+    return get_lesson(session=session, user=user, lesson_id=lesson_id)
+
+
+CurrentLesson = Annotated[Lesson, Depends(lesson_dep)]
+
+
+@router.get("/api/courses", response_model=list[CourseRead])
+def courses_index(session: SessionDep, user: OptionalUser, q: str = "", category: str = "") -> Any:
+    """Courses the caller may see."""
+    return list_courses(session=session, user=user, query=q, category=category)
+
+
+@router.post("/api/courses", response_model=CourseRead, status_code=201)
+def courses_create(body: CourseCreate, session: SessionDep, user: CurrentUser) -> Any:
+    """Create a course owned by an organisation the caller publishes for."""
+    return create_course(session=session, user=user, **body.model_dump())
+
+
+@router.get("/api/courses/{course_id}", response_model=CourseRead)
+def courses_show(course_id: int, session: SessionDep, user: OptionalUser) -> Any:
+    """One course with its lessons."""
+    return get_course(session=session, user=user, course_id=course_id)
+
+
+@router.get("/api/lessons/{lesson_id}")
+def lessons_show(lesson: CurrentLesson, session: SessionDep) -> dict[str, Any]:
+    """Status, progress and renditions of a lesson."""
+    return lesson_summary(session=session, lesson=lesson)
+
+
+@router.patch("/api/lessons/{lesson_id}")
+def lessons_update(
+    body: LessonUpdate, lesson: CurrentLesson, session: SessionDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Rename a lesson or set its credit hours."""
+    update_lesson(session=session, user=user, lesson=lesson, **body.model_dump(exclude_none=True))
+    return lesson_summary(session=session, lesson=lesson)
+
+
+@router.put("/api/lessons/{lesson_id}/position", status_code=204)
+def lessons_position(
+    body: PositionUpdate, lesson: CurrentLesson, session: SessionDep, user: CurrentUser
+) -> None:
+    """Remember where the caller is in the lesson."""
+    save_position(session=session, user=user, lesson=lesson, seconds=body.seconds)
+
+
+@router.post("/api/lessons/{lesson_id}/attachments", status_code=201)
+def lessons_attach(
+    lesson: CurrentLesson,
+    session: SessionDep,
+    store: StoreDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File()],
+) -> dict[str, Any]:
+    """Attach a file (PDF slides, 课件) to the lesson."""
+    with tempfile.NamedTemporaryFile() as spool:
+        size = 0
+        while chunk := file.file.read(1024 * 1024):
+            size += len(chunk)
+            check_upload_size(size, limit=get_settings().max_upload_bytes)
+            spool.write(chunk)
+        spool.flush()
+        attachment = add_attachment(
+            session=session,
+            store=store,
+            user=user,
+            lesson=lesson,
+            name=file.filename or "attachment",
+            source=Path(spool.name),
+        )
+    return {"id": attachment.id, "name": attachment.name, "size": attachment.size}
+
+
+@router.get("/api/uploads/{upload_id}")
+def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """The lesson a finished tus upload became."""
+    lesson = session.scalar(select(Lesson).where(Lesson.upload_id == upload_id))
+    if lesson is None or lesson.created_by != user.id:
+        raise NotFound("上传不存在或尚未完成 / no finished upload with this id")
+    return lesson_summary(session=session, lesson=lesson)
+
+
+def _media_response(store: ObjectStore, key: str, request: Request) -> Response:
+    """Stream an object with HTTP Range support, or redirect to a presigned URL on S3."""
+    url = store.presigned_url(key, expires=get_settings().presign_delta)
+    if url is not None:
+        return RedirectResponse(url, status_code=302)
+    try:
+        info = store.stat(key)
+    except ObjectNotFound as exc:
+        raise NotFound("文件不存在 / file not found") from exc
+    start, end = 0, info.size - 1
+    status = 200
+    range_header = request.headers.get("range")
+    if range_header:
+        parsed = _parse_range(range_header, info.size)
+        if parsed is None:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{info.size}"})
+        start, end = parsed
+        status = 206
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(end - start + 1),
+        "ETag": f'"{info.etag}"',
+        "Cache-Control": "private, max-age=3600",
+    }
+    if status == 206:
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    return StreamingResponse(
+        store.open_range(key, start, end),
+        status_code=status,
+        media_type=info.content_type,
+        headers=headers,
+    )
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first byte range of a `Range: bytes=...` header, or None if unsatisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or not spec:
+        return None
+    first, _, last = spec.split(",")[0].strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            start, end = max(size - length, 0), size - 1
+        else:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    if start > end or start >= size:
+        return None
+    return start, end
+
+
+@router.get("/media/lessons/{lesson_id}/hls/{path:path}")
+def media_hls(
+    path: str, lesson: CurrentLesson, store: StoreDep, request: Request
+) -> Response:
+    """Playlists come from the app (rewritten to direct URLs on S3); segments from the store."""
+    relative = PurePosixPath(path)
+    if ".." in relative.parts or relative.is_absolute():
+        raise NotFound("文件不存在 / file not found")
+    key = f"lessons/{lesson.id}/hls/{relative.as_posix()}"
+    if relative.suffix == ".m3u8":
+        try:
+            text = store.get_bytes(key).decode()
+        except ObjectNotFound as exc:
+            raise NotFound("播放列表不存在 / playlist not found") from exc
+        base = f"lessons/{lesson.id}/hls/{relative.parent.as_posix()}".removesuffix("/.")
+        expires = get_settings().presign_delta
+        body = rewrite_playlist(text, lambda uri: store.presigned_url(f"{base}/{uri}", expires=expires))
+        return Response(
+            body,
+            media_type="application/vnd.apple.mpegurl",
+            headers={"Cache-Control": "private, no-cache"},
+        )
+    return _media_response(store, key, request)
+
+
+@router.get("/media/lessons/{lesson_id}/poster.jpg")
+def media_poster(lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
+    """The lesson's poster frame."""
+    if lesson.poster_key is None:
+        raise NotFound("没有封面 / no poster")
+    return _media_response(store, lesson.poster_key, request)
+
+
+@router.get("/media/lessons/{lesson_id}/attachments/{name}")
+def media_attachment(
+    name: str, lesson: CurrentLesson, store: StoreDep, request: Request
+) -> Response:
+    """Download one of the lesson's attachments."""
+    for attachment in lesson.attachments:
+        if attachment.name == name:
+            response = _media_response(store, attachment.key, request)
+            response.headers.setdefault(
+                "Content-Disposition", f"attachment; filename*=UTF-8''{attachment.name}"
+            )
+            return response
+    raise NotFound("附件不存在 / attachment not found")
+
+
+def _upload_target(
+    session: Session, user: User, metadata: dict[str, str]
+) -> tuple[int | None, str, int | None]:
+    """Validate an upload's metadata: course (id or new title), lesson title, owning org."""
+    title = metadata.get("title", "").strip()
+    filename = metadata.get("filename", "").strip()
+    if not filename:
+        raise InvalidInput("缺少文件名 / filename is missing")
+    course_id = metadata.get("course_id")
+    if course_id:
+        course = get_course(session=session, user=user, course_id=int(course_id))
+        return course.id, title, None
+    if not metadata.get("course_title", "").strip() or not metadata.get("org_id"):
+        raise InvalidInput("请选择课程或填写新课程名称 / choose a course or name a new one")
+    return None, title, int(metadata["org_id"])
+
+
+def pre_create_dep(
+    request: Request, session: SessionDep, user: CurrentUser
+) -> Callable[[dict[str, str], dict[str, Any]], None]:
+    """Check size, rights and metadata before the first byte of an upload is accepted."""
+
+    def check(metadata: dict[str, str], info: dict[str, Any]) -> None:
+        check_upload_size(info.get("size"), limit=get_settings().max_upload_bytes)
+        _upload_target(session, user, metadata)
+
+    return check
+
+
+def upload_complete_dep(
+    request: Request, user: CurrentUser
+) -> Callable[[str, dict[str, str]], None]:
+    """When an upload completes: store the source, create the lesson, queue its transcode."""
+
+    def complete(file_path: str, metadata: dict[str, str]) -> None:
+        upload_id = Path(file_path).name
+        with session_scope() as session:
+            owner = session.get_one(User, user.id)
+            course_id, title, org_id = _upload_target(session, owner, metadata)
+            if course_id is not None:
+                course = get_course(session=session, user=owner, course_id=course_id)
+            else:
+                assert org_id is not None
+                course = find_or_create_course(
+                    session=session, user=owner, title=metadata["course_title"], org_id=org_id
+                )
+            lesson = ingest_lesson(
+                session=session,
+                store=get_store(),
+                user=owner,
+                course=course,
+                title=title,
+                source=Path(file_path),
+                filename=metadata["filename"],
+                upload_id=upload_id,
+            )
+            job_id = lesson.job_id
+        Path(file_path).unlink(missing_ok=True)
+        Path(f"{file_path}.info").unlink(missing_ok=True)
+        assert job_id is not None
+        enqueue(job_id)
+
+    return complete
+
+
+def upload_router() -> APIRouter:
+    """The tus endpoint (creation, resume, termination) for browser uploads."""
+    settings = get_settings()
+    return create_tus_router(
+        prefix="/api/uploads",
+        files_dir=str(settings.home / "uploads"),
+        max_size=settings.max_upload_bytes,
+        auth=_tus_auth,
+        days_to_keep=2,
+        pre_create_dep=pre_create_dep,
+        upload_complete_dep=upload_complete_dep,
+        tags=["uploads"],
+    )
+
+
+async def _tus_auth(
+    request: Request, user: Annotated[User, Depends(current_user)]
+) -> None:
+    """Every tus request needs a logged-in user; writes also need the CSRF header."""
+    await verify_csrf(request)
+

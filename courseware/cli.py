@@ -1,0 +1,107 @@
+"""Command line for lessons: add a file (queued or transcoded here with --wait) and show one."""
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+from sqlalchemy import select
+
+from core.cli import fail
+from core.db import session_scope
+from core.errors import InvalidInput, PlatformError
+from core.jobs import enqueue, execute_job
+from core.models import User
+from core.permissions import is_platform_admin
+from core.settings import get_settings
+from core.storage import get_store
+from courseware.models import Lesson, LessonStatus
+from courseware.service import check_upload_size, find_or_create_course, ingest_lesson, lesson_summary
+
+lessons = typer.Typer(help="Lessons of the course library.", no_args_is_help=True)
+
+
+def _acting_user(login: str | None) -> User:
+    """The account the CLI acts as: --as LOGIN, or the first platform admin."""
+    with session_scope() as session:
+        if login is not None:
+            user = session.scalar(select(User).where(User.login == login))
+        else:
+            user = next((u for u in session.scalars(select(User).order_by(User.id)) if is_platform_admin(u)), None)
+        if user is None:
+            raise InvalidInput(
+                "没有可用的账号：请先用 `yuanjiao users add` 创建平台管理员，或用 --as 指定 / "
+                "no account to act as: add a platform admin first or pass --as"
+            )
+        return user
+
+
+@lessons.command("add")
+def lessons_add(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    course: Annotated[str, typer.Option(help="course title; created if none has it")],
+    title: Annotated[str, typer.Option(help="lesson title")],
+    org: Annotated[int | None, typer.Option(help="owning org of a new course")] = None,
+    as_login: Annotated[str | None, typer.Option("--as", help="act as this login")] = None,
+    wait: Annotated[bool, typer.Option(help="transcode here and wait for the result")] = False,
+) -> None:
+    """Add a lesson from a media file; prints the lesson id last."""
+    try:
+        check_upload_size(path.stat().st_size, limit=get_settings().max_upload_bytes)
+        user = _acting_user(as_login)
+        with session_scope() as session:
+            user = session.get_one(User, user.id)
+            owner_org = org if org is not None else user.grants[0].org_id
+            target = find_or_create_course(session=session, user=user, title=course, org_id=owner_org)
+            lesson = ingest_lesson(
+                session=session,
+                store=get_store(),
+                user=user,
+                course=target,
+                title=title,
+                source=path,
+                filename=path.name,
+            )
+            lesson_id, job_id = lesson.id, lesson.job_id
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    assert job_id is not None
+    if not wait:
+        enqueue(job_id)
+        typer.echo(lesson_id)
+        return
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(), TimeElapsedColumn()
+    ) as bar:
+        task = bar.add_task("转码 transcoding", total=1.0)
+        report = lambda fraction: bar.update(task, completed=fraction)  # noqa: E731
+        while (outcome := execute_job(job_id, on_progress=report)).retry_in is not None:
+            time.sleep(outcome.retry_in)
+    with session_scope() as session:
+        summary = lesson_summary(session=session, lesson=session.get_one(Lesson, lesson_id))
+    if summary["status"] != LessonStatus.ready:
+        typer.secho(f"失败 failed: {summary['error']}", fg="red", err=True)
+        typer.echo(lesson_id)
+        raise typer.Exit(code=1)
+    typer.echo(lesson_id)
+
+
+@lessons.command("show")
+def lessons_show(
+    lesson_id: int,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show a lesson's status, duration and renditions."""
+    with session_scope() as session:
+        lesson = session.get(Lesson, lesson_id)
+        if lesson is None:
+            typer.secho(f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found", fg="red", err=True)
+            raise typer.Exit(code=1)
+        summary = lesson_summary(session=session, lesson=lesson)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    for key, value in summary.items():
+        typer.echo(f"{key}: {value}")

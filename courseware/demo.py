@@ -1,0 +1,119 @@
+"""Demo content for a first look: a small org tree, three accounts, short generated lessons."""
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import session_scope
+from core.jobs import execute_job
+from core.media import ffmpeg_exe
+from core.models import Organisation, OrgKind, Role, User
+from core.service import add_member, create_org, create_user, grant_role
+from core.security import id_check_digit
+from core.settings import get_settings
+from core.storage import get_store
+from courseware.models import Visibility
+from courseware.service import create_course, ingest_lesson
+
+DEMO_ROOT = "示范区委"
+# Demo accounts for a local trial only: `yuanjiao run --no-demo` creates none.
+ACCOUNTS = (
+    ("admin", "demo-admin-2026", "平台管理员", Role.platform_admin, 0),
+    ("publisher", "demo-publisher-2026", "宣传委员 李华", Role.publisher, 1),
+    ("member", "demo-member-2026", "党员 王芳", Role.member, 3),
+)
+LESSONS = (
+    ("基层党建", "学习贯彻党章", ["第一讲：党章的历史沿革", "第二讲：党员的权利和义务"]),
+    ("乡村振兴", "乡村振兴实用技术", ["果树春季管理要点"]),
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo login to print for the person trying the platform."""
+
+    login: str
+    password: str
+    role: str
+
+
+def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
+    """Create the demo tree, accounts and transcoded lessons once; later calls change nothing."""
+    with session_scope() as session:
+        if session.scalar(select(Organisation.id).where(Organisation.name == DEMO_ROOT)):
+            return []
+        orgs = _demo_orgs(session)
+        users = {}
+        for login, password, name, role, org_index in ACCOUNTS:
+            user = create_user(session=session, login=login, password=password, display_name=name)
+            grant_role(session=session, user=user, role=role, org_id=orgs[org_index].id)
+            users[login] = user
+        for index, name in enumerate(("王芳", "张伟", "刘洋")):
+            prefix = f"11010119{80 + index}0101{index:03d}"
+            add_member(
+                session=session,
+                org_id=orgs[3].id,
+                name=name,
+                id_number=prefix + id_check_digit(prefix),
+                hash_key=get_settings().id_hash_key,
+            )
+        job_ids = _demo_lessons(session, users["publisher"], orgs[1], seconds)
+    for job_id in job_ids:
+        execute_job(job_id)
+    return [DemoAccount(login, password, role.value) for login, password, _, role, _ in ACCOUNTS]
+
+
+def _demo_orgs(session: Session) -> list[Organisation]:
+    district = create_org(session=session, name=DEMO_ROOT, kind=OrgKind.district)
+    town = create_org(session=session, name="城关镇党委", kind=OrgKind.committee, parent_id=district.id)
+    general = create_org(
+        session=session, name="东村党总支", kind=OrgKind.general_branch, parent_id=town.id
+    )
+    branch = create_org(session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id)
+    return [district, town, general, branch]
+
+
+def _demo_lessons(session: Session, publisher: User, org: Organisation, seconds: float) -> list[int]:
+    job_ids = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, (category, course_title, titles) in enumerate(LESSONS):
+            course = create_course(
+                session=session,
+                user=publisher,
+                title=course_title,
+                org_id=org.id,
+                category=category,
+                description=f"{category}专题课程（演示内容）。",
+                visibility=Visibility.public if number == 0 else Visibility.org,
+            )
+            for index, title in enumerate(titles):
+                clip = Path(scratch) / f"demo-{number}-{index}.mp4"
+                _generate_clip(clip, seconds=seconds, pattern=number * 2 + index)
+                lesson = ingest_lesson(
+                    session=session,
+                    store=get_store(),
+                    user=publisher,
+                    course=course,
+                    title=title,
+                    source=clip,
+                    filename=clip.name,
+                )
+                assert lesson.job_id is not None
+                job_ids.append(lesson.job_id)
+    return job_ids
+
+
+def _generate_clip(path: Path, *, seconds: float, pattern: int) -> None:
+    """A synthetic 854x480 clip with a test pattern and a tone (no camera needed)."""
+    sources = ("testsrc2", "smptehdbars", "rgbtestsrc")
+    video = f"{sources[pattern % len(sources)]}=size=854x480:rate=25:duration={seconds}"
+    audio = f"sine=frequency={330 + 110 * pattern}:duration={seconds}"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )

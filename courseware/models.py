@@ -1,0 +1,111 @@
+"""Courses, their ordered lessons, attachments, and where each user stopped watching."""
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+from core.models import Organisation
+
+
+class Visibility(enum.StrEnum):
+    """Who may see a course: everyone, or the owning organisation's part of the tree (分级发布)."""
+
+    public = "public"
+    org = "org"
+
+
+class LessonStatus(enum.StrEnum):
+    """A lesson is `processing` until its master playlist is stored; only `ready` ones play."""
+
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"
+
+
+class Course(Base):
+    """A course owned by an organisation, holding ordered lessons."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(60), default="", index=True)
+    cover_key: Mapped[str | None] = mapped_column(String(300))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    visibility: Mapped[Visibility] = mapped_column(
+        Enum(Visibility, native_enum=False, length=10), default=Visibility.org
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    org: Mapped[Organisation] = relationship(lazy="joined")
+    lessons: Mapped[list["Lesson"]] = relationship(
+        back_populates="course", order_by="Lesson.position", lazy="selectin"
+    )
+
+
+class Lesson(Base):
+    """One video (or audio) lesson; its HLS tree lives under `lessons/{id}/` in object storage."""
+
+    __tablename__ = "lessons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[LessonStatus] = mapped_column(
+        Enum(LessonStatus, native_enum=False, length=12), default=LessonStatus.processing
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column()
+    credit_hours: Mapped[float | None] = mapped_column()
+    credit_hours_set_by_hand: Mapped[bool] = mapped_column(default=False)
+    source_key: Mapped[str] = mapped_column(String(400))
+    source_size: Mapped[int] = mapped_column(default=0)
+    master_key: Mapped[str | None] = mapped_column(String(400))
+    poster_key: Mapped[str | None] = mapped_column(String(400))
+    renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    upload_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship(back_populates="lessons", lazy="joined")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="lesson", order_by="Attachment.id", lazy="selectin"
+    )
+
+
+class Attachment(Base):
+    """A file that goes with a lesson (PDF slides, 课件) for members to download."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("lesson_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(400))
+    size: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="attachments")
+
+
+class PlaybackPosition(Base):
+    """Where a user last was in a lesson, so the player resumes there."""
+
+    __tablename__ = "playback_positions"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,96 @@
+"""HTML pages of the course library: catalog, course, lesson player, upload."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from core.api import CurrentUser, OptionalUser, SessionDep
+from core.errors import PermissionDenied
+from core.settings import get_settings
+from courseware.permissions import can_edit_course
+from courseware.service import (
+    editable_courses,
+    get_course,
+    get_lesson,
+    lesson_summary,
+    list_categories,
+    list_courses,
+    publishing_orgs,
+    resume_position,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, template: str, context: dict[str, Any]) -> Response:
+    return request.app.state.templates.TemplateResponse(request, f"courseware/{template}", context)
+
+
+@router.get("/")
+def catalog(
+    request: Request, session: SessionDep, user: OptionalUser, q: str = "", category: str = ""
+) -> Response:
+    """The course catalog with search and categories."""
+    courses = list_courses(session=session, user=user, query=q, category=category)
+    return _render(
+        request,
+        "catalog.html",
+        {
+            "user": user,
+            "courses": courses,
+            "categories": list_categories(session=session, user=user),
+            "q": q,
+            "category": category,
+        },
+    )
+
+
+@router.get("/courses/{course_id}")
+def course_page(request: Request, course_id: int, session: SessionDep, user: OptionalUser) -> Response:
+    """A course and its lessons."""
+    course = get_course(session=session, user=user, course_id=course_id)
+    editable = can_edit_course(user, course)
+    lessons = [
+        lesson for lesson in course.lessons if editable or lesson.status.value == "ready"
+    ]
+    return _render(
+        request,
+        "course.html",
+        {"user": user, "course": course, "lessons": lessons, "editable": editable},
+    )
+
+
+@router.get("/lessons/{lesson_id}")
+def lesson_page(request: Request, lesson_id: int, session: SessionDep, user: OptionalUser) -> Response:
+    """The player, with resume point, quality and speed controls, and attachments."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+    return _render(
+        request,
+        "lesson.html",
+        {
+            "user": user,
+            "lesson": lesson,
+            "summary": lesson_summary(session=session, lesson=lesson),
+            "resume": resume_position(session=session, user=user, lesson=lesson),
+            "editable": can_edit_course(user, lesson.course),
+        },
+    )
+
+
+@router.get("/upload")
+def upload_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """Upload a lesson with a resumable (tus) upload and follow its processing."""
+    orgs = publishing_orgs(session=session, user=user)
+    if not orgs:
+        raise PermissionDenied("只有发布员和管理员可以上传课程 / only publishers can upload")
+    return _render(
+        request,
+        "upload.html",
+        {
+            "user": user,
+            "orgs": orgs,
+            "courses": editable_courses(session=session, user=user),
+            "max_upload_bytes": get_settings().max_upload_bytes,
+        },
+    )

@@ -1,0 +1,333 @@
+"""Rules and queries of the course library: courses, lessons, ingest, publishing, resume points."""
+
+import shutil
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path, PurePath
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.jobs import Progress, create_job
+from core.models import Job, Organisation, User
+from core.permissions import can_publish_in
+from core.service import get_org
+from core.storage import ObjectStore
+from courseware.errors import UploadTooLarge
+from courseware.models import (
+    Attachment,
+    Course,
+    Lesson,
+    LessonStatus,
+    PlaybackPosition,
+    Visibility,
+)
+from courseware.permissions import can_edit_course, can_view_lesson, visible_courses
+from courseware.transcode.runner import transcode
+
+TRANSCODE_JOB = "courseware.transcode_lesson"
+MINUTES_PER_CREDIT_HOUR = 45
+
+
+def credit_hours_for(duration_seconds: float) -> float:
+    """Default credit: 1 学时 per 45 minutes of lesson, rounded to the nearest half."""
+    halves = Decimal(duration_seconds / 60 / MINUTES_PER_CREDIT_HOUR * 2)
+    return float(halves.quantize(Decimal(1), rounding=ROUND_HALF_UP)) / 2
+
+
+def check_upload_size(size: int | None, *, limit: int) -> None:
+    """Refuse an upload over the configured limit before a byte of it is stored."""
+    if size is not None and size > limit:
+        raise UploadTooLarge(
+            f"文件大小 {size / 1024**2:.1f} MB 超过上限 {limit / 1024**2:.0f} MB / "
+            f"file of {size / 1024**2:.1f} MB exceeds the {limit / 1024**2:.0f} MB limit"
+        )
+
+
+def safe_filename(name: str) -> str:
+    """The last path component of a client-given file name, without characters unsafe in keys."""
+    base = PurePath(name.replace("\\", "/")).name.strip()
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).lstrip(".")
+    return cleaned[:120] or "upload"
+
+
+def create_course(
+    *,
+    session: Session,
+    user: User,
+    title: str,
+    org_id: int,
+    description: str = "",
+    category: str = "",
+    visibility: Visibility = Visibility.org,
+) -> Course:
+    """Add a course owned by `org_id`; the user must publish there."""
+    org = get_org(session=session, org_id=org_id)
+    if not can_publish_in(user, org):
+        raise PermissionDenied("无权在该组织发布课程 / you may not publish for this organisation")
+    title = title.strip()
+    if not title:
+        raise InvalidInput("课程名称不能为空 / course title is required")
+    course = Course(
+        title=title,
+        description=description.strip(),
+        category=category.strip(),
+        org=org,
+        visibility=visibility,
+        created_by=user.id,
+    )
+    session.add(course)
+    session.flush()
+    return course
+
+
+def find_or_create_course(*, session: Session, user: User, title: str, org_id: int) -> Course:
+    """The editable course with this title in the user's reach, or a new one owned by `org_id`."""
+    for course in session.scalars(select(Course).where(Course.title == title.strip())):
+        if can_edit_course(user, course):
+            return course
+    return create_course(session=session, user=user, title=title, org_id=org_id)
+
+
+def get_course(*, session: Session, user: User | None, course_id: int) -> Course:
+    """A course the user may see, or NotFound (invisible courses look absent)."""
+    course = session.scalar(
+        select(Course).join(Course.org).where(Course.id == course_id, visible_courses(user))
+    )
+    if course is None:
+        raise NotFound(f"课程 {course_id} 不存在 / course {course_id} not found")
+    return course
+
+
+def list_courses(
+    *, session: Session, user: User | None, query: str = "", category: str = ""
+) -> list[Course]:
+    """Visible courses, newest first, filtered by a title/description search and a category."""
+    statement = select(Course).join(Course.org).where(visible_courses(user))
+    if query.strip():
+        pattern = f"%{query.strip()}%"
+        statement = statement.where(
+            Course.title.ilike(pattern) | Course.description.ilike(pattern)
+        )
+    if category:
+        statement = statement.where(Course.category == category)
+    return list(session.scalars(statement.order_by(Course.created_at.desc(), Course.id.desc())))
+
+
+def list_categories(*, session: Session, user: User | None) -> list[str]:
+    """Categories of the courses the user can see."""
+    statement = (
+        select(Course.category)
+        .join(Course.org)
+        .where(visible_courses(user), Course.category != "")
+        .distinct()
+        .order_by(Course.category)
+    )
+    return list(session.scalars(statement))
+
+
+def editable_courses(*, session: Session, user: User) -> list[Course]:
+    """Courses the user may add lessons to (for the upload form)."""
+    courses = session.scalars(select(Course).join(Course.org).order_by(Course.title))
+    return [c for c in courses if can_edit_course(user, c)]
+
+
+def publishing_orgs(*, session: Session, user: User) -> list[Organisation]:
+    """Organisations the user may publish for (for the upload form)."""
+    orgs = session.scalars(select(Organisation).order_by(Organisation.path))
+    return [org for org in orgs if can_publish_in(user, org)]
+
+
+def ingest_lesson(
+    *,
+    session: Session,
+    store: ObjectStore,
+    user: User,
+    course: Course,
+    title: str,
+    source: Path,
+    filename: str,
+    upload_id: str | None = None,
+) -> Lesson:
+    """Store an uploaded source and create its lesson and transcode job (enqueue after commit)."""
+    if not can_edit_course(user, course):
+        raise PermissionDenied("无权向该课程添加课时 / you may not add lessons to this course")
+    title = title.strip() or Path(filename).stem
+    position = session.scalar(
+        select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course.id)
+    )
+    lesson = Lesson(
+        course=course,
+        title=title[:200],
+        position=(position or 0) + 1,
+        status=LessonStatus.processing,
+        source_key="",
+        source_size=source.stat().st_size,
+        upload_id=upload_id,
+        created_by=user.id,
+    )
+    session.add(lesson)
+    session.flush()
+    lesson.source_key = f"lessons/{lesson.id}/source/{safe_filename(filename)}"
+    store.put_file(lesson.source_key, source)
+    job = create_job(session=session, kind=TRANSCODE_JOB, payload={"lesson_id": lesson.id})
+    lesson.job_id = job.id
+    session.flush()
+    return lesson
+
+
+def get_lesson(*, session: Session, user: User | None, lesson_id: int) -> Lesson:
+    """A lesson the user may see, or NotFound."""
+    lesson = session.get(Lesson, lesson_id)
+    if lesson is None or not can_view_lesson(user, lesson):
+        raise NotFound(f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found")
+    return lesson
+
+
+def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
+    """The lesson as `lessons show --json` and `GET /api/lessons/{id}` give it."""
+    job = session.get(Job, lesson.job_id) if lesson.job_id is not None else None
+    return {
+        "id": lesson.id,
+        "course_id": lesson.course_id,
+        "title": lesson.title,
+        "status": lesson.status.value,
+        "error": lesson.error,
+        "progress": 1.0 if lesson.status is LessonStatus.ready else (job.progress if job else 0.0),
+        "duration": lesson.duration,
+        "credit_hours": lesson.credit_hours,
+        "renditions": [
+            {"height": r["height"], "bandwidth": r["bandwidth"]} for r in lesson.renditions
+        ],
+        "master": lesson.master_key,
+    }
+
+
+def transcode_lesson(
+    *,
+    session: Session,
+    store: ObjectStore,
+    lesson: Lesson,
+    workdir: Path,
+    heights: tuple[int, ...],
+    on_progress: Progress,
+) -> None:
+    """Transcode a lesson's source to the HLS ladder and publish it; master playlist goes last.
+
+    A retried attempt starts from nothing: the work directory and any HLS objects a killed attempt
+    left are removed first, so a half-published tree is never visible.
+    """
+    shutil.rmtree(workdir, ignore_errors=True)
+    source = workdir / "source" / PurePath(lesson.source_key).name
+    out_dir = workdir / "hls"
+    prefix = f"lessons/{lesson.id}"
+    try:
+        store.download(lesson.source_key, source)
+        store.delete_prefix(f"{prefix}/hls/")
+        result = transcode(
+            source=source,
+            out_dir=out_dir,
+            on_progress=lambda fraction: on_progress(fraction * 0.95),
+            heights=heights,
+        )
+        poster_key = None
+        if result.poster is not None:
+            poster_key = f"{prefix}/poster.jpg"
+            store.put_file(poster_key, result.poster)
+        for relative in result.files:
+            store.put_file(f"{prefix}/hls/{relative.as_posix()}", out_dir / relative)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    lesson.duration = result.info.duration
+    lesson.renditions = [
+        {"name": r.name, "height": r.height, "width": r.width, "bandwidth": r.bandwidth}
+        for r in result.rungs
+    ]
+    if not lesson.credit_hours_set_by_hand:
+        lesson.credit_hours = credit_hours_for(result.info.duration)
+    lesson.master_key = f"{prefix}/hls/master.m3u8"
+    lesson.poster_key = poster_key
+    lesson.status, lesson.error, lesson.ready_at = LessonStatus.ready, None, utcnow()
+    on_progress(1.0)
+
+
+def mark_lesson_failed(*, session: Session, lesson_id: int, reason: str) -> None:
+    """Show a failed transcode on the lesson; its source stays stored for another try."""
+    lesson = session.get(Lesson, lesson_id)
+    if lesson is not None:
+        lesson.status, lesson.error = LessonStatus.failed, reason
+
+
+def update_lesson(
+    *,
+    session: Session,
+    user: User,
+    lesson: Lesson,
+    title: str | None = None,
+    credit_hours: float | None = None,
+) -> Lesson:
+    """Rename a lesson or set its credit hours by hand (in steps of 0.5)."""
+    if not can_edit_course(user, lesson.course):
+        raise PermissionDenied("无权修改该课时 / you may not edit this lesson")
+    if title is not None:
+        if not title.strip():
+            raise InvalidInput("课时名称不能为空 / lesson title is required")
+        lesson.title = title.strip()[:200]
+    if credit_hours is not None:
+        if credit_hours < 0 or credit_hours > 100 or (credit_hours * 2) % 1:
+            raise InvalidInput("学时应为 0–100 之间 0.5 的倍数 / credit hours: 0-100 in steps of 0.5")
+        lesson.credit_hours, lesson.credit_hours_set_by_hand = credit_hours, True
+    session.flush()
+    return lesson
+
+
+def add_attachment(
+    *, session: Session, store: ObjectStore, user: User, lesson: Lesson, name: str, source: Path
+) -> Attachment:
+    """Attach a file (slides, 课件) to a lesson, replacing one of the same name."""
+    if not can_edit_course(user, lesson.course):
+        raise PermissionDenied("无权修改该课时 / you may not edit this lesson")
+    name = safe_filename(name)
+    key = f"lessons/{lesson.id}/attachments/{name}"
+    store.put_file(key, source)
+    attachment = session.scalar(
+        select(Attachment).where(Attachment.lesson_id == lesson.id, Attachment.name == name)
+    )
+    if attachment is None:
+        attachment = Attachment(lesson=lesson, name=name, key=key)
+        session.add(attachment)
+    attachment.size = source.stat().st_size
+    session.flush()
+    return attachment
+
+
+def save_position(*, session: Session, user: User, lesson: Lesson, seconds: float) -> None:
+    """Remember where the user is in a lesson (clamped to its duration)."""
+    limit = lesson.duration or 0.0
+    seconds = min(max(seconds, 0.0), limit)
+    row = session.scalar(
+        select(PlaybackPosition).where(
+            PlaybackPosition.user_id == user.id, PlaybackPosition.lesson_id == lesson.id
+        )
+    )
+    if row is None:
+        row = PlaybackPosition(user_id=user.id, lesson_id=lesson.id)
+        session.add(row)
+    row.seconds, row.updated_at = seconds, utcnow()
+    session.flush()
+
+
+def resume_position(*, session: Session, user: User | None, lesson: Lesson) -> float:
+    """Where to start playing: the saved position, or 0 if none or if the lesson was finished."""
+    if user is None:
+        return 0.0
+    seconds = session.scalar(
+        select(PlaybackPosition.seconds).where(
+            PlaybackPosition.user_id == user.id, PlaybackPosition.lesson_id == lesson.id
+        )
+    )
+    if seconds is None or (lesson.duration and seconds > lesson.duration - 5):
+        return 0.0
+    return float(seconds)

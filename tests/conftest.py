@@ -1,0 +1,81 @@
+"""Test environment: a throw-away YUANJIAO_HOME, the database chosen by YUANJIAO_TEST_DATABASE_URL
+(SQLite by default, PostgreSQL in CI's second run), and clean tables for every test.
+
+Settings are read once per process, so the environment is set here before any platform module
+is imported. A skipped test fails the run: every dependency the suite needs is installed by
+`make test`, so a skip can only mean something is missing.
+"""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="yuanjiao-test-"))
+os.environ["YUANJIAO_HOME"] = str(_HOME)
+os.environ["YUANJIAO_DATABASE_URL"] = os.environ.get(
+    "YUANJIAO_TEST_DATABASE_URL", f"sqlite:///{_HOME / 'test.db'}"
+)
+os.environ["YUANJIAO_QUEUE_URL"] = os.environ.get(
+    "YUANJIAO_TEST_QUEUE_URL", f"sqlite:///{_HOME / 'queue.db'}"
+)
+os.environ["YUANJIAO_STORAGE_URL"] = f"file://{_HOME / 'objects'}"
+os.environ["YUANJIAO_JOB_STALE_SECONDS"] = "3"
+os.environ["YUANJIAO_JOB_RETRY_BASE_SECONDS"] = "0.2"
+os.environ["YUANJIAO_LADDER_HEIGHTS"] = "[480, 360]"
+
+pytest_plugins = ["tests.s3"]
+
+from sqlalchemy.orm import Session  # noqa: E402
+
+from core.db import Base, get_engine, new_session  # noqa: E402
+from core.jobs import huey  # noqa: E402
+from core.migrate import upgrade_database  # noqa: E402
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped:
+        print(f"\n{len(_skipped)} test(s) skipped; skips are failures here: {_skipped}")
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schema() -> None:
+    """Build the schema through the real migrations, once."""
+    upgrade_database()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables() -> Iterator[None]:
+    """Every test starts with empty tables and an empty queue."""
+    yield
+    with get_engine().begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    huey.flush()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    """A database session; tests commit what they want other sessions to see."""
+    db = new_session()
+    try:
+        yield db
+    finally:
+        db.rollback()
+        db.close()
+
+
+@pytest.fixture(scope="session")
+def home() -> Path:
+    """The YUANJIAO_HOME of this test run."""
+    return _HOME

@@ -1,0 +1,59 @@
+"""Builders of test data shared by the test modules."""
+
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from core.models import Organisation, OrgKind, Role, User
+from core.service import create_org, create_user, grant_role
+
+PASSWORD = "correct-horse-9"
+
+
+@dataclass
+class Tree:
+    """district → town committee → general branch → two branches, plus an unrelated district."""
+
+    district: Organisation
+    town: Organisation
+    general: Organisation
+    branch: Organisation
+    sibling: Organisation
+    other: Organisation
+
+
+def make_tree(session: Session) -> Tree:
+    """A small org tree, committed."""
+    district = create_org(session=session, name="区委", kind=OrgKind.district)
+    town = create_org(session=session, name="镇党委", kind=OrgKind.committee, parent_id=district.id)
+    general = create_org(
+        session=session, name="村党总支", kind=OrgKind.general_branch, parent_id=town.id
+    )
+    branch = create_org(session=session, name="第一支部", kind=OrgKind.branch, parent_id=general.id)
+    sibling = create_org(session=session, name="第二支部", kind=OrgKind.branch, parent_id=general.id)
+    other = create_org(session=session, name="邻区委", kind=OrgKind.district)
+    session.commit()
+    return Tree(district, town, general, branch, sibling, other)
+
+
+def make_user(session: Session, login: str, role: Role, org: Organisation) -> User:
+    """A committed user holding `role` on `org`, with the shared test password."""
+    user = create_user(session=session, login=login, password=PASSWORD, display_name=login)
+    grant_role(session=session, user=user, role=role, org_id=org.id)
+    session.commit()
+    return user
+
+
+def log_in(client: TestClient, login: str) -> str:
+    """Log `client` in through the form and return its CSRF token for later requests."""
+    page = client.get("/login")
+    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    response = client.post(
+        "/login",
+        data={"login": login, "password": PASSWORD, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    return page.text.split('name="csrf-token" content="')[1].split('"')[0]

@@ -1,0 +1,1 @@
+"""The web application: assembles routers, sessions, pages, static files and translations."""

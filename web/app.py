@@ -1,0 +1,123 @@
+"""The FastAPI application: routers of every package, sessions, error pages, static files."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import make_asgi_app
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+import courseware.tasks  # noqa: F401  (registers the course library's job types)
+from core.api import csrf_token
+from core.db import get_engine
+from core.errors import (
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    TemporaryError,
+)
+from core.jobs import Worker
+from core.settings import get_settings
+from core.storage import get_store
+from courseware import api as courseware_api
+from courseware import pages as courseware_pages
+from courseware.errors import UploadTooLarge
+from web import auth
+from web.i18n import LANG_COOKIE, pick_locale, translator
+
+WEB_DIR = Path(__file__).parent
+STATUS = (
+    (NotAuthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (UploadTooLarge, 413),
+    (InvalidInput, 400),
+    (TemporaryError, 503),
+    (PlatformError, 400),
+)
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    locale = pick_locale(request, get_settings().default_locale)
+    return {
+        "_": translator(locale),
+        "locale": locale,
+        "csrf_token": csrf_token(request),
+        "path": request.url.path,
+    }
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/media/")) or "application/json" in (
+        request.headers.get("accept", "")
+    )
+
+
+def create_app(*, embedded_worker: bool = False) -> FastAPI:
+    """Build the application; `embedded_worker` also runs a job worker in this process."""
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(workers=1) if embedded_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(title="yuanjiao 远教", lifespan=lifespan)
+    templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
+    app.state.templates = templates
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="yuanjiao_session",
+        same_site="lax",
+        https_only=settings.cookie_secure,
+        max_age=14 * 24 * 3600,
+    )
+
+    @app.exception_handler(PlatformError)
+    async def platform_error(request: Request, exc: PlatformError) -> Response:
+        status = next(code for kind, code in STATUS if isinstance(exc, kind))
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        if status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return templates.TemplateResponse(
+            request, "error.html", {"message": str(exc), "status": status}, status_code=status
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Ready when the database answers and the object store is reachable."""
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        get_store().check()
+        return {"status": "ok"}
+
+    @app.get("/lang/{locale}", include_in_schema=False)
+    def set_language(locale: str, request: Request) -> Response:
+        """Switch the interface language and go back."""
+        response = RedirectResponse(request.headers.get("referer") or "/", status_code=303)
+        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
+        return response
+
+    app.include_router(auth.router)
+    app.include_router(courseware_api.router)
+    app.include_router(courseware_api.upload_router())
+    app.include_router(courseware_pages.router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.mount("/metrics", make_asgi_app())
+    return app
