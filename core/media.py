@@ -4,5 +4,5 @@ import imageio_ffmpeg
 
 
 def ffmpeg_exe() -> str:
-    """Return the path of the ffmpeg binary shipped with imageio-ffmpeg; there is no system ffmpeg."""
+    """Path of the ffmpeg binary shipped with imageio-ffmpeg (there is no system ffmpeg)."""
     return imageio_ffmpeg.get_ffmpeg_exe()

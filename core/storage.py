@@ -2,7 +2,7 @@
 
 Errors::
 
-    PlatformError
+    TemporaryError (core.errors: worth retrying)
     └── StorageError            the store failed (I/O, network, S3 error); the message names the key
         ├── ObjectNotFound      no object under that key
         └── RangeNotSatisfiable the requested byte range starts past the end of the object
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import IO
@@ -36,7 +37,8 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
-from core.errors import PlatformError
+from core.errors import TemporaryError
+from core.settings import get_settings
 
 CHUNK_SIZE = 256 * 1024
 """Default size of the pieces `open_range` yields."""
@@ -64,7 +66,7 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class StorageError(PlatformError):
+class StorageError(TemporaryError):
     """The object store failed to do what was asked; the message names the key."""
 
 
@@ -292,9 +294,7 @@ class LocalStore(ObjectStore):
                 raise StorageError(f"cannot write {key}: {exc}") from exc
             raise
 
-    def _put(
-        self, key: str, content_type: str | None, fill: Callable[[IO[bytes]], object]
-    ) -> None:
+    def _put(self, key: str, content_type: str | None, fill: Callable[[IO[bytes]], object]) -> None:
         target = self._path(key)
         sidecar = self._sidecar(target)
         if content_type is not None and content_type != guess_content_type(key):
@@ -774,3 +774,9 @@ def open_store(url: str, *, chunk_size: int = CHUNK_SIZE) -> ObjectStore:
         f"unsupported storage URL scheme {scheme!r}: use file:///path, file://relative/path "
         "or s3://KEY:SECRET@host:port/bucket"
     )
+
+
+@lru_cache
+def get_store() -> ObjectStore:
+    """The process-wide store named by YUANJIAO_STORAGE_URL, opened once (a FastAPI dependency)."""
+    return open_store(get_settings().storage_url)

@@ -17,13 +17,14 @@ from core.errors import InvalidInput, NotFound
 from core.jobs import enqueue
 from core.models import User
 from core.settings import get_settings
-from core.storage import ObjectNotFound, ObjectStore, get_store
+from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
 from courseware.models import Lesson
 from courseware.playlist import rewrite_playlist
 from courseware.schemas import CourseCreate, CourseRead, LessonUpdate, PositionUpdate
 from courseware.service import (
     add_attachment,
     check_upload_size,
+    check_upload_target,
     create_course,
     find_or_create_course,
     get_course,
@@ -133,6 +134,8 @@ def _media_response(store: ObjectStore, key: str, request: Request) -> Response:
         info = store.stat(key)
     except ObjectNotFound as exc:
         raise NotFound("文件不存在 / file not found") from exc
+    if info.size == 0:
+        return Response(b"", media_type=info.content_type)
     start, end = 0, info.size - 1
     status = 200
     range_header = request.headers.get("range")
@@ -184,9 +187,10 @@ def media_hls(
 ) -> Response:
     """Playlists come from the app (rewritten to direct URLs on S3); segments from the store."""
     relative = PurePosixPath(path)
-    if ".." in relative.parts or relative.is_absolute():
-        raise NotFound("文件不存在 / file not found")
-    key = f"lessons/{lesson.id}/hls/{relative.as_posix()}"
+    try:
+        key = validate_key(f"lessons/{lesson.id}/hls/{path}")
+    except ValueError as exc:
+        raise NotFound("文件不存在 / file not found") from exc
     if relative.suffix == ".m3u8":
         try:
             text = store.get_bytes(key).decode()
@@ -228,19 +232,23 @@ def media_attachment(
 
 def _upload_target(
     session: Session, user: User, metadata: dict[str, str]
-) -> tuple[int | None, str, int | None]:
-    """Validate an upload's metadata: course (id or new title), lesson title, owning org."""
-    title = metadata.get("title", "").strip()
-    filename = metadata.get("filename", "").strip()
-    if not filename:
+) -> tuple[int | None, int | None]:
+    """Read (course_id, org_id) from an upload's metadata and check the user may upload there."""
+    if not metadata.get("filename", "").strip():
         raise InvalidInput("缺少文件名 / filename is missing")
-    course_id = metadata.get("course_id")
-    if course_id:
-        course = get_course(session=session, user=user, course_id=int(course_id))
-        return course.id, title, None
-    if not metadata.get("course_title", "").strip() or not metadata.get("org_id"):
-        raise InvalidInput("请选择课程或填写新课程名称 / choose a course or name a new one")
-    return None, title, int(metadata["org_id"])
+    try:
+        course_id = int(metadata["course_id"]) if metadata.get("course_id") else None
+        org_id = int(metadata["org_id"]) if metadata.get("org_id") else None
+    except ValueError as exc:
+        raise InvalidInput("上传信息有误 / malformed upload metadata") from exc
+    check_upload_target(
+        session=session,
+        user=user,
+        course_id=course_id,
+        course_title=metadata.get("course_title", ""),
+        org_id=org_id,
+    )
+    return course_id, org_id
 
 
 def pre_create_dep(
@@ -264,7 +272,7 @@ def upload_complete_dep(
         upload_id = Path(file_path).name
         with session_scope() as session:
             owner = session.get_one(User, user.id)
-            course_id, title, org_id = _upload_target(session, owner, metadata)
+            course_id, org_id = _upload_target(session, owner, metadata)
             if course_id is not None:
                 course = get_course(session=session, user=owner, course_id=course_id)
             else:
@@ -277,7 +285,7 @@ def upload_complete_dep(
                 store=get_store(),
                 user=owner,
                 course=course,
-                title=title,
+                title=metadata.get("title", ""),
                 source=Path(file_path),
                 filename=metadata["filename"],
                 upload_id=upload_id,

@@ -91,6 +91,27 @@ def find_or_create_course(*, session: Session, user: User, title: str, org_id: i
     return create_course(session=session, user=user, title=title, org_id=org_id)
 
 
+def check_upload_target(
+    *,
+    session: Session,
+    user: User,
+    course_id: int | None,
+    course_title: str,
+    org_id: int | None,
+) -> None:
+    """Refuse an upload early unless it names a course the user edits, or a new course title and
+    an organisation the user publishes for."""
+    if course_id is not None:
+        course = get_course(session=session, user=user, course_id=course_id)
+        if not can_edit_course(user, course):
+            raise PermissionDenied("无权向该课程添加课时 / you may not add lessons to this course")
+        return
+    if not course_title.strip() or org_id is None:
+        raise InvalidInput("请选择课程或填写新课程名称 / choose a course or name a new one")
+    if not can_publish_in(user, get_org(session=session, org_id=org_id)):
+        raise PermissionDenied("无权在该组织发布课程 / you may not publish for this organisation")
+
+
 def get_course(*, session: Session, user: User | None, course_id: int) -> Course:
     """A course the user may see, or NotFound (invisible courses look absent)."""
     course = session.scalar(
@@ -223,6 +244,7 @@ def transcode_lesson(
     source = workdir / "source" / PurePath(lesson.source_key).name
     out_dir = workdir / "hls"
     prefix = f"lessons/{lesson.id}"
+    source.parent.mkdir(parents=True)
     try:
         store.download(lesson.source_key, source)
         store.delete_prefix(f"{prefix}/hls/")

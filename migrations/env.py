@@ -20,8 +20,11 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
-url = context.config.attributes.get("database_url")
-engine = make_engine(url) if url else get_engine()
-with engine.connect() as conn:
-    run(conn)
-    conn.commit()
+given = context.config.attributes.get("connection")
+if given is not None:
+    run(given)
+else:
+    url = context.config.attributes.get("database_url")
+    with (make_engine(url) if url else get_engine()).connect() as conn:
+        run(conn)
+        conn.commit()

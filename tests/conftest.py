@@ -7,6 +7,7 @@ is imported. A skipped test fails the run: every dependency the suite needs is i
 """
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,8 +57,9 @@ def _schema() -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_tables() -> Iterator[None]:
-    """Every test starts with empty tables and an empty queue."""
+    """Every test starts with empty tables, an empty queue and an empty object store."""
     yield
+    shutil.rmtree(_HOME / "objects", ignore_errors=True)
     with get_engine().begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())

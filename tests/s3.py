@@ -71,14 +71,18 @@ def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"S3 test server exited with {process.returncode}:\n{log.read_text()}")
+            raise RuntimeError(
+                f"S3 test server exited with {process.returncode}:\n{log.read_text()}"
+            )
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"S3 test server did not answer {url} in {START_TIMEOUT}s:\n{log.read_text()}")
+    raise RuntimeError(
+        f"S3 test server did not answer {url} in {START_TIMEOUT}s:\n{log.read_text()}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ REASONS: dict[str, str] = {
 
 
 class MediaError(PlatformError):
-    """A source that is not usable media, or a transcode that failed, with a publisher-facing reason.
+    """A source that is not usable media, or a failed transcode, with a publisher-facing reason.
 
     `detail` holds technical context for operators, such as ffmpeg's last stderr lines.
     """

@@ -1,0 +1,632 @@
+"""HLS delivery benchmark: the app serving a lesson from the local store against nginx serving
+the same files, both on loopback, loaded by many concurrent viewers; prints `app_vs_nginx=R`.
+
+One run sets up a throw-away YUANJIAO_HOME, transcodes a 60 s 854x480 clip into a public course,
+starts `yuanjiao serve` (one uvicorn process) and nginx (`worker_processes 1`, to match), then
+measures each server in turn, alternating app / nginx for `--rounds` rounds, and compares the
+median throughputs. The load generator is one asyncio process on the same 2-core machine, so it
+competes with the server under test; its CPU share is printed alongside.
+
+Run with `make bench` (installs nginx) or `.venv/bin/python bench/delivery.py --viewers 50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import posixpath
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+NGINX = Path("/usr/sbin/nginx")
+YUANJIAO = Path(sys.executable).with_name("yuanjiao")
+ORG_NAME = "基准区委"
+COURSE_TITLE = "基准课程"
+CLIP_SECONDS = 60
+STEP_TIMEOUT = 120.0  # seconds for one CLI step (the transcode of the clip included)
+START_TIMEOUT = 30.0  # seconds for a server to answer
+MAX_HEAD = 64 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MB = 1_000_000
+
+
+# --- set-up ------------------------------------------------------------------------------------
+
+
+def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """Run one `yuanjiao` command and return the last line it printed (the new id)."""
+    command = [str(YUANJIAO), *args]
+    try:
+        done = subprocess.run(
+            command, env=env, cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"timed out after {STEP_TIMEOUT:.0f} s: {' '.join(command)}") from exc
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-2000:] + done.stderr[-4000:])
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}")
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def make_clip(path: Path) -> None:
+    """A 60 s 854x480 test pattern with a tone, encoded fast (the transcode is not measured)."""
+    from core.media import ffmpeg_exe
+
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=854x480:rate=25:duration={CLIP_SECONDS}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate=48000:duration={CLIP_SECONDS}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(path),
+    ]
+    subprocess.run(command, check=True, timeout=STEP_TIMEOUT)
+
+
+def make_course_public(title: str) -> None:
+    """Open the course to anonymous viewers, so the load generator needs no session cookie."""
+    from sqlalchemy import update
+
+    from core.db import get_engine, session_scope
+    from courseware.models import Course, Visibility
+
+    with session_scope() as session:
+        changed = session.execute(
+            update(Course).where(Course.title == title).values(visibility=Visibility.public)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise SystemExit(f"expected one course titled {title!r} to make public")
+    get_engine().dispose()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `url` until it answers 200; fail with the server's log if it dies or times out."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise SystemExit(f"server did not answer {url} with 200 (exit code {process.poll()}):\n{tail}")
+
+
+def nginx_config(home: Path, objects: Path, port: int) -> Path:
+    """A minimal static-file nginx serving `objects` at /media/ with sendfile, no access log."""
+    temp = home / "nginx-temp"
+    temp.mkdir()
+    config = home / "nginx.conf"
+    config.write_text(
+        f"""daemon off;
+worker_processes 1;
+pid {home / "nginx.pid"};
+error_log {home / "nginx-error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {temp / "body"};
+    proxy_temp_path {temp / "proxy"};
+    fastcgi_temp_path {temp / "fastcgi"};
+    uwsgi_temp_path {temp / "uwsgi"};
+    scgi_temp_path {temp / "scgi"};
+    types {{
+        application/vnd.apple.mpegurl m3u8;
+        video/iso.segment m4s;
+        video/mp4 mp4;
+    }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {objects};
+        location /media/ {{
+            alias {objects}/;
+        }}
+    }}
+}}
+"""
+    )
+    return config
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a server we started and reap it (kill it if it ignores SIGTERM)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+# --- CPU accounting from /proc -----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (nginx's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process: the load generator."""
+    times = os.times()
+    return times.user + times.system
+
+
+# --- load generator ----------------------------------------------------------------------------
+
+
+@dataclass
+class Meter:
+    """Body bytes, completed requests and failures, counted as they happen."""
+
+    bytes: int = 0
+    requests: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+class HttpError(Exception):
+    """A response that a viewer cannot use (not 200, no length, or a broken connection)."""
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that counts body bytes as they arrive, unbuffered."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self.transport: asyncio.Transport | None = None
+        self.open = False
+        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self._head = bytearray()
+        self._remaining = -1  # body bytes still to come; -1 while reading the head
+        self._status = 0
+        self._body: bytearray | None = None
+        self._close = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport to write requests on."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.open = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Fail the request in flight, if any."""
+        self.open = False
+        self._fail(HttpError(f"connection lost: {exc}"))
+
+    def _fail(self, error: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        """Parse the head, then count (and for playlists keep) the body."""
+        if self._remaining < 0:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._head) > MAX_HEAD:
+                    self._fail(HttpError("response head too long"))
+                return
+            head = self._head[:end].decode("latin-1").split("\r\n")
+            data = bytes(self._head[end + 4 :])
+            self._head.clear()
+            self._status = int(head[0].split(" ", 2)[1])
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip().lower()
+            if "content-length" not in headers:
+                self._fail(HttpError(f"no Content-Length (status {self._status})"))
+                return
+            self._remaining = int(headers["content-length"])
+            self._close = headers.get("connection") == "close"
+        if data:
+            if len(data) > self._remaining:
+                self._fail(HttpError("more bytes than Content-Length"))
+                return
+            self._remaining -= len(data)
+            self.meter.bytes += len(data)
+            if self._body is not None:
+                self._body += data
+        if self._remaining == 0:
+            self._remaining = -1
+            body = bytes(self._body) if self._body is not None else b""
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result((self._status, body))
+            if self._close and self.transport is not None:
+                self.transport.close()
+
+    async def get(self, host: str, path: str, *, keep: bool) -> tuple[int, bytes]:
+        """Send one GET and wait for its whole response; the body is returned only if `keep`."""
+        assert self.transport is not None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._body = bytearray() if keep else None
+        self.transport.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        return await self._waiter
+
+
+class Viewer:
+    """A player on one connection: master playlist, a variant, then its segments in order."""
+
+    def __init__(self, *, port: int, master: str, index: int, meter: Meter) -> None:
+        self.port = port
+        self.host = f"127.0.0.1:{port}"
+        self.master = master
+        self.index = index
+        self.meter = meter
+        self.connection: HttpConnection | None = None
+
+    async def fetch(self, path: str, *, keep: bool = False) -> bytes:
+        """GET a path on a (re)opened connection; non-200 answers count as errors."""
+        if self.connection is None or not self.connection.open:
+            loop = asyncio.get_running_loop()
+            _, self.connection = await loop.create_connection(
+                lambda: HttpConnection(self.meter), "127.0.0.1", self.port
+            )
+        try:
+            status, body = await self.connection.get(self.host, path, keep=keep)
+        except HttpError:
+            self.meter.errors += 1
+            raise
+        self.meter.statuses[status] = self.meter.statuses.get(status, 0) + 1
+        if status != 200:
+            self.meter.errors += 1
+            raise HttpError(f"{path}: HTTP {status}")
+        self.meter.requests += 1
+        return body
+
+    async def watch(self) -> None:
+        """Watch the lesson from the start, again and again, as fast as the server allows."""
+        while True:
+            try:
+                await self.watch_once()
+            except (HttpError, OSError):
+                await asyncio.sleep(0.05)
+
+    async def watch_once(self) -> None:
+        """One pass: master, this viewer's variant, its init section and every segment."""
+        variants = media_uris(self.master, (await self.fetch(self.master, keep=True)).decode())
+        if not variants:
+            raise HttpError("master playlist lists no variant")
+        variant = variants[self.index % len(variants)]
+        for uri in media_uris(variant, (await self.fetch(variant, keep=True)).decode()):
+            await self.fetch(uri)
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self.connection is not None and self.connection.transport is not None:
+            self.connection.transport.close()
+
+
+def media_uris(playlist: str, text: str) -> list[str]:
+    """The URIs a playlist points at (EXT-X-MAP init first), resolved against its own path."""
+    base = posixpath.dirname(playlist)
+    uris = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXT-X-MAP:") and 'URI="' in line:
+            uris.append(line.split('URI="', 1)[1].split('"', 1)[0])
+        elif line and not line.startswith("#"):
+            uris.append(line)
+    resolved = []
+    for uri in uris:
+        if "://" in uri:
+            raise HttpError(f"absolute URL in playlist (not the local store?): {uri}")
+        resolved.append(uri if uri.startswith("/") else posixpath.normpath(f"{base}/{uri}"))
+    return resolved
+
+
+@dataclass
+class Phase:
+    """What one measured phase of one target gave."""
+
+    target: str
+    seconds: float
+    bytes: int
+    requests: int
+    errors: int
+    server_cpu: float  # CPU seconds of the server process(es) under test
+    client_cpu: float  # CPU seconds of the load generator
+
+    @property
+    def mb_per_second(self) -> float:
+        """Body throughput in MB/s (10^6 bytes)."""
+        return self.bytes / MB / self.seconds
+
+    @property
+    def requests_per_second(self) -> float:
+        """Completed 200 responses per second."""
+        return self.requests / self.seconds
+
+
+async def measure(
+    *,
+    target: str,
+    port: int,
+    master: str,
+    server_pids: list[int],
+    viewers: int,
+    warmup: float,
+    seconds: float,
+) -> Phase:
+    """Run `viewers` players against one server, warm up, then count over `seconds`."""
+    meter = Meter()
+    players = [Viewer(port=port, master=master, index=i, meter=meter) for i in range(viewers)]
+    tasks = [asyncio.create_task(player.watch()) for player in players]
+    try:
+        await asyncio.sleep(warmup)
+        start = (meter.bytes, meter.requests, meter.errors)
+        server_start = sum(cpu_seconds(pid) for pid in server_pids)
+        client_start = own_cpu_seconds()
+        began = time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - began
+        server_cpu = sum(cpu_seconds(pid) for pid in server_pids) - server_start
+        client_cpu = own_cpu_seconds() - client_start
+        return Phase(
+            target=target,
+            seconds=elapsed,
+            bytes=meter.bytes - start[0],
+            requests=meter.requests - start[1],
+            errors=meter.errors - start[2],
+            server_cpu=server_cpu,
+            client_cpu=client_cpu,
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        crashed = [o for o in outcomes if not isinstance(o, asyncio.CancelledError | type(None))]
+        if crashed:
+            raise RuntimeError(f"{len(crashed)} viewers crashed, first: {crashed[0]!r}")
+        for player in players:
+            player.close()
+        await asyncio.sleep(0.2)  # let the servers see the connections close
+
+
+def run_async(coroutine: object) -> Phase:
+    """Run one phase on uvloop when it is installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)  # type: ignore[arg-type]
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def describe(phase: Phase, label: str) -> str:
+    """One line of figures for a phase."""
+    return (
+        f"{label:14} {phase.mb_per_second:8.1f} MB/s {phase.requests_per_second:8.0f} req/s"
+        f"   server CPU {phase.server_cpu / phase.seconds:4.0%} of a core,"
+        f" load generator {phase.client_cpu / phase.seconds:4.0%}"
+        + (f", {phase.errors} errors" if phase.errors else "")
+    )
+
+
+def limit_line(app: list[Phase], nginx: list[Phase]) -> str:
+    """What the observed CPU figures say limits the app."""
+    app_core = sum(p.server_cpu for p in app) / sum(p.seconds for p in app)
+    client_core = sum(p.client_cpu for p in app) / sum(p.seconds for p in app)
+    app_ms_per_request = (
+        1000 * sum(p.server_cpu for p in app) / max(sum(p.requests for p in app), 1)
+    )
+    app_ms_per_mb = 1000 * sum(p.server_cpu for p in app) / max(sum(p.bytes for p in app) / MB, 1)
+    nginx_ms_per_mb = (
+        1000 * sum(p.server_cpu for p in nginx) / max(sum(p.bytes for p in nginx) / MB, 1)
+    )
+    if app_core >= 0.85:
+        verdict = "CPU-bound: one Python process on one core (uvicorn, a single worker)"
+    elif app_core + client_core >= 1.7:
+        verdict = "the 2 cores are saturated by the app and the load generator together"
+    else:
+        verdict = "not CPU-bound: time goes waiting (threadpool hand-offs, disk, the network)"
+    return (
+        f"limit: app process at {app_core:.0%} of a core with the load generator at"
+        f" {client_core:.0%} -> {verdict}; app spends {app_ms_per_request:.2f} ms CPU per request"
+        f" ({app_ms_per_mb:.1f} ms per MB) on the per-request session/lesson/course lookup,"
+        f" routing and the StreamingResponse chunks; nginx spends {nginx_ms_per_mb:.2f} ms per MB"
+        f" (sendfile)"
+    )
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    """Set up, start both servers, measure them alternately, print the ratio last."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=50, help="concurrent HLS viewers")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per phase")
+    parser.add_argument("--rounds", type=int, default=2, help="app/nginx rounds (median taken)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per phase")
+    args = parser.parse_args()
+    if args.viewers < 1 or args.seconds <= 0 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--viewers, --seconds and --rounds must be positive, --warmup >= 0")
+    if not NGINX.exists():
+        print(
+            f"error: {NGINX} is missing: install Debian's nginx package (`make bench` does,"
+            " as root) to measure the baseline",
+            file=sys.stderr,
+        )
+        return 2
+
+    home = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-delivery-")).resolve()
+    # nginx's worker drops to `nobody` when started by root: let it traverse into the store.
+    home.chmod(0o711)
+    for name in ("YUANJIAO_DATABASE_URL", "YUANJIAO_STORAGE_URL", "YUANJIAO_QUEUE_URL"):
+        os.environ.pop(name, None)
+    os.environ["YUANJIAO_HOME"] = str(home)
+    env = dict(os.environ)
+    previous_cwd = Path.cwd()
+    os.chdir(home)  # so no stray .env file changes the settings
+    app: subprocess.Popen[bytes] | None = None
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        started = time.monotonic()
+        run_cli(env, home, "db", "upgrade")
+        org_id = run_cli(env, home, "orgs", "add", ORG_NAME, "--kind", "district")
+        run_cli(env, home, "users", "add", "bench", "--role", "platform_admin", "--org", org_id,
+                "--password", "bench-password-1")  # fmt: skip
+        clip = home / "clip.mp4"
+        make_clip(clip)
+        lesson_id = run_cli(env, home, "lessons", "add", str(clip), "--course", COURSE_TITLE,
+                            "--title", "基准", "--org", org_id, "--wait")  # fmt: skip
+        make_course_public(COURSE_TITLE)
+        objects = home / "objects"
+        hls = objects / "lessons" / lesson_id / "hls"
+        files = [path for path in hls.rglob("*") if path.is_file()]
+        total = sum(path.stat().st_size for path in files)
+        print(
+            f"set-up {time.monotonic() - started:.0f} s: lesson {lesson_id}, {CLIP_SECONDS} s"
+            f" 854x480 clip, {len(files)} HLS files, {total / MB:.1f} MB,"
+            f" renditions {sorted(p.name for p in hls.iterdir() if p.is_dir())}"
+        )
+
+        app_port, nginx_port = free_port(), free_port()
+        app_log = home / "app.log"
+        with app_log.open("wb") as out:
+            app = subprocess.Popen(
+                [str(YUANJIAO), "serve", "--host", "127.0.0.1", "--port", str(app_port)],
+                env=env,
+                cwd=home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(f"http://127.0.0.1:{app_port}/healthz", app, app_log)
+        nginx_log = home / "nginx-error.log"
+        config = nginx_config(home, objects, nginx_port)
+        nginx = subprocess.Popen(
+            [str(NGINX), "-p", str(home), "-c", str(config), "-e", str(nginx_log)],
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        master = f"/media/lessons/{lesson_id}/hls/master.m3u8"
+        wait_for(f"http://127.0.0.1:{nginx_port}{master}", nginx, nginx_log)
+        wait_for(f"http://127.0.0.1:{app_port}{master}", app, app_log)  # anonymous: public course
+        targets = {
+            "app": (app_port, [app.pid]),
+            "nginx": (nginx_port, children_of(nginx.pid) or [nginx.pid]),
+        }
+        print(
+            f"{args.viewers} concurrent viewers per target (each: master, a variant, init and"
+            f" every segment in order, bodies read fully), {args.warmup:g} s warm-up +"
+            f" {args.seconds:g} s measured, {args.rounds} rounds alternating app/nginx"
+        )
+        print(
+            "app: `yuanjiao serve` (one uvicorn process); nginx: worker_processes 1 to match it,"
+            " sendfile on, access_log off"
+        )
+        print(
+            "note: the load generator is one asyncio process (raw HTTP/1.1 keep-alive, uvloop)"
+            f" competing with the server for the machine's {os.cpu_count()} cores"
+        )
+        phases: dict[str, list[Phase]] = {"app": [], "nginx": []}
+        for round_number in range(1, args.rounds + 1):
+            for target, (port, pids) in targets.items():
+                phase = run_async(
+                    measure(
+                        target=target,
+                        port=port,
+                        master=master,
+                        server_pids=pids,
+                        viewers=args.viewers,
+                        warmup=args.warmup,
+                        seconds=args.seconds,
+                    )
+                )
+                phases[target].append(phase)
+                print(describe(phase, f"round {round_number} {target}"), flush=True)
+        if any(p.requests == 0 for ps in phases.values() for p in ps):
+            print("error: a phase completed no request", file=sys.stderr)
+            return 1
+        medians = {
+            target: statistics.median(p.mb_per_second for p in ps) for target, ps in phases.items()
+        }
+        for target, ps in phases.items():
+            rps = statistics.median(p.requests_per_second for p in ps)
+            print(f"{target + ' (median)':14} {medians[target]:8.1f} MB/s {rps:8.0f} req/s")
+        print(limit_line(phases["app"], phases["nginx"]))
+        print(f"total {time.monotonic() - started:.0f} s")
+        print(f"app_vs_nginx={medians['app'] / medians['nginx']:.2f}")
+        errors = sum(p.errors for ps in phases.values() for p in ps)
+        return 1 if errors else 0
+    finally:
+        stop(nginx)
+        stop(app)
+        os.chdir(previous_cwd)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Build the ffmpeg argument lists: one process for the whole ladder, one for the poster.
+
+Plain argument lists, not ffmpeg-python: the graph is fixed (one `split`, one `asplit`), and the
+per-output-stream options (`-b:v:1`) and `-var_stream_map` entries are addressed by the order of
+the `-map`s, which a list states outright and ffmpeg-python leaves implicit. The list is also what
+an operator pastes into a shell to reproduce a failure, and what bench/transcode.py compares with.
+
+The ladder command decodes the source once. ffmpeg turns a rotated picture upright while decoding
+(autorotate, on by default), so the graph sees display-oriented frames and scales to the rung sizes
+as planned. Video: `fps` (constant rate: VFR sources come out CFR, identical frame times on every
+rung), `format=yuv420p` (10-bit and 4:4:4 sources become 8-bit 4:2:0, once, before the split), then
+`split` and one `scale` per rung. Every rung gets the same GOP (-g = -keyint_min, no scene-cut
+keyframes, x264's default closed GOP), so keyframes and therefore segment boundaries line up across
+rungs and a player can switch at any segment.
+
+Audio is decoded and resampled to 48 kHz stereo once (`aresample` + `aformat` upmix mono and
+downmix surround), then `asplit` gives every video rung its own AAC encode, muxed into that rung.
+Sharing one encoded audio stream is not possible: the HLS muxer refuses an elementary stream in two
+variants ("Same elementary stream found more than once"); an audio group would make every rung
+depend on a second playlist, where a muxed rung is one self-contained directory (what a terminal
+site downloads). AAC costs about 1% of the x264 encodes.
+
+The HLS muxer writes fMP4 segments `{name}/seg_00001.m4s`, `{name}/index.m3u8` and the init
+section; with more than one variant it names that `init_{i}.mp4`, which the runner renames to
+`init.mp4`. The master playlist is left to the runner, which states measured bandwidths.
+"""
+
+from fractions import Fraction
+from pathlib import Path
+
+from core.media import ffmpeg_exe
+from courseware.transcode.ladder import Rung
+from courseware.transcode.probe import MediaInfo
+
+AUDIO_RATE = 48_000
+INIT_NAME = "init.mp4"
+SEGMENT_PATTERN = "seg_%05d.m4s"
+PLAYLIST_NAME = "index.m3u8"
+POSTER_WIDTH = 720
+POSTER_AT = 0.10
+
+
+def build_command(
+    *,
+    source: Path,
+    out_dir: Path,
+    info: MediaInfo,
+    rungs: list[Rung],
+    segment_seconds: int = 4,
+    gop_seconds: int = 2,
+) -> list[str]:
+    """Return the ffmpeg arguments that encode every rung from `source` in one process."""
+    if not rungs:
+        raise ValueError("no rungs to encode")
+    if segment_seconds % gop_seconds:
+        raise ValueError("segments must hold whole GOPs")
+    out = out_dir.resolve()
+    if "%" in str(out):
+        raise ValueError(f"the HLS muxer treats % in {out} as a pattern")
+    video = [r for r in rungs if r.has_video]
+    if video and len(video) != len(rungs):
+        raise ValueError("a ladder is either all video rungs or one audio rendition")
+    if video and not info.has_video:
+        raise ValueError("video rungs for a source without video")
+    audio = info.has_audio
+    if not video and (not audio or len(rungs) != 1):
+        raise ValueError("an audio-only ladder has exactly one rung and needs audio")
+
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "warning", "-nostats"]
+    args += ["-progress", "pipe:1", "-y", "-i", str(source.resolve())]
+    args += ["-filter_complex", _filter_graph(info, rungs)]
+    variants = []
+    for i, rung in enumerate(rungs):
+        entry = []
+        if rung.has_video:
+            args += ["-map", f"[v{i}]"]
+            entry.append(f"v:{i}")
+        if audio:
+            args += ["-map", f"[a{i}]"]
+            entry.append(f"a:{i}")
+        variants.append(",".join([*entry, f"name:{rung.name}"]))
+    if video:
+        gop = max(1, round(video[0].frame_rate * gop_seconds))
+        args += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]
+        args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-fps_mode", "cfr"]
+        for i, rung in enumerate(video):
+            args += [f"-b:v:{i}", str(rung.video_bitrate), f"-maxrate:v:{i}", str(rung.maxrate)]
+            args += [f"-bufsize:v:{i}", str(rung.bufsize), f"-level:v:{i}", _level(rung.level)]
+    if audio:
+        args += ["-c:a", "aac"]
+        for i, rung in enumerate(rungs):
+            args += [f"-b:a:{i}", str(rung.audio_bitrate)]
+    args += ["-map_metadata", "-1", "-map_chapters", "-1"]
+    args += ["-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod"]
+    args += ["-hls_segment_type", "fmp4", "-hls_flags", "independent_segments"]
+    args += ["-hls_fmp4_init_filename", INIT_NAME, "-start_number", "1"]
+    args += ["-hls_segment_filename", str(out / "%v" / SEGMENT_PATTERN)]
+    args += ["-var_stream_map", " ".join(variants), str(out / "%v" / PLAYLIST_NAME)]
+    return args
+
+
+def build_poster_command(*, source: Path, poster: Path, info: MediaInfo) -> list[str]:
+    """Return the ffmpeg arguments that save one upright JPEG frame from 10% into the video,
+    at most 720 pixels wide."""
+    if not info.has_video or info.video_stream is None:
+        raise ValueError("a poster needs a video stream")
+    width = max(2, min(POSTER_WIDTH, info.width - info.width % 2))
+    height = max(2, 2 * round(width * info.height / info.width / 2))
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]
+    args += ["-ss", f"{info.duration * POSTER_AT:.3f}", "-i", str(source.resolve())]
+    args += ["-map", f"0:{info.video_stream}", "-frames:v", "1", "-vf", f"scale={width}:{height}"]
+    args += ["-q:v", "3", "-map_metadata", "-1", "-update", "1", str(poster.resolve())]
+    return args
+
+
+def _filter_graph(info: MediaInfo, rungs: list[Rung]) -> str:
+    """The -filter_complex text: decode once, convert once, split to one branch per rung."""
+    chains = []
+    video = [r for r in rungs if r.has_video]
+    if video:
+        head = f"[0:{info.video_stream}]fps={_rate(video[0].frame_rate)},format=yuv420p"
+        if len(video) == 1:
+            chains.append(f"{head},{_scale(video[0])}[v0]")
+        else:
+            labels = "".join(f"[s{i}]" for i in range(len(video)))
+            chains.append(f"{head},split={len(video)}{labels}")
+            chains += [f"[s{i}]{_scale(rung)}[v{i}]" for i, rung in enumerate(video)]
+    if info.has_audio:
+        head = (
+            f"[0:{info.audio_stream}]aresample={AUDIO_RATE},"
+            f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
+        )
+        if len(rungs) == 1:
+            chains.append(f"{head}[a0]")
+        else:
+            labels = "".join(f"[a{i}]" for i in range(len(rungs)))
+            chains.append(f"{head},asplit={len(rungs)}{labels}")
+    return ";".join(chains)
+
+
+def _scale(rung: Rung) -> str:
+    """Scale to the rung's size with square pixels."""
+    return f"scale={rung.width}:{rung.height},setsar=1"
+
+
+def _rate(rate: Fraction) -> str:
+    """A frame rate as ffmpeg reads it: 25 or 30000/1001."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+def _level(level_idc: int) -> str:
+    """An H.264 level_idc (31) as x264's option reads it (3.1)."""
+    return f"{level_idc // 10}.{level_idc % 10}"

@@ -1,0 +1,124 @@
+"""Every course-library route against anonymous, member, outsider and publisher callers."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from core.models import Role
+from courseware.models import Lesson, LessonStatus, Visibility
+from courseware.service import create_course
+from tests.factories import log_in, make_tree, make_user
+from web.app import create_app
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(session: Session) -> dict[str, int]:
+    tree = make_tree(session)
+    publisher = make_user(session, "pub", Role.publisher, tree.town)
+    make_user(session, "member", Role.member, tree.branch)
+    make_user(session, "outsider", Role.member, tree.other)
+    private = create_course(session=session, user=publisher, title="支部课", org_id=tree.branch.id)
+    public = create_course(
+        session=session, user=publisher, title="公开课", org_id=tree.town.id,
+        visibility=Visibility.public,
+    )
+    lesson = Lesson(
+        course=private, title="第一课", status=LessonStatus.ready, source_key="x", duration=60.0
+    )
+    pending = Lesson(course=private, title="处理中", status=LessonStatus.processing, source_key="y")
+    session.add_all([lesson, pending])
+    session.commit()
+    return {
+        "private": private.id, "public": public.id, "lesson": lesson.id, "pending": pending.id,
+        "town": tree.town.id, "other": tree.other.id,
+    }
+
+
+READS = [
+    ("/api/courses/{private}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
+    ("/api/courses/{public}", {None: 200, "member": 200, "outsider": 200, "pub": 200}),
+    ("/api/lessons/{lesson}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
+    ("/api/lessons/{pending}", {None: 404, "member": 404, "outsider": 404, "pub": 200}),
+    ("/courses/{private}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
+    ("/lessons/{lesson}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
+    ("/upload", {None: 303, "member": 403, "outsider": 403, "pub": 200}),
+]
+
+
+@pytest.mark.parametrize("who", [None, "member", "outsider", "pub"])
+@pytest.mark.parametrize(("route", "expected"), READS)
+def test_read_routes(
+    client: TestClient, world: dict[str, int], who: str | None, route: str, expected: dict
+) -> None:
+    if who:
+        log_in(client, who)
+    response = client.get(route.format(**world), follow_redirects=False)
+    assert response.status_code == expected[who], response.text
+
+
+def test_catalog_lists_only_visible_courses(client: TestClient, world: dict[str, int]) -> None:
+    assert "公开课" in client.get("/").text and "支部课" not in client.get("/").text
+    log_in(client, "member")
+    page = client.get("/").text
+    assert "公开课" in page and "支部课" in page
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("member", 403), ("pub", 201)])
+def test_create_course(client: TestClient, world: dict[str, int], who: str | None, status: int) -> None:
+    token = log_in(client, who) if who else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+    response = client.post(
+        "/api/courses",
+        json={"title": "新课程", "org_id": world["town"]},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == status, response.text
+
+
+def test_publisher_cannot_create_outside_subtree(client: TestClient, world: dict[str, int]) -> None:
+    token = log_in(client, "pub")
+    response = client.post(
+        "/api/courses", json={"title": "越权", "org_id": world["other"]}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 403
+
+
+def test_unsafe_requests_need_the_csrf_token(client: TestClient, world: dict[str, int]) -> None:
+    log_in(client, "pub")
+    response = client.post("/api/courses", json={"title": "x", "org_id": world["town"]})
+    assert response.status_code == 403
+    response = client.post(
+        "/api/courses", json={"title": "x", "org_id": world["town"]}, headers={"X-CSRF-Token": "forged"}
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 404), ("member", 403), ("outsider", 404), ("pub", 200)])
+def test_edit_lesson(client: TestClient, world: dict[str, int], who: str | None, status: int) -> None:
+    token = log_in(client, who) if who else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+    response = client.patch(
+        f"/api/lessons/{world['lesson']}", json={"credit_hours": 1.5}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == status, response.text
+
+
+def test_position_is_saved_for_the_member(client: TestClient, world: dict[str, int]) -> None:
+    token = log_in(client, "member")
+    response = client.put(
+        f"/api/lessons/{world['lesson']}/position", json={"seconds": 30}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 204
+    page = client.get(f"/lessons/{world['lesson']}").text
+    assert 'data-resume="30.0"' in page
+
+
+def test_tus_upload_needs_a_login(client: TestClient, world: dict[str, int]) -> None:
+    response = client.post("/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "10"})
+    assert response.status_code == 401

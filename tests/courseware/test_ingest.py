@@ -1,0 +1,170 @@
+"""Ingest end to end: CLI, queue and worker, failure reasons, a killed worker, HLS delivery."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from core.db import session_scope
+from core.models import Job, JobStatus, Role
+from core.storage import get_store
+from courseware.models import Lesson, Visibility
+from courseware.service import create_course
+from tests.factories import log_in, make_tree, make_user
+from tests.media import make_clip, make_not_media
+from web.app import create_app
+from web.cli import app as cli
+
+YUANJIAO = str(Path(sys.executable).parent / "yuanjiao")
+runner = CliRunner()
+
+
+@pytest.fixture
+def publisher(session: Session) -> str:
+    tree = make_tree(session)
+    user = make_user(session, "pub", Role.platform_admin, tree.district)
+    make_user(session, "member", Role.member, tree.branch)
+    make_user(session, "outsider", Role.member, tree.other)
+    create_course(
+        session=session, user=user, title="党课", org_id=tree.town.id, visibility=Visibility.org
+    )
+    session.commit()
+    return user.login
+
+
+def _show(lesson_id: int) -> dict:
+    result = runner.invoke(cli, ["lessons", "show", str(lesson_id), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _add(path: Path, *extra: str) -> tuple[int, int]:
+    result = runner.invoke(
+        cli, ["lessons", "add", str(path), "--course", "党课", "--title", "第一课", *extra]
+    )
+    return result.exit_code, int(result.output.strip().splitlines()[-1])
+
+
+def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None:
+    clip = make_clip(tmp_path / "lesson.mp4", seconds=5, width=854, height=480)
+    code, lesson_id = _add(clip, "--wait")
+    assert code == 0
+    shown = _show(lesson_id)
+    assert shown["status"] == "ready" and shown["error"] is None
+    assert shown["master"] == f"lessons/{lesson_id}/hls/master.m3u8"
+    assert [r["height"] for r in shown["renditions"]] == [480, 360]
+    assert all(r["bandwidth"] > 0 for r in shown["renditions"])
+    assert abs(shown["duration"] - 5) < 0.5
+    keys = set(get_store().list(f"lessons/{lesson_id}/"))
+    assert f"lessons/{lesson_id}/source/lesson.mp4" in keys
+    assert f"lessons/{lesson_id}/poster.jpg" in keys
+    assert {f"lessons/{lesson_id}/hls/{h}p/index.m3u8" for h in (480, 360)} <= keys
+
+
+def test_not_media_fails_with_a_reason_and_keeps_the_original(tmp_path: Path, publisher: str) -> None:
+    code, lesson_id = _add(make_not_media(tmp_path / "notes.mp4"), "--wait")
+    assert code == 1
+    shown = _show(lesson_id)
+    assert shown["status"] == "failed"
+    assert "媒体" in shown["error"]
+    keys = list(get_store().list(f"lessons/{lesson_id}/"))
+    assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
+
+
+def test_oversized_file_is_refused_by_the_cli(tmp_path: Path, publisher: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 10)
+    clip = make_clip(tmp_path / "big.mp4", seconds=1)
+    result = runner.invoke(cli, ["lessons", "add", str(clip), "--course", "党课", "--title", "x"])
+    assert result.exit_code == 1 and "超过上限" in result.output
+
+
+def _wait_for(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _job(lesson_id: int) -> Job:
+    with session_scope() as session:
+        lesson = session.get_one(Lesson, lesson_id)
+        return session.get_one(Job, lesson.job_id)
+
+
+@pytest.fixture
+def worker_processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_killed_worker_job_is_retried_and_finishes(
+    tmp_path: Path, publisher: str, worker_processes: list
+) -> None:
+    clip = make_clip(tmp_path / "long.mp4", seconds=40, width=854, height=480)
+    code, lesson_id = _add(clip)
+    assert code == 0
+    first = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy(), start_new_session=True)
+    worker_processes.append(first)
+    _wait_for(lambda: _job(lesson_id).status is JobStatus.running and _job(lesson_id).progress > 0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert _job(lesson_id).status is JobStatus.running  # nobody told the database
+    second = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy())
+    worker_processes.append(second)
+    _wait_for(lambda: _job(lesson_id).status in (JobStatus.done, JobStatus.failed), timeout=180)
+    assert _job(lesson_id).attempts == 2
+    assert _show(lesson_id)["status"] == "ready"
+
+
+@pytest.fixture
+def ready_lesson(tmp_path: Path, publisher: str) -> int:
+    clip = make_clip(tmp_path / "lesson.mp4", seconds=5, width=854, height=480)
+    code, lesson_id = _add(clip, "--wait")
+    assert code == 0
+    return lesson_id
+
+
+def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
+    with TestClient(create_app()) as client:
+        master_url = f"/media/lessons/{ready_lesson}/hls/master.m3u8"
+        assert client.get(master_url).status_code == 404  # anonymous: course is org-only
+        log_in(client, "outsider")
+        assert client.get(master_url).status_code == 404
+        client.post("/logout", data={"csrf_token": _token(client)})
+        log_in(client, "member")
+        master = client.get(master_url)
+        assert master.status_code == 200
+        assert master.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+        assert "480p/index.m3u8" in master.text and "BANDWIDTH=" in master.text
+        variant = client.get(f"/media/lessons/{ready_lesson}/hls/480p/index.m3u8").text
+        segment = next(line for line in variant.splitlines() if line.endswith(".m4s"))
+        url = f"/media/lessons/{ready_lesson}/hls/480p/{segment}"
+        whole = client.get(url)
+        assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+        part = client.get(url, headers={"Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.content == whole.content[10:20]
+        assert part.headers["content-range"] == f"bytes 10-19/{len(whole.content)}"
+        assert client.get(url, headers={"Range": "bytes=999999999-"}).status_code == 416
+        assert client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
+        assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
+
+
+def _token(client: TestClient) -> str:
+    return client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]
