@@ -3,13 +3,14 @@
 Source: a 60 s 1280x720 30 fps test pattern with a tone, encoded like a camera file (x264 veryfast
 at 8 Mb/s), cached in the temp directory. Three ways to make the 720p/480p/360p HLS ladder:
 
-  ours        courseware.transcode.runner.transcode(): probe, one ffmpeg (decode once, split),
-              verify, poster, master playlist. What the worker runs.
+  ours        courseware.transcode.runner.transcode(): probe, one ffmpeg (decode once, split to
+              the rungs and the poster), verify, master playlist. What the worker runs.
   per_rung    one ffmpeg per rung, one after the other, each decoding the whole source and encoding
-              one rung with the same settings (build_command with that rung alone): the common way.
+              one rung with the same settings (build_command with that rung alone, no poster):
+              the common way.
   by_hand     ours's ffmpeg command written out below as a literal list and run bare, so
-              ours / by_hand is the wrapper's overhead. The bench refuses to run if the literal and
-              build_command() disagree, so the two always measure the same ffmpeg work.
+              ours / by_hand is the wrapper's overhead. The bench refuses to run if the literal
+              and build_command() disagree, so the two always measure the same ffmpeg work.
 
 The three run interleaved (the order rotates each round) for --rounds rounds; each figure is the
 MEDIAN wall time over the rounds. The last line printed is
@@ -43,8 +44,9 @@ HEIGHTS = (720, 480, 360)
 CACHE = Path(tempfile.gettempdir()) / "yuanjiao-bench"
 
 
-def hand_written(source: Path, out: Path) -> list[str]:
-    """The ladder for the bench source as one would type it: the same command ours builds."""
+def hand_written(source: Path, out: Path, seconds: float) -> list[str]:
+    """The ladder (and poster) for the bench source as one would type it: ours's command."""
+    end, poster_at = f"{seconds:.3f}", f"{seconds * 0.1:.3f}"
     return [
         ffmpeg_exe(),
         "-hide_banner",
@@ -58,10 +60,12 @@ def hand_written(source: Path, out: Path) -> list[str]:
         "-i",
         str(source),
         "-filter_complex",
-        "[0:0]fps=30,format=yuv420p,split=3[s0][s1][s2];"
+        f"[0:0]fps=30,tpad=stop_mode=clone:stop_duration={end},trim=end={end},"
+        "format=yuv420p,split=4[s0][s1][s2][s3];"
         "[s0]scale=1280:720,setsar=1[v0];"
         "[s1]scale=854:480,setsar=1[v1];"
         "[s2]scale=640:360,setsar=1[v2];"
+        f"[s3]trim=start={poster_at},scale=720:404,setsar=1[poster];"
         "[0:1]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "asplit=3[a0][a1][a2]",
         *("-map", "[v0]", "-map", "[a0]", "-map", "[v1]", "-map", "[a1]"),
@@ -82,6 +86,8 @@ def hand_written(source: Path, out: Path) -> list[str]:
         *("-hls_segment_filename", str(out / "%v" / "seg_%05d.m4s")),
         *("-var_stream_map", "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p"),
         str(out / "%v" / "index.m3u8"),
+        *("-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-map_metadata", "-1"),
+        *("-update", "1", str(out / "poster.jpg")),
     ]
 
 
@@ -123,8 +129,11 @@ def main() -> None:
     info = probe_media(source)
     rungs = plan_ladder(info, HEIGHTS)
     work = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-"))
-    built = build_command(source=source, out_dir=work / "check", info=info, rungs=rungs)
-    if built != hand_written(source.resolve(), (work / "check").resolve()):
+    check = (work / "check").resolve()
+    built = build_command(
+        source=source, out_dir=check, info=info, rungs=rungs, poster=check / "poster.jpg"
+    )
+    if built != hand_written(source.resolve(), check, info.duration):
         raise SystemExit("bench/transcode.py: the hand-written command no longer matches ours")
 
     def ours(out: Path) -> None:
@@ -143,7 +152,7 @@ def main() -> None:
             )
 
     def by_hand(out: Path) -> None:
-        run_bare(hand_written(source.resolve(), out.resolve()))
+        run_bare(hand_written(source.resolve(), out.resolve(), info.duration))
 
     ways: dict[str, Callable[[Path], None]] = {
         "ours": ours,

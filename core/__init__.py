@@ -1,1 +1,1 @@
-"""Shared kernel: settings, database, object storage, jobs, media tools, organisations and people."""
+"""Shared kernel: settings, database, storage, jobs, media tools, organisations and people."""

@@ -1,9 +1,9 @@
 """Background jobs: a durable row per job, Huey to carry job ids to workers, retries and recovery.
 
 The queue (Huey on SQLite, or Redis for many workers) only carries a job's id; the `jobs` table
-holds its state. A worker claims a job with a conditional UPDATE, so a job delivered twice runs once.
+holds its state. A worker claims a job with a conditional UPDATE: a job delivered twice runs once.
 While a handler runs, a heartbeat thread touches the row; a job whose heartbeat goes stale lost its
-worker (killed, machine gone) and is queued again by `recover_stalled_jobs`, which every worker runs.
+worker (killed, machine gone) and is queued again by `recover_stalled_jobs`, run by every worker.
 
 Handlers raise a PlatformError for a permanent failure (bad input: no retry) and anything else,
 including TemporaryError, for a failure worth retrying with exponential backoff.
@@ -238,7 +238,7 @@ def recover_stalled_jobs() -> list[int]:
 
 
 class Worker:
-    """Huey consumer threads plus the recovery loop; used by `yuanjiao worker` and `yuanjiao run`."""
+    """Huey consumer threads plus the recovery loop (`yuanjiao worker`; inside `yuanjiao run`)."""
 
     def __init__(self, *, workers: int = 1) -> None:
         self.consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False)

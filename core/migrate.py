@@ -10,9 +10,13 @@ from core.db import get_engine, make_engine
 
 _LOCK_KEY = 0x79756A  # "yuj": one number for every node of this platform
 
+
 def migrations_dir() -> Path:
     """The migrations folder: next to the packages in a checkout, or in the working directory."""
-    for candidate in (Path(__file__).resolve().parents[1] / "migrations", Path.cwd() / "migrations"):
+    for candidate in (
+        Path(__file__).resolve().parents[1] / "migrations",
+        Path.cwd() / "migrations",
+    ):
         if (candidate / "env.py").exists():
             return candidate
     raise FileNotFoundError("migrations/ not found next to the code or in the working directory")

@@ -79,7 +79,7 @@ class RoleGrant(Base):
 
 
 class Member(Base):
-    """A party member of an organisation; the ID-card number is kept only keyed-hashed and masked."""
+    """A party member; the ID-card number is kept only keyed-hashed and masked."""
 
     __tablename__ = "members"
 
@@ -102,7 +102,7 @@ class JobStatus(enum.StrEnum):
 
 
 class Job(Base):
-    """A background job's durable record: the queue carries only its id, this row carries the truth."""
+    """A background job's durable record: the queue carries its id, this row holds its state."""
 
     __tablename__ = "jobs"
 

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """One place for configuration; URLs choose the engine (SQLite/PostgreSQL, local/S3, SQLite/Redis)."""
+    """All configuration; URLs choose the engine (SQLite/PostgreSQL, local/S3, SQLite/Redis)."""
 
     model_config = SettingsConfigDict(env_prefix="YUANJIAO_", env_file=".env", extra="ignore")
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -182,9 +182,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 @router.get("/media/lessons/{lesson_id}/hls/{path:path}")
-def media_hls(
-    path: str, lesson: CurrentLesson, store: StoreDep, request: Request
-) -> Response:
+def media_hls(path: str, lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
     """Playlists come from the app (rewritten to direct URLs on S3); segments from the store."""
     relative = PurePosixPath(path)
     try:
@@ -198,7 +196,9 @@ def media_hls(
             raise NotFound("播放列表不存在 / playlist not found") from exc
         base = f"lessons/{lesson.id}/hls/{relative.parent.as_posix()}".removesuffix("/.")
         expires = get_settings().presign_delta
-        body = rewrite_playlist(text, lambda uri: store.presigned_url(f"{base}/{uri}", expires=expires))
+        body = rewrite_playlist(
+            text, lambda uri: store.presigned_url(f"{base}/{uri}", expires=expires)
+        )
         return Response(
             body,
             media_type="application/vnd.apple.mpegurl",
@@ -306,7 +306,7 @@ def upload_router() -> APIRouter:
         prefix="/api/uploads",
         files_dir=str(settings.home / "uploads"),
         max_size=settings.max_upload_bytes,
-        auth=_tus_auth,
+        auth=_tus_auth,  # type: ignore[arg-type]  # a FastAPI dependency, typed too narrowly
         days_to_keep=2,
         pre_create_dep=pre_create_dep,
         upload_complete_dep=upload_complete_dep,
@@ -314,9 +314,6 @@ def upload_router() -> APIRouter:
     )
 
 
-async def _tus_auth(
-    request: Request, user: Annotated[User, Depends(current_user)]
-) -> None:
+async def _tus_auth(request: Request, user: Annotated[User, Depends(current_user)]) -> None:
     """Every tus request needs a logged-in user; writes also need the CSRF header."""
     await verify_csrf(request)
-

@@ -18,7 +18,12 @@ from core.permissions import is_platform_admin
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus
-from courseware.service import check_upload_size, find_or_create_course, ingest_lesson, lesson_summary
+from courseware.service import (
+    check_upload_size,
+    find_or_create_course,
+    ingest_lesson,
+    lesson_summary,
+)
 
 lessons = typer.Typer(help="Lessons of the course library.", no_args_is_help=True)
 
@@ -29,7 +34,14 @@ def _acting_user(login: str | None) -> User:
         if login is not None:
             user = session.scalar(select(User).where(User.login == login))
         else:
-            user = next((u for u in session.scalars(select(User).order_by(User.id)) if is_platform_admin(u)), None)
+            user = next(
+                (
+                    u
+                    for u in session.scalars(select(User).order_by(User.id))
+                    if is_platform_admin(u)
+                ),
+                None,
+            )
         if user is None:
             raise InvalidInput(
                 "没有可用的账号：请先用 `yuanjiao users add` 创建平台管理员，或用 --as 指定 / "
@@ -54,7 +66,9 @@ def lessons_add(
         with session_scope() as session:
             user = session.get_one(User, user.id)
             owner_org = org if org is not None else user.grants[0].org_id
-            target = find_or_create_course(session=session, user=user, title=course, org_id=owner_org)
+            target = find_or_create_course(
+                session=session, user=user, title=course, org_id=owner_org
+            )
             lesson = ingest_lesson(
                 session=session,
                 store=get_store(),
@@ -73,7 +87,10 @@ def lessons_add(
         typer.echo(lesson_id)
         return
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(), TimeElapsedColumn()
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
     ) as bar:
         task = bar.add_task("转码 transcoding", total=1.0)
         report = lambda fraction: bar.update(task, completed=fraction)  # noqa: E731
@@ -97,7 +114,9 @@ def lessons_show(
     with session_scope() as session:
         lesson = session.get(Lesson, lesson_id)
         if lesson is None:
-            typer.secho(f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found", fg="red", err=True)
+            typer.secho(
+                f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found", fg="red", err=True
+            )
             raise typer.Exit(code=1)
         summary = lesson_summary(session=session, lesson=lesson)
     if as_json:

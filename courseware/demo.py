@@ -12,8 +12,8 @@ from core.db import session_scope
 from core.jobs import execute_job
 from core.media import ffmpeg_exe
 from core.models import Organisation, OrgKind, Role, User
-from core.service import add_member, create_org, create_user, grant_role
 from core.security import id_check_digit
+from core.service import add_member, create_org, create_user, grant_role
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Visibility
@@ -69,15 +69,21 @@ def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
 
 def _demo_orgs(session: Session) -> list[Organisation]:
     district = create_org(session=session, name=DEMO_ROOT, kind=OrgKind.district)
-    town = create_org(session=session, name="城关镇党委", kind=OrgKind.committee, parent_id=district.id)
+    town = create_org(
+        session=session, name="城关镇党委", kind=OrgKind.committee, parent_id=district.id
+    )
     general = create_org(
         session=session, name="东村党总支", kind=OrgKind.general_branch, parent_id=town.id
     )
-    branch = create_org(session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id)
+    branch = create_org(
+        session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id
+    )
     return [district, town, general, branch]
 
 
-def _demo_lessons(session: Session, publisher: User, org: Organisation, seconds: float) -> list[int]:
+def _demo_lessons(
+    session: Session, publisher: User, org: Organisation, seconds: float
+) -> list[int]:
     job_ids = []
     with tempfile.TemporaryDirectory() as scratch:
         for number, (category, course_title, titles) in enumerate(LESSONS):
@@ -113,7 +119,29 @@ def _generate_clip(path: Path, *, seconds: float, pattern: int) -> None:
     video = f"{sources[pattern % len(sources)]}=size=854x480:rate=25:duration={seconds}"
     audio = f"sine=frequency={330 + 110 * pattern}:duration={seconds}"
     subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            video,
+            "-f",
+            "lavfi",
+            "-i",
+            audio,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
         check=True,
     )

@@ -47,13 +47,13 @@ def catalog(
 
 
 @router.get("/courses/{course_id}")
-def course_page(request: Request, course_id: int, session: SessionDep, user: OptionalUser) -> Response:
+def course_page(
+    request: Request, course_id: int, session: SessionDep, user: OptionalUser
+) -> Response:
     """A course and its lessons."""
     course = get_course(session=session, user=user, course_id=course_id)
     editable = can_edit_course(user, course)
-    lessons = [
-        lesson for lesson in course.lessons if editable or lesson.status.value == "ready"
-    ]
+    lessons = [lesson for lesson in course.lessons if editable or lesson.status.value == "ready"]
     return _render(
         request,
         "course.html",
@@ -62,7 +62,9 @@ def course_page(request: Request, course_id: int, session: SessionDep, user: Opt
 
 
 @router.get("/lessons/{lesson_id}")
-def lesson_page(request: Request, lesson_id: int, session: SessionDep, user: OptionalUser) -> Response:
+def lesson_page(
+    request: Request, lesson_id: int, session: SessionDep, user: OptionalUser
+) -> Response:
     """The player, with resume point, quality and speed controls, and attachments."""
     lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     return _render(

@@ -1,4 +1,4 @@
-"""Who may see and edit courses: public ones to all, others within the owner's branch of the tree."""
+"""Who may see and edit courses: public ones to all, others within the owner's part of the tree."""
 
 from sqlalchemy import ColumnElement, false, literal, or_, true
 

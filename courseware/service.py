@@ -129,9 +129,7 @@ def list_courses(
     statement = select(Course).join(Course.org).where(visible_courses(user))
     if query.strip():
         pattern = f"%{query.strip()}%"
-        statement = statement.where(
-            Course.title.ilike(pattern) | Course.description.ilike(pattern)
-        )
+        statement = statement.where(Course.title.ilike(pattern) | Course.description.ilike(pattern))
     if category:
         statement = statement.where(Course.category == category)
     return list(session.scalars(statement.order_by(Course.created_at.desc(), Course.id.desc())))
@@ -299,7 +297,9 @@ def update_lesson(
         lesson.title = title.strip()[:200]
     if credit_hours is not None:
         if credit_hours < 0 or credit_hours > 100 or (credit_hours * 2) % 1:
-            raise InvalidInput("学时应为 0–100 之间 0.5 的倍数 / credit hours: 0-100 in steps of 0.5")
+            raise InvalidInput(
+                "学时应为 0–100 之间 0.5 的倍数 / credit hours: 0-100 in steps of 0.5"
+            )
         lesson.credit_hours, lesson.credit_hours_set_by_hand = credit_hours, True
     session.flush()
     return lesson

@@ -31,7 +31,9 @@ def make_tree(session: Session) -> Tree:
         session=session, name="村党总支", kind=OrgKind.general_branch, parent_id=town.id
     )
     branch = create_org(session=session, name="第一支部", kind=OrgKind.branch, parent_id=general.id)
-    sibling = create_org(session=session, name="第二支部", kind=OrgKind.branch, parent_id=general.id)
+    sibling = create_org(
+        session=session, name="第二支部", kind=OrgKind.branch, parent_id=general.id
+    )
     other = create_org(session=session, name="邻区委", kind=OrgKind.district)
     session.commit()
     return Tree(district, town, general, branch, sibling, other)

@@ -26,7 +26,9 @@ PortOption = Annotated[int, typer.Option(help="port to listen on")]
 @app.callback()
 def main() -> None:
     """Configure logging for every command."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
 
 

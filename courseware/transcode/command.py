@@ -1,4 +1,4 @@
-"""Build the ffmpeg argument lists: one process for the whole ladder, one for the poster.
+"""Build the ffmpeg arguments: one process for the whole ladder and the poster.
 
 Plain argument lists, not ffmpeg-python: the graph is fixed (one `split`, one `asplit`), and the
 per-output-stream options (`-b:v:1`) and `-var_stream_map` entries are addressed by the order of
@@ -19,6 +19,14 @@ Sharing one encoded audio stream is not possible: the HLS muxer refuses an eleme
 variants ("Same elementary stream found more than once"); an audio group would make every rung
 depend on a second playlist, where a muxed rung is one self-contained directory (what a terminal
 site downloads). AAC costs about 1% of the x264 encodes.
+
+When the source has audio, the picture is held on its last frame (`tpad`) up to the probed
+duration (`trim`): a lecture whose camera stopped before the microphone keeps its sound, and HLS
+segment durations (which the muxer takes from the video) stay true. It costs nothing otherwise.
+
+The poster is one more branch of the same split: `trim` from 10% of the duration, scaled to at
+most 720 pixels wide, one JPEG frame. No second decode, and no input seek (which raw streams
+cannot do).
 
 The HLS muxer writes fMP4 segments `{name}/seg_00001.m4s`, `{name}/index.m3u8` and the init
 section; with more than one variant it names that `init_{i}.mp4`, which the runner renames to
@@ -48,8 +56,10 @@ def build_command(
     rungs: list[Rung],
     segment_seconds: int = 4,
     gop_seconds: int = 2,
+    poster: Path | None = None,
 ) -> list[str]:
-    """Return the ffmpeg arguments that encode every rung from `source` in one process."""
+    """Return the ffmpeg arguments that encode every rung from `source` in one process, and
+    save a poster frame to `poster` when given (video sources only)."""
     if not rungs:
         raise ValueError("no rungs to encode")
     if segment_seconds % gop_seconds:
@@ -65,10 +75,12 @@ def build_command(
     audio = info.has_audio
     if not video and (not audio or len(rungs) != 1):
         raise ValueError("an audio-only ladder has exactly one rung and needs audio")
+    if poster is not None and not video:
+        raise ValueError("a poster needs video")
 
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "warning", "-nostats"]
     args += ["-progress", "pipe:1", "-y", "-i", str(source.resolve())]
-    args += ["-filter_complex", _filter_graph(info, rungs)]
+    args += ["-filter_complex", _filter_graph(info, rungs, poster=poster is not None)]
     variants = []
     for i, rung in enumerate(rungs):
         entry = []
@@ -96,35 +108,38 @@ def build_command(
     args += ["-hls_fmp4_init_filename", INIT_NAME, "-start_number", "1"]
     args += ["-hls_segment_filename", str(out / "%v" / SEGMENT_PATTERN)]
     args += ["-var_stream_map", " ".join(variants), str(out / "%v" / PLAYLIST_NAME)]
+    if poster is not None:
+        args += ["-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-map_metadata", "-1"]
+        args += ["-update", "1", str(poster.resolve())]
     return args
 
 
-def build_poster_command(*, source: Path, poster: Path, info: MediaInfo) -> list[str]:
-    """Return the ffmpeg arguments that save one upright JPEG frame from 10% into the video,
-    at most 720 pixels wide."""
-    if not info.has_video or info.video_stream is None:
-        raise ValueError("a poster needs a video stream")
-    width = max(2, min(POSTER_WIDTH, info.width - info.width % 2))
-    height = max(2, 2 * round(width * info.height / info.width / 2))
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]
-    args += ["-ss", f"{info.duration * POSTER_AT:.3f}", "-i", str(source.resolve())]
-    args += ["-map", f"0:{info.video_stream}", "-frames:v", "1", "-vf", f"scale={width}:{height}"]
-    args += ["-q:v", "3", "-map_metadata", "-1", "-update", "1", str(poster.resolve())]
-    return args
-
-
-def _filter_graph(info: MediaInfo, rungs: list[Rung]) -> str:
-    """The -filter_complex text: decode once, convert once, split to one branch per rung."""
+def _filter_graph(info: MediaInfo, rungs: list[Rung], *, poster: bool) -> str:
+    """The -filter_complex text: decode once, convert once, split to the rungs (and poster)."""
     chains = []
     video = [r for r in rungs if r.has_video]
     if video:
-        head = f"[0:{info.video_stream}]fps={_rate(video[0].frame_rate)},format=yuv420p"
-        if len(video) == 1:
-            chains.append(f"{head},{_scale(video[0])}[v0]")
+        head = f"[0:{info.video_stream}]fps={_rate(video[0].frame_rate)}"
+        if info.has_audio:
+            end = f"{info.duration:.3f}"
+            head += f",tpad=stop_mode=clone:stop_duration={end},trim=end={end}"
+        head += ",format=yuv420p"
+        branches = [_scale(rung.width, rung.height) for rung in video]
+        outputs = [f"[v{i}]" for i in range(len(video))]
+        if poster:
+            at = f"{info.duration * POSTER_AT:.3f}"
+            width = max(2, min(POSTER_WIDTH, info.width - info.width % 2))
+            height = max(2, 2 * round(width * info.height / info.width / 2))
+            branches.append(f"trim=start={at},{_scale(width, height)}")
+            outputs.append("[poster]")
+        if len(branches) == 1:
+            chains.append(f"{head},{branches[0]}{outputs[0]}")
         else:
-            labels = "".join(f"[s{i}]" for i in range(len(video)))
-            chains.append(f"{head},split={len(video)}{labels}")
-            chains += [f"[s{i}]{_scale(rung)}[v{i}]" for i, rung in enumerate(video)]
+            labels = "".join(f"[s{i}]" for i in range(len(branches)))
+            chains.append(f"{head},split={len(branches)}{labels}")
+            chains += [
+                f"[s{i}]{b}{o}" for i, (b, o) in enumerate(zip(branches, outputs, strict=True))
+            ]
     if info.has_audio:
         head = (
             f"[0:{info.audio_stream}]aresample={AUDIO_RATE},"
@@ -138,9 +153,9 @@ def _filter_graph(info: MediaInfo, rungs: list[Rung]) -> str:
     return ";".join(chains)
 
 
-def _scale(rung: Rung) -> str:
-    """Scale to the rung's size with square pixels."""
-    return f"scale={rung.width}:{rung.height},setsar=1"
+def _scale(width: int, height: int) -> str:
+    """Scale to a size with square pixels."""
+    return f"scale={width}:{height},setsar=1"
 
 
 def _rate(rate: Fraction) -> str:

@@ -18,6 +18,9 @@ from courseware.transcode.errors import MediaError
 
 # Demuxers that read still pictures: a photo is not a lesson.
 _IMAGE_FORMATS = frozenset({"image2", "gif_pipe", "webp_pipe"})
+# Streams without an index, whose header duration libavformat guesses from the first bitrate (a
+# VBR MP3 without a Xing header is easily 30% off): their duration is measured from the packets.
+_GUESSED_DURATION_FORMATS = frozenset({"mp3", "aac", "ac3", "eac3", "h264", "hevc", "mpegvideo"})
 # How far before the end the tail check starts reading, and how much shortfall it tolerates.
 _TAIL_SECONDS = 2.0
 _TAIL_TOLERANCE = 1.0
@@ -82,7 +85,7 @@ def probe_media(path: Path) -> MediaInfo:
     except av.FFmpegError as exc:
         raise MediaError("truncated" if _is_mp4(path) else "not_media", str(exc)) from exc
     with container:
-        return _inspect(container)
+        return _inspect(container, path)
 
 
 def _is_mp4(path: Path) -> bool:
@@ -92,7 +95,7 @@ def _is_mp4(path: Path) -> bool:
         return head.read(12)[4:8] == b"ftyp"
 
 
-def _inspect(container: av.container.InputContainer) -> MediaInfo:
+def _inspect(container: av.container.InputContainer, path: Path) -> MediaInfo:
     """Pick the streams, check that they decode from head to tail, and describe them."""
     if container.format.name in _IMAGE_FORMATS or container.format.name.endswith("_pipe"):
         raise MediaError("image", f"demuxer {container.format.name}")
@@ -111,9 +114,15 @@ def _inspect(container: av.container.InputContainer) -> MediaInfo:
     streams: list[av.stream.Stream] = [s for s in (video, audio) if s is not None]
     if not streams:
         raise MediaError("no_streams", f"streams: {[s.type for s in container.streams]}")
-    duration = _duration(container, streams)
+    guessed = container.format.name in _GUESSED_DURATION_FORMATS
+    announced = container.duration is not None and container.duration > 0 and not guessed
+    if announced:
+        duration = (container.duration or 0) / av.time_base
+    else:
+        duration = _measure_duration(path, [s.index for s in streams])
     first = _decode_head(container, streams)
-    _check_tail(container, streams, duration)
+    if announced:
+        _check_tail(container, streams, duration)
 
     width = height = rotation = 0
     fps = 0.0
@@ -155,22 +164,32 @@ def _inspect(container: av.container.InputContainer) -> MediaInfo:
     )
 
 
-def _duration(container: av.container.InputContainer, streams: list[av.stream.Stream]) -> float:
-    """Seconds of media: the header's figure, or (recorder files without one) the last packet's."""
-    if container.duration is not None and container.duration > 0:
-        return container.duration / av.time_base
+def _measure_duration(path: Path, indices: list[int]) -> float:
+    """Seconds of media read from every packet, for files whose header has no duration (browser
+    recordings) or only a guess (raw streams). Untimed packets (raw H.264) count by duration.
+
+    A fresh demuxer reads the file, as raw streams cannot seek back.
+    """
     end = 0.0
+    untimed: dict[int, float] = {}
     try:
-        for packet in container.demux(*streams):
-            if packet.pts is not None and packet.time_base is not None:
-                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        with av.open(str(path), metadata_errors="ignore") as container:
+            start = (container.start_time or 0) / av.time_base
+            for packet in container.demux(*(container.streams[i] for i in indices)):
+                stamped = _packet_end(packet)
+                if stamped is not None:
+                    end = max(end, stamped - start)
+                elif packet.duration and packet.time_base is not None:
+                    index = packet.stream.index
+                    untimed[index] = untimed.get(index, 0.0) + float(
+                        packet.duration * packet.time_base
+                    )
     except av.FFmpegError as exc:
         raise MediaError("undecodable", str(exc)) from exc
-    start = (container.start_time or 0) / av.time_base
-    if end - start <= 0:
+    seconds = max(end, *untimed.values(), 0.0)
+    if seconds <= 0:
         raise MediaError("zero_duration", "no timed packets")
-    container.seek(0)
-    return end - start
+    return seconds
 
 
 def _decode_head(
@@ -211,9 +230,7 @@ def _check_tail(
     decoded = False
     try:
         for packet in container.demux(*streams):
-            if packet.pts is None or packet.time_base is None:
-                continue
-            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            end = max(end, _packet_end(packet) or start)
             if not decoded and packet.stream.index == streams[0].index:
                 decoded = bool(packet.decode())
     except av.FFmpegError as exc:
@@ -221,6 +238,14 @@ def _check_tail(
     shortfall = expected_end - end
     if shortfall > _TAIL_TOLERANCE + 0.02 * duration:
         raise MediaError("truncated", f"data ends at {end:.2f}s of {expected_end:.2f}s")
+
+
+def _packet_end(packet: av.Packet) -> float | None:
+    """Seconds at which a packet's media ends; None without a timestamp (flush packets, raw)."""
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None or packet.time_base is None:
+        return None
+    return float((stamp + (packet.duration or 0)) * packet.time_base)
 
 
 def _rotation(frame: av.VideoFrame, stream: av.stream.Stream) -> int:

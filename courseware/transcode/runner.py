@@ -1,4 +1,4 @@
-"""Run a transcode: probe, plan, one ffmpeg for the ladder, then verify and write master and poster.
+"""Run a transcode: probe, plan, one ffmpeg for ladder and poster, verify, write the master.
 
 Progress comes from ffmpeg's `-progress pipe:1` (out_time_us against the probed duration), reported
 as a rising fraction that reaches 1.0 only once everything is written. Cancelling: an exception
@@ -18,12 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from courseware.transcode.command import (
-    INIT_NAME,
-    PLAYLIST_NAME,
-    build_command,
-    build_poster_command,
-)
+from courseware.transcode.command import INIT_NAME, PLAYLIST_NAME, build_command
 from courseware.transcode.errors import MediaError
 from courseware.transcode.ladder import DEFAULT_HEIGHTS, Rung, plan_ladder
 from courseware.transcode.probe import MediaInfo, probe_media
@@ -81,18 +76,20 @@ def transcode(
     _clear(out_dir, rungs)
     for rung in rungs:
         (out_dir / rung.name).mkdir(parents=True)
+    poster = out_dir / POSTER_NAME if info.has_video else None
     command = build_command(
-        source=source, out_dir=out_dir, info=info, rungs=rungs, segment_seconds=SEGMENT_SECONDS
+        source=source,
+        out_dir=out_dir,
+        info=info,
+        rungs=rungs,
+        segment_seconds=SEGMENT_SECONDS,
+        poster=poster,
     )
     _run_ffmpeg(command, duration=info.duration, on_progress=on_progress, timeout=timeout)
 
     segments = {rung.name: _finish_rung(out_dir / rung.name, info) for rung in rungs}
-    poster = None
-    if info.has_video:
-        poster = out_dir / POSTER_NAME
-        _run_ffmpeg(build_poster_command(source=source, poster=poster, info=info), timeout=timeout)
-        if not poster.is_file() or poster.stat().st_size == 0:
-            raise MediaError("output_incomplete", "ffmpeg wrote no poster frame")
+    if poster is not None and (not poster.is_file() or poster.stat().st_size == 0):
+        raise MediaError("output_incomplete", "ffmpeg wrote no poster frame")
     master = out_dir / MASTER_NAME
     master.write_text(_master_playlist(rungs, segments), encoding="utf-8")
 

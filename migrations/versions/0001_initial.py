@@ -74,12 +74,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
     )
     with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_organisations_parent_id"), ["parent_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_organisations_path"), ["path"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_organisations_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_organisations_path"), ["path"], unique=False)
 
     op.create_table(
         "users",
@@ -118,9 +114,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_courses")),
     )
     with op.batch_alter_table("courses", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_courses_category"), ["category"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_courses_category"), ["category"], unique=False)
         batch_op.create_index(batch_op.f("ix_courses_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_courses_title"), ["title"], unique=False)
 
@@ -138,9 +132,7 @@ def upgrade() -> None:
             ["organisations.id"],
             name=op.f("fk_members_org_id_organisations"),
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_members_user_id_users")
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_members_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
         sa.UniqueConstraint("id_number_hash", name=op.f("uq_members_id_number_hash")),
         sa.UniqueConstraint("user_id", name=op.f("uq_members_user_id")),
@@ -178,17 +170,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_grants")),
-        sa.UniqueConstraint(
-            "user_id", "org_id", "role", name=op.f("uq_role_grants_user_id")
-        ),
+        sa.UniqueConstraint("user_id", "org_id", "role", name=op.f("uq_role_grants_user_id")),
     )
     with op.batch_alter_table("role_grants", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_role_grants_org_id"), ["org_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_role_grants_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_role_grants_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_role_grants_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "lessons",
@@ -228,16 +214,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_lessons_created_by_users")
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_lessons_job_id_jobs")
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_lessons_job_id_jobs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lessons")),
         sa.UniqueConstraint("upload_id", name=op.f("uq_lessons_upload_id")),
     )
     with op.batch_alter_table("lessons", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_lessons_course_id"), ["course_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_lessons_course_id"), ["course_id"], unique=False)
 
     op.create_table(
         "attachments",
@@ -254,9 +236,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("lesson_id", "name", name=op.f("uq_attachments_lesson_id")),
     )
     with op.batch_alter_table("attachments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_attachments_lesson_id"), ["lesson_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_attachments_lesson_id"), ["lesson_id"], unique=False)
 
     op.create_table(
         "playback_positions",
@@ -278,15 +258,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_playback_positions")),
-        sa.UniqueConstraint(
-            "user_id", "lesson_id", name=op.f("uq_playback_positions_user_id")
-        ),
+        sa.UniqueConstraint("user_id", "lesson_id", name=op.f("uq_playback_positions_user_id")),
     )
     with op.batch_alter_table("playback_positions", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_playback_positions_user_id"), ["user_id"], unique=False
         )
-
 
 
 def downgrade() -> None:

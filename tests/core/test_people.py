@@ -21,7 +21,10 @@ ID_NUMBER = "11010519491231002X"
 
 def test_org_tree_paths_and_subtrees(session: Session) -> None:
     tree = make_tree(session)
-    assert tree.branch.path == f"/{tree.district.id}/{tree.town.id}/{tree.general.id}/{tree.branch.id}/"
+    assert (
+        tree.branch.path
+        == f"/{tree.district.id}/{tree.town.id}/{tree.general.id}/{tree.branch.id}/"
+    )
     ids = set(subtree_ids(session=session, org=tree.general))
     assert ids == {tree.general.id, tree.branch.id, tree.sibling.id}
     assert tree.other.id not in subtree_ids(session=session, org=tree.district)
@@ -73,4 +76,6 @@ def test_member_id_number_is_never_stored_in_clear(session: Session) -> None:
     found = find_member_by_id_number(session=session, id_number=ID_NUMBER.lower(), hash_key="k")
     assert found is not None and found.id == member.id
     with pytest.raises(InvalidInput):
-        add_member(session=session, org_id=tree.branch.id, name="重复", id_number=ID_NUMBER, hash_key="k")
+        add_member(
+            session=session, org_id=tree.branch.id, name="重复", id_number=ID_NUMBER, hash_key="k"
+        )

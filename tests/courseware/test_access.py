@@ -27,7 +27,10 @@ def world(session: Session) -> dict[str, int]:
     make_user(session, "outsider", Role.member, tree.other)
     private = create_course(session=session, user=publisher, title="支部课", org_id=tree.branch.id)
     public = create_course(
-        session=session, user=publisher, title="公开课", org_id=tree.town.id,
+        session=session,
+        user=publisher,
+        title="公开课",
+        org_id=tree.town.id,
         visibility=Visibility.public,
     )
     lesson = Lesson(
@@ -37,8 +40,12 @@ def world(session: Session) -> dict[str, int]:
     session.add_all([lesson, pending])
     session.commit()
     return {
-        "private": private.id, "public": public.id, "lesson": lesson.id, "pending": pending.id,
-        "town": tree.town.id, "other": tree.other.id,
+        "private": private.id,
+        "public": public.id,
+        "lesson": lesson.id,
+        "pending": pending.id,
+        "town": tree.town.id,
+        "other": tree.other.id,
     }
 
 
@@ -72,8 +79,14 @@ def test_catalog_lists_only_visible_courses(client: TestClient, world: dict[str,
 
 
 @pytest.mark.parametrize(("who", "status"), [(None, 401), ("member", 403), ("pub", 201)])
-def test_create_course(client: TestClient, world: dict[str, int], who: str | None, status: int) -> None:
-    token = log_in(client, who) if who else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+def test_create_course(
+    client: TestClient, world: dict[str, int], who: str | None, status: int
+) -> None:
+    token = (
+        log_in(client, who)
+        if who
+        else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+    )
     response = client.post(
         "/api/courses",
         json={"title": "新课程", "org_id": world["town"]},
@@ -85,7 +98,9 @@ def test_create_course(client: TestClient, world: dict[str, int], who: str | Non
 def test_publisher_cannot_create_outside_subtree(client: TestClient, world: dict[str, int]) -> None:
     token = log_in(client, "pub")
     response = client.post(
-        "/api/courses", json={"title": "越权", "org_id": world["other"]}, headers={"X-CSRF-Token": token}
+        "/api/courses",
+        json={"title": "越权", "org_id": world["other"]},
+        headers={"X-CSRF-Token": token},
     )
     assert response.status_code == 403
 
@@ -95,16 +110,28 @@ def test_unsafe_requests_need_the_csrf_token(client: TestClient, world: dict[str
     response = client.post("/api/courses", json={"title": "x", "org_id": world["town"]})
     assert response.status_code == 403
     response = client.post(
-        "/api/courses", json={"title": "x", "org_id": world["town"]}, headers={"X-CSRF-Token": "forged"}
+        "/api/courses",
+        json={"title": "x", "org_id": world["town"]},
+        headers={"X-CSRF-Token": "forged"},
     )
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize(("who", "status"), [(None, 404), ("member", 403), ("outsider", 404), ("pub", 200)])
-def test_edit_lesson(client: TestClient, world: dict[str, int], who: str | None, status: int) -> None:
-    token = log_in(client, who) if who else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+@pytest.mark.parametrize(
+    ("who", "status"), [(None, 404), ("member", 403), ("outsider", 404), ("pub", 200)]
+)
+def test_edit_lesson(
+    client: TestClient, world: dict[str, int], who: str | None, status: int
+) -> None:
+    token = (
+        log_in(client, who)
+        if who
+        else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
+    )
     response = client.patch(
-        f"/api/lessons/{world['lesson']}", json={"credit_hours": 1.5}, headers={"X-CSRF-Token": token}
+        f"/api/lessons/{world['lesson']}",
+        json={"credit_hours": 1.5},
+        headers={"X-CSRF-Token": token},
     )
     assert response.status_code == status, response.text
 
@@ -112,7 +139,9 @@ def test_edit_lesson(client: TestClient, world: dict[str, int], who: str | None,
 def test_position_is_saved_for_the_member(client: TestClient, world: dict[str, int]) -> None:
     token = log_in(client, "member")
     response = client.put(
-        f"/api/lessons/{world['lesson']}/position", json={"seconds": 30}, headers={"X-CSRF-Token": token}
+        f"/api/lessons/{world['lesson']}/position",
+        json={"seconds": 30},
+        headers={"X-CSRF-Token": token},
     )
     assert response.status_code == 204
     page = client.get(f"/lessons/{world['lesson']}").text
@@ -120,5 +149,7 @@ def test_position_is_saved_for_the_member(client: TestClient, world: dict[str, i
 
 
 def test_tus_upload_needs_a_login(client: TestClient, world: dict[str, int]) -> None:
-    response = client.post("/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "10"})
+    response = client.post(
+        "/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "10"}
+    )
     assert response.status_code == 401

@@ -70,7 +70,9 @@ def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None
     assert {f"lessons/{lesson_id}/hls/{h}p/index.m3u8" for h in (480, 360)} <= keys
 
 
-def test_not_media_fails_with_a_reason_and_keeps_the_original(tmp_path: Path, publisher: str) -> None:
+def test_not_media_fails_with_a_reason_and_keeps_the_original(
+    tmp_path: Path, publisher: str
+) -> None:
     code, lesson_id = _add(make_not_media(tmp_path / "notes.mp4"), "--wait")
     assert code == 1
     shown = _show(lesson_id)
@@ -80,7 +82,9 @@ def test_not_media_fails_with_a_reason_and_keeps_the_original(tmp_path: Path, pu
     assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
 
 
-def test_oversized_file_is_refused_by_the_cli(tmp_path: Path, publisher: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_file_is_refused_by_the_cli(
+    tmp_path: Path, publisher: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from core.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "max_upload_bytes", 10)
@@ -122,7 +126,9 @@ def test_killed_worker_job_is_retried_and_finishes(
     assert code == 0
     first = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy(), start_new_session=True)
     worker_processes.append(first)
-    _wait_for(lambda: _job(lesson_id).status is JobStatus.running and _job(lesson_id).progress > 0.05)
+    _wait_for(
+        lambda: _job(lesson_id).status is JobStatus.running and _job(lesson_id).progress > 0.05
+    )
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert _job(lesson_id).status is JobStatus.running  # nobody told the database
@@ -162,7 +168,9 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
         assert part.status_code == 206 and part.content == whole.content[10:20]
         assert part.headers["content-range"] == f"bytes 10-19/{len(whole.content)}"
         assert client.get(url, headers={"Range": "bytes=999999999-"}).status_code == 416
-        assert client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
+        assert (
+            client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
+        )
         assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
 
 

@@ -1,6 +1,5 @@
 """Course library rules: credit hours, visibility down and up the tree, editing rights."""
 
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,7 +50,12 @@ def test_upload_size_limit() -> None:
 
 @pytest.mark.parametrize(
     ("given_name", "safe"),
-    [("../../etc/passwd", "passwd"), ("C:\\Users\\课程.mp4", "课程.mp4"), ("a b?.mp4", "a_b_.mp4"), ("...", "upload")],
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\课程.mp4", "课程.mp4"),
+        ("a b?.mp4", "a_b_.mp4"),
+        ("...", "upload"),
+    ],
 )
 def test_safe_filename(given_name: str, safe: str) -> None:
     assert safe_filename(given_name) == safe
@@ -62,8 +66,12 @@ def _courses(session: Session) -> tuple[Tree, dict[str, int]]:
     publisher = make_user(session, "pub", Role.publisher, tree.town)
     made = {
         "public": create_course(
-            session=session, user=publisher, title="公开课", org_id=tree.town.id,
-            visibility=Visibility.public, category="党史",
+            session=session,
+            user=publisher,
+            title="公开课",
+            org_id=tree.town.id,
+            visibility=Visibility.public,
+            category="党史",
         ),
         "town": create_course(session=session, user=publisher, title="镇课", org_id=tree.town.id),
         "branch": create_course(
@@ -103,7 +111,9 @@ def test_search_and_categories(session: Session) -> None:
     tree, _ = _courses(session)
     member = make_user(session, "m1", Role.member, tree.branch)
     assert [c.title for c in list_courses(session=session, user=member, query="支部")] == ["支部课"]
-    assert [c.title for c in list_courses(session=session, user=member, category="党史")] == ["公开课"]
+    assert [c.title for c in list_courses(session=session, user=member, category="党史")] == [
+        "公开课"
+    ]
     assert set(list_categories(session=session, user=member)) == {"党史", "党建"}
     assert list_categories(session=session, user=None) == ["党史"]
 

@@ -184,7 +184,8 @@ def test_command_decodes_once_and_aligns_keyframes(tmp_path: Path) -> None:
     )
     assert args.count("-i") == 1
     graph = args[args.index("-filter_complex") + 1]
-    assert "fps=30000/1001,format=yuv420p,split=3" in graph and "asplit=3" in graph
+    assert graph.startswith("[0:0]fps=30000/1001,") and graph.count("[0:") == 2
+    assert ",format=yuv420p,split=3[" in graph and "asplit=3" in graph
     assert "scale=1280:720" in graph and "scale=854:480" in graph and "scale=640:360" in graph
     assert args[args.index("-g") + 1] == args[args.index("-keyint_min") + 1] == "60"
     assert args[args.index("-sc_threshold") + 1] == "0"
@@ -193,6 +194,16 @@ def test_command_decodes_once_and_aligns_keyframes(tmp_path: Path) -> None:
     )
     assert args[args.index("-level:v:0") + 1] == "3.1"
     assert "-master_pl_name" not in args and args[-1].endswith("%v/index.m3u8")
+    with_poster = build_command(
+        source=tmp_path / "in.mp4",
+        out_dir=tmp_path / "out",
+        info=info,
+        rungs=rungs,
+        poster=tmp_path / "out" / "poster.jpg",
+    )
+    graph = with_poster[with_poster.index("-filter_complex") + 1]
+    assert "split=4[" in graph and "[s3]trim=start=6.000,scale=720:404,setsar=1[poster]" in graph
+    assert with_poster[-1] == str(tmp_path / "out" / "poster.jpg") and with_poster.count("-i") == 1
     with pytest.raises(ValueError, match="%"):
         build_command(source=tmp_path / "in.mp4", out_dir=tmp_path / "5%", info=info, rungs=rungs)
 
@@ -273,8 +284,9 @@ def _our_ffmpeg_children() -> set[int]:
 
 @pytest.fixture(scope="module")
 def ladder_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """6 s of 854x480: two segments at 480p and 360p."""
-    return make_clip(tmp_path_factory.mktemp("clips") / "480.mp4", seconds=6, width=854, height=480)
+    """6 s of 854x480 at 30 fps: two segments at 480p (level 3.1) and 360p (level 3.0)."""
+    clips = tmp_path_factory.mktemp("clips")
+    return make_clip(clips / "480.mp4", seconds=6, width=854, height=480, fps=30)
 
 
 def test_small_landscape_clip_gives_one_rung_and_a_poster(tmp_path: Path) -> None:
@@ -305,9 +317,9 @@ def test_ladder_is_keyframe_aligned_with_progress_and_a_true_master(
     progress: list[float] = []
     out = tmp_path / "out"
     result = transcode(source=ladder_clip, out_dir=out, on_progress=progress.append)
-    assert [(r.name, r.width, r.height) for r in result.rungs] == [
-        ("480p", 854, 480),
-        ("360p", 640, 360),
+    assert [(r.name, r.width, r.height, r.level) for r in result.rungs] == [
+        ("480p", 854, 480, 31),
+        ("360p", 640, 360, 30),
     ]
     _check_tree(result, out)
 
@@ -331,7 +343,7 @@ def test_ladder_is_keyframe_aligned_with_progress_and_a_true_master(
         rung_dir = out / rung.name
         frames = _video_frames(rung_dir)
         assert attributes["RESOLUTION"] == f"{frames[0].width}x{frames[0].height}"
-        assert attributes["FRAME-RATE"] == "25.000" and len(frames) == 150
+        assert attributes["FRAME-RATE"] == "30.000" and len(frames) == 180
         avcc = (rung_dir / "init.mp4").read_bytes()
         avcc = avcc[avcc.index(b"avcC") + 5 :][:3]
         assert attributes["CODECS"] == f"avc1.{avcc.hex()},mp4a.40.2" == rung.codecs
@@ -378,6 +390,20 @@ def test_variable_frame_rate_comes_out_constant(tmp_path: Path) -> None:
     time_base = frames[0].time_base
     assert len(steps) == 1 and time_base is not None
     assert steps.pop() * time_base == pytest.approx(1 / 17)
+
+
+def test_picture_is_held_while_the_sound_goes_on(tmp_path: Path) -> None:
+    source = tmp_path / "camera-stopped.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:duration=1"]
+        + ["-f", "lavfi", "-i", "sine=duration=6", "-c:v", "libx264", "-preset", "ultrafast"]
+        + ["-c:a", "aac", str(source)],
+        check=True,
+    )
+    result = transcode(source=source, out_dir=tmp_path / "out")
+    seconds, _, _ = _playlist(tmp_path / "out" / "180p" / "index.m3u8")
+    assert sum(seconds) == pytest.approx(6, abs=0.1) and result.poster is not None
+    assert len(_video_frames(tmp_path / "out" / "180p")) == pytest.approx(150, abs=2)
 
 
 @pytest.mark.parametrize(

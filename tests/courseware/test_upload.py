@@ -35,26 +35,42 @@ def client(session: Session) -> TestClient:
 def _create(client: TestClient, token: str, size: int, **meta: str) -> str:
     response = client.post(
         "/api/uploads",
-        headers={**TUS, "X-CSRF-Token": token, "Upload-Length": str(size),
-                 "Upload-Metadata": _metadata(**meta)},
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Length": str(size),
+            "Upload-Metadata": _metadata(**meta),
+        },
     )
     assert response.status_code == 201, response.text
     return response.headers["location"]
 
 
-def test_interrupted_upload_resumes_and_becomes_a_lesson(client: TestClient, tmp_path: Path) -> None:
+def test_interrupted_upload_resumes_and_becomes_a_lesson(
+    client: TestClient, tmp_path: Path
+) -> None:
     token = log_in(client, "pub")
     data = make_clip(tmp_path / "课.mp4", seconds=3).read_bytes()
     location = _create(
-        client, token, len(data), filename="课.mp4", title="上传的课", course_title="新课程",
+        client,
+        token,
+        len(data),
+        filename="课.mp4",
+        filetype="video/mp4",
+        title="上传的课",
+        course_title="新课程",
         org_id=str(client.org_id),  # type: ignore[attr-defined]
     )
     half = len(data) // 2
     first = client.patch(
         location,
         content=data[:half],
-        headers={**TUS, "X-CSRF-Token": token, "Upload-Offset": "0",
-                 "Content-Type": "application/offset+octet-stream"},
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
     )
     assert first.status_code == 204 and first.headers["upload-offset"] == str(half)
     # the connection drops here; the client asks where to go on from
@@ -63,8 +79,12 @@ def test_interrupted_upload_resumes_and_becomes_a_lesson(client: TestClient, tmp
     second = client.patch(
         location,
         content=data[half:],
-        headers={**TUS, "X-CSRF-Token": token, "Upload-Offset": str(half),
-                 "Content-Type": "application/offset+octet-stream"},
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Offset": str(half),
+            "Content-Type": "application/offset+octet-stream",
+        },
     )
     assert second.status_code == 204
     upload_id = location.rstrip("/").split("/")[-1]
@@ -83,13 +103,18 @@ def test_interrupted_upload_resumes_and_becomes_a_lesson(client: TestClient, tmp
     assert client.get(f"/api/lessons/{lesson['id']}").json()["status"] == "ready"
 
 
-def test_oversized_upload_is_refused_with_413(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_upload_is_refused_with_413(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = log_in(client, "pub")
     response = client.post(
         "/api/uploads",
-        headers={**TUS, "X-CSRF-Token": token,
-                 "Upload-Length": str(get_settings().max_upload_bytes + 1),
-                 "Upload-Metadata": _metadata(filename="a.mp4", course_title="x", org_id="1")},
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Length": str(get_settings().max_upload_bytes + 1),
+            "Upload-Metadata": _metadata(filename="a.mp4", course_title="x", org_id="1"),
+        },
     )
     assert response.status_code == 413
     assert "超过上限" in response.json()["detail"]
@@ -99,9 +124,14 @@ def test_members_cannot_upload(client: TestClient) -> None:
     token = log_in(client, "member")
     response = client.post(
         "/api/uploads",
-        headers={**TUS, "X-CSRF-Token": token, "Upload-Length": "10",
-                 "Upload-Metadata": _metadata(filename="a.mp4", course_title="x",
-                                              org_id=str(client.org_id))},  # type: ignore[attr-defined]
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Length": "10",
+            "Upload-Metadata": _metadata(
+                filename="a.mp4", course_title="x", org_id=str(client.org_id)
+            ),
+        },  # type: ignore[attr-defined]
     )
     assert response.status_code == 403
 
@@ -110,7 +140,11 @@ def test_upload_without_a_course_is_refused(client: TestClient) -> None:
     token = log_in(client, "pub")
     response = client.post(
         "/api/uploads",
-        headers={**TUS, "X-CSRF-Token": token, "Upload-Length": "10",
-                 "Upload-Metadata": _metadata(filename="a.mp4")},
+        headers={
+            **TUS,
+            "X-CSRF-Token": token,
+            "Upload-Length": "10",
+            "Upload-Metadata": _metadata(filename="a.mp4"),
+        },
     )
     assert response.status_code == 400
