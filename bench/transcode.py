@@ -13,7 +13,8 @@ at 8 Mb/s), cached in the temp directory. Three ways to make the 720p/480p/360p 
               and build_command() disagree, so the two always measure the same ffmpeg work.
 
 The three run interleaved (the order rotates each round) for --rounds rounds; each figure is the
-MEDIAN wall time over the rounds. The last line printed is
+MEDIAN wall time over the rounds. CPU seconds (ffmpeg children plus this process) are printed too:
+on a shared machine they move less than wall time. The last line printed is
 `ladder_vs_per_rung=R1 overhead_vs_ffmpeg=R2 realtime=X` with R1 = ours / per_rung,
 R2 = ours / by_hand and X = source seconds / ours. Targets: R1 <= 0.85, R2 <= 1.05.
 
@@ -22,6 +23,7 @@ R2 = ours / by_hand and X = source seconds / ours. Targets: R1 <= 0.85, R2 <= 1.
 """
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -118,6 +120,15 @@ def run_bare(command: list[str]) -> None:
         raise SystemExit(f"ffmpeg failed ({done.returncode}): {done.stderr[-3000:]}")
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds used so far by this process and its finished children."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     """Time the three ways, interleaved, and print the ratios of the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -160,6 +171,7 @@ def main() -> None:
         "by_hand": by_hand,
     }
     times: dict[str, list[float]] = {name: [] for name in ways}
+    cpu: dict[str, list[float]] = {name: [] for name in ways}
     print(f"source {source} ({info.duration:.1f} s, {info.width}x{info.height}@{info.fps:g})")
     try:
         for round_ in range(options.rounds):
@@ -169,16 +181,26 @@ def main() -> None:
                 out = work / name
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), cpu_seconds()
                 ways[name](out)
                 times[name].append(time.perf_counter() - started)
-                print(f"round {round_ + 1} {name:9} {times[name][-1]:7.2f} s", flush=True)
+                cpu[name].append(cpu_seconds() - cpu_before)
+                print(
+                    f"round {round_ + 1} {name:9} {times[name][-1]:7.2f} s wall"
+                    f" {cpu[name][-1]:7.2f} s cpu",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     median = {name: statistics.median(values) for name, values in times.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     for name, value in median.items():
-        print(f"median {name:9} {value:7.2f} s")
+        print(f"median {name:9} {value:7.2f} s wall {median_cpu[name]:7.2f} s cpu")
+    print(
+        f"cpu: ladder_vs_per_rung={median_cpu['ours'] / median_cpu['per_rung']:.2f} "
+        f"overhead_vs_ffmpeg={median_cpu['ours'] / median_cpu['by_hand']:.2f}"
+    )
     print(
         f"ladder_vs_per_rung={median['ours'] / median['per_rung']:.2f} "
         f"overhead_vs_ffmpeg={median['ours'] / median['by_hand']:.2f} "

@@ -2,11 +2,12 @@
 
 import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
-from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tuspyserver import create_tus_router
@@ -18,6 +19,7 @@ from core.jobs import enqueue
 from core.models import User
 from core.settings import get_settings
 from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
+from courseware.delivery import check_signature, direct_url, object_response
 from courseware.models import Lesson
 from courseware.playlist import rewrite_playlist
 from courseware.schemas import CourseCreate, CourseRead, LessonUpdate, PositionUpdate
@@ -37,6 +39,8 @@ from courseware.service import (
 )
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
+# Signed media links carry their own proof; they skip every dependency to stay cheap.
+media_router = APIRouter()
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 
 
@@ -125,106 +129,72 @@ def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict
     return lesson_summary(session=session, lesson=lesson)
 
 
-def _media_response(store: ObjectStore, key: str, request: Request) -> Response:
-    """Stream an object with HTTP Range support, or redirect to a presigned URL on S3."""
-    url = store.presigned_url(key, expires=get_settings().presign_delta)
-    if url is not None:
-        return RedirectResponse(url, status_code=302)
-    try:
-        info = store.stat(key)
-    except ObjectNotFound as exc:
-        raise NotFound("文件不存在 / file not found") from exc
-    if info.size == 0:
-        return Response(b"", media_type=info.content_type)
-    start, end = 0, info.size - 1
-    status = 200
-    range_header = request.headers.get("range")
-    if range_header:
-        parsed = _parse_range(range_header, info.size)
-        if parsed is None:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{info.size}"})
-        start, end = parsed
-        status = 206
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(end - start + 1),
-        "ETag": f'"{info.etag}"',
-        "Cache-Control": "private, max-age=3600",
-    }
-    if status == 206:
-        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-    return StreamingResponse(
-        store.open_range(key, start, end),
-        status_code=status,
-        media_type=info.content_type,
-        headers=headers,
-    )
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """The first byte range of a `Range: bytes=...` header, or None if unsatisfiable."""
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or not spec:
-        return None
-    first, _, last = spec.split(",")[0].strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            start, end = max(size - length, 0), size - 1
-        else:
-            start = int(first)
-            end = min(int(last), size - 1) if last else size - 1
-    except ValueError:
-        return None
-    if start > end or start >= size:
-        return None
-    return start, end
+def _link_ttl(lesson: Lesson) -> timedelta:
+    """Media links outlive a viewing: a player may keep a VOD playlist for the whole lesson."""
+    return max(get_settings().presign_delta, timedelta(seconds=3 * (lesson.duration or 0)))
 
 
 @router.get("/media/lessons/{lesson_id}/hls/{path:path}")
-def media_hls(path: str, lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
-    """Playlists come from the app (rewritten to direct URLs on S3); segments from the store."""
-    relative = PurePosixPath(path)
+async def media_hls(
+    path: str, lesson: CurrentLesson, store: StoreDep, request: Request
+) -> Response:
+    """Playlists come from the app, checked against the viewer's rights, with their media files
+    rewritten to direct links (presigned on S3, signed on the local store)."""
     try:
         key = validate_key(f"lessons/{lesson.id}/hls/{path}")
     except ValueError as exc:
         raise NotFound("文件不存在 / file not found") from exc
-    if relative.suffix == ".m3u8":
-        try:
-            text = store.get_bytes(key).decode()
-        except ObjectNotFound as exc:
-            raise NotFound("播放列表不存在 / playlist not found") from exc
-        base = f"lessons/{lesson.id}/hls/{relative.parent.as_posix()}".removesuffix("/.")
-        expires = get_settings().presign_delta
-        body = rewrite_playlist(
-            text, lambda uri: store.presigned_url(f"{base}/{uri}", expires=expires)
-        )
-        return Response(
-            body,
-            media_type="application/vnd.apple.mpegurl",
-            headers={"Cache-Control": "private, no-cache"},
-        )
-    return _media_response(store, key, request)
+    ttl = _link_ttl(lesson)
+    if not key.endswith(".m3u8"):
+        return await object_response(store, key, request.headers.get("range"), ttl=ttl)
+    try:
+        text = store.get_bytes(key).decode()
+    except ObjectNotFound as exc:
+        raise NotFound("播放列表不存在 / playlist not found") from exc
+    folder = key.rsplit("/", 1)[0]
+    secret = get_settings().secret_key
+    body = rewrite_playlist(
+        text, lambda uri: direct_url(store, f"{folder}/{uri}", ttl=ttl, secret=secret)
+    )
+    return Response(
+        body,
+        media_type="application/vnd.apple.mpegurl",
+        headers={"Cache-Control": "private, no-cache"},
+    )
+
+
+@media_router.get("/media/o/{key:path}")
+async def media_signed(key: str, e: int, s: str, request: Request) -> Response:
+    """A media file behind a signed link from a playlist: no session or database needed."""
+    check_signature(key, e, s, secret=get_settings().secret_key)
+    store = get_store()
+    return await object_response(
+        store, key, request.headers.get("range"), ttl=get_settings().presign_delta
+    )
 
 
 @router.get("/media/lessons/{lesson_id}/poster.jpg")
-def media_poster(lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
+async def media_poster(lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
     """The lesson's poster frame."""
     if lesson.poster_key is None:
         raise NotFound("没有封面 / no poster")
-    return _media_response(store, lesson.poster_key, request)
+    return await object_response(
+        store, lesson.poster_key, request.headers.get("range"), ttl=_link_ttl(lesson)
+    )
 
 
 @router.get("/media/lessons/{lesson_id}/attachments/{name}")
-def media_attachment(
+async def media_attachment(
     name: str, lesson: CurrentLesson, store: StoreDep, request: Request
 ) -> Response:
     """Download one of the lesson's attachments."""
     for attachment in lesson.attachments:
         if attachment.name == name:
-            response = _media_response(store, attachment.key, request)
+            response = await object_response(
+                store, attachment.key, request.headers.get("range"), ttl=_link_ttl(lesson)
+            )
             response.headers.setdefault(
-                "Content-Disposition", f"attachment; filename*=UTF-8''{attachment.name}"
+                "Content-Disposition", f"attachment; filename*=UTF-8''{quote(attachment.name)}"
             )
             return response
     raise NotFound("附件不存在 / attachment not found")

@@ -60,6 +60,7 @@ def _clean_tables() -> Iterator[None]:
     """Every test starts with empty tables, an empty queue and an empty object store."""
     yield
     shutil.rmtree(_HOME / "objects", ignore_errors=True)
+    (_HOME / "objects").mkdir()
     with get_engine().begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())

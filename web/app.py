@@ -100,12 +100,15 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         )
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        """Ready when the database answers and the object store is reachable."""
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        get_store().check()
-        return {"status": "ok"}
+    def healthz() -> Response:
+        """Ready (200) when the database answers and the object store is usable, else 503."""
+        try:
+            with get_engine().connect() as connection:
+                connection.execute(text("SELECT 1"))
+            get_store().check()
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/lang/{locale}", include_in_schema=False)
     def set_language(locale: str, request: Request) -> Response:
@@ -116,6 +119,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     app.include_router(auth.router)
     app.include_router(courseware_api.router)
+    app.include_router(courseware_api.media_router)
     app.include_router(courseware_api.upload_router())
     app.include_router(courseware_pages.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

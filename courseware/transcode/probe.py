@@ -16,8 +16,8 @@ import av.stream
 
 from courseware.transcode.errors import MediaError
 
-# Demuxers that read still pictures: a photo is not a lesson.
-_IMAGE_FORMATS = frozenset({"image2", "gif_pipe", "webp_pipe"})
+# Demuxers that read still pictures (besides the `*_pipe` ones): a photo is not a lesson.
+_IMAGE_FORMATS = frozenset({"image2", "image2pipe"})
 # Streams without an index, whose header duration libavformat guesses from the first bitrate (a
 # VBR MP3 without a Xing header is easily 30% off): their duration is measured from the packets.
 _GUESSED_DURATION_FORMATS = frozenset({"mp3", "aac", "ac3", "eac3", "h264", "hevc", "mpegvideo"})

@@ -160,14 +160,24 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
         assert master.headers["content-type"].startswith("application/vnd.apple.mpegurl")
         assert "480p/index.m3u8" in master.text and "BANDWIDTH=" in master.text
         variant = client.get(f"/media/lessons/{ready_lesson}/hls/480p/index.m3u8").text
-        segment = next(line for line in variant.splitlines() if line.endswith(".m4s"))
-        url = f"/media/lessons/{ready_lesson}/hls/480p/{segment}"
+        signed = next(line for line in variant.splitlines() if ".m4s?" in line)
+        assert signed.startswith(f"/media/o/lessons/{ready_lesson}/hls/480p/seg_00001.m4s?e=")
+        url = f"/media/lessons/{ready_lesson}/hls/480p/seg_00001.m4s"
         whole = client.get(url)
         assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
         part = client.get(url, headers={"Range": "bytes=10-19"})
         assert part.status_code == 206 and part.content == whole.content[10:20]
         assert part.headers["content-range"] == f"bytes 10-19/{len(whole.content)}"
         assert client.get(url, headers={"Range": "bytes=999999999-"}).status_code == 416
+        # the signed link works without any session, and only as signed
+        with TestClient(create_app()) as anonymous:
+            assert anonymous.get(signed).content == whole.content
+            tail = anonymous.get(signed, headers={"Range": "bytes=-5"})
+            assert tail.status_code == 206 and tail.content == whole.content[-5:]
+            forged = signed.replace("seg_00001", "seg_00002")
+            assert anonymous.get(forged).status_code == 404
+            expired = signed.split("?e=")[0] + "?e=1&s=" + signed.split("&s=")[1]
+            assert anonymous.get(expired).status_code == 404
         assert (
             client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
         )

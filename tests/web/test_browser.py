@@ -150,7 +150,7 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     page.wait_for_timeout(800)
     page.reload()
     expect(page.get_by_text("已从上次观看处继续播放。")).to_be_visible()
-    page.wait_for_function("window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.readyState >= 1")
+    page.wait_for_function("window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.currentTime > 0")
     resumed = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     assert abs(resumed - int(stopped_at)) < 1.5, (resumed, stopped_at)
 

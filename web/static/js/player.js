@@ -21,12 +21,14 @@ function start(box) {
     hls.loadSource(src);
     hls.attachMedia(video);
     hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
-      data.levels.forEach((level, index) => {
+      const highestFirst = data.levels.map((level, index) => ({ level, index }))
+        .sort((a, b) => b.level.bitrate - a.level.bitrate);
+      for (const { level, index } of highestFirst) {
         const option = document.createElement("option");
         option.value = String(index);
         option.textContent = level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kbps`;
         quality.append(option);
-      });
+      }
     });
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) showError(data.details);

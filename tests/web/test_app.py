@@ -1,0 +1,160 @@
+"""The assembled application: health, metrics, language, login, and the command line."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from core.models import Member, Role, User
+from courseware.models import Course, Lesson, LessonStatus
+from courseware.service import create_course
+from tests.factories import log_in, make_tree, make_user
+from web.app import create_app
+from web.cli import app as cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def test_health_and_metrics(client: TestClient, home: Path) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert "python_info" in client.get("/metrics/").text
+    (home / "objects").rename(home / "objects-away")
+    try:
+        down = client.get("/healthz")
+    finally:
+        (home / "objects-away").rename(home / "objects")
+    assert down.status_code == 503 and down.json()["status"] == "unavailable"
+
+
+def test_chinese_by_default_english_on_request(client: TestClient) -> None:
+    page = client.get("/login")
+    assert 'lang="zh-CN"' in page.text and "登录名" in page.text
+    english = client.get("/login?lang=en")
+    assert 'lang="en"' in english.text and "Login" in english.text and "登录名" not in english.text
+    switched = client.get("/lang/en", follow_redirects=False)
+    assert switched.status_code == 303 and "lang=en" in switched.headers["set-cookie"]
+
+
+def test_login_failure_logout_and_no_open_redirect(client: TestClient, session: Session) -> None:
+    tree = make_tree(session)
+    make_user(session, "member", Role.member, tree.branch)
+    page = client.get("/login")
+    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    bad = client.post("/login", data={"login": "member", "password": "wrong", "csrf_token": token})
+    assert bad.status_code == 401 and "登录名或密码错误" in bad.text
+    forged = client.post("/login", data={"login": "member", "password": "x", "csrf_token": "no"})
+    assert forged.status_code == 403
+    token = log_in(client, "member")
+    assert "退出" in client.get("/").text
+    client.post("/logout", data={"csrf_token": token})
+    assert "退出" not in client.get("/").text
+    page = client.get("/login?next=//evil.example/")
+    assert 'name="next" value="/"' in page.text
+
+
+def test_pages_need_login_where_it_matters(client: TestClient) -> None:
+    response = client.get("/upload", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/upload"
+    assert client.get("/api/uploads/abc").status_code == 401
+
+
+def _last_line(output: str) -> int:
+    return int(output.strip().splitlines()[-1])
+
+
+def test_cli_adds_orgs_users_and_members(session: Session) -> None:
+    district = runner.invoke(cli, ["orgs", "add", "示范区委", "--kind", "district"])
+    assert district.exit_code == 0, district.output
+    district_id = _last_line(district.output)
+    branch = runner.invoke(
+        cli, ["orgs", "add", "一支部", "--kind", "branch", "--parent", str(district_id)]
+    )
+    branch_id = _last_line(branch.output)
+    user = runner.invoke(
+        cli, ["users", "add", "lihua", "--role", "publisher", "--org", str(branch_id)]
+    )
+    assert user.exit_code == 0 and "password: " in user.output
+    member = runner.invoke(
+        cli,
+        [
+            "members",
+            "add",
+            "--org",
+            str(branch_id),
+            "--name",
+            "王芳",
+            "--id-number",
+            "11010519491231002X",
+        ],
+    )
+    assert member.exit_code == 0 and "1101**********002X" in member.output
+    assert "11010519491231002X" not in member.output
+    stored_user = session.get_one(User, _last_line(user.output))
+    assert (
+        stored_user.grants[0].role is Role.publisher and stored_user.grants[0].org_id == branch_id
+    )
+    assert session.get_one(Member, _last_line(member.output)).org_id == branch_id
+    refused = runner.invoke(
+        cli, ["orgs", "add", "错层", "--kind", "district", "--parent", str(branch_id)]
+    )
+    assert refused.exit_code == 1 and "不能设在" in refused.output
+
+
+def test_attachments_upload_and_download(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    tree = make_tree(session)
+    publisher = make_user(session, "pub", Role.publisher, tree.town)
+    make_user(session, "member", Role.member, tree.branch)
+    course = create_course(session=session, user=publisher, title="课", org_id=tree.town.id)
+    lesson = Lesson(
+        course=course, title="一", status=LessonStatus.ready, source_key="x", duration=60
+    )
+    session.add(lesson)
+    session.commit()
+    token = log_in(client, "pub")
+    pdf = b"%PDF-1.4 slides"
+    response = client.post(
+        f"/api/lessons/{lesson.id}/attachments",
+        files={"file": ("讲义.pdf", pdf, "application/pdf")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 201, response.text
+    client.post("/logout", data={"csrf_token": token})
+    token = log_in(client, "member")
+    page = client.get(f"/lessons/{lesson.id}").text
+    assert "讲义.pdf" in page
+    download = client.get(f"/media/lessons/{lesson.id}/attachments/讲义.pdf")
+    assert download.status_code == 200 and download.content == pdf
+    assert download.headers["content-type"] == "application/pdf"
+    assert "attachment" in download.headers["content-disposition"]
+    refused = client.post(
+        f"/api/lessons/{lesson.id}/attachments",
+        files={"file": ("x.pdf", pdf, "application/pdf")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert refused.status_code == 403
+
+
+def test_demo_content_loads_once(session: Session) -> None:
+    from courseware.demo import load_demo
+
+    accounts = load_demo(seconds=2)
+    assert {a.login for a in accounts} == {"admin", "publisher", "member"}
+    assert load_demo(seconds=2) == []
+    lessons = session.scalars(select(Lesson)).all()
+    assert len(lessons) == 3 and all(lesson.status is LessonStatus.ready for lesson in lessons)
+    assert {c.title for c in session.scalars(select(Course))} == {
+        "学习贯彻党章",
+        "乡村振兴实用技术",
+    }
