@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from core.db import new_session
+from core.db import session_scope
 from core.errors import NotAuthenticated, PermissionDenied
 from core.models import User
 
@@ -18,15 +18,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def db_session() -> Iterator[Session]:
     """A session per request: committed when the handler returns, rolled back when it raises."""
-    session = new_session()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(db_session)]

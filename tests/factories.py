@@ -47,15 +47,23 @@ def make_user(session: Session, login: str, role: Role, org: Organisation) -> Us
     return user
 
 
+def csrf_token(client: TestClient) -> str:
+    """The CSRF token of the client's session, read from a page as the browser would."""
+    return client.get("/login").text.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+def token_for(client: TestClient, login: str | None) -> str:
+    """Log in as `login` (or stay anonymous when None) and return the session's CSRF token."""
+    return log_in(client, login) if login else csrf_token(client)
+
+
 def log_in(client: TestClient, login: str) -> str:
     """Log `client` in through the form and return its CSRF token for later requests."""
-    page = client.get("/login")
-    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    token = csrf_token(client)
     response = client.post(
         "/login",
         data={"login": login, "password": PASSWORD, "csrf_token": token, "next": "/"},
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-    page = client.get("/")
-    return page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    return csrf_token(client)

@@ -57,6 +57,17 @@ def _status(job_id: int) -> Job:
         return session.get_one(Job, job_id)
 
 
+def _run_worker_until_done(job_id: int) -> None:
+    worker = Worker(workers=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while _status(job_id).status is not JobStatus.done and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+
+
 def test_success_marks_done_and_runs_once() -> None:
     job_id = _job("ok")
     assert execute_job(job_id).status is JobStatus.done
@@ -95,14 +106,7 @@ def test_stale_running_job_is_recovered_and_finished_by_a_worker() -> None:
         job = session.get_one(Job, job_id)
         job.status, job.attempts = JobStatus.running, 1
         job.heartbeat_at = utcnow() - timedelta(minutes=5)
-    worker = Worker(workers=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 20
-        while _status(job_id).status is not JobStatus.done and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        worker.stop()
+    _run_worker_until_done(job_id)
     job = _status(job_id)
     assert job.status is JobStatus.done and job.attempts == 2
 
@@ -118,12 +122,5 @@ def test_fresh_running_job_is_left_alone() -> None:
 def test_enqueue_reaches_a_worker() -> None:
     job_id = _job("ok")
     enqueue(job_id)
-    worker = Worker(workers=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 20
-        while _status(job_id).status is not JobStatus.done and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        worker.stop()
+    _run_worker_until_done(job_id)
     assert _status(job_id).status is JobStatus.done

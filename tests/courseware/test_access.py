@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from core.models import Role
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
-from tests.factories import log_in, make_tree, make_user
+from tests.factories import log_in, make_tree, make_user, token_for
 from web.app import create_app
 
 
@@ -82,11 +82,7 @@ def test_catalog_lists_only_visible_courses(client: TestClient, world: dict[str,
 def test_create_course(
     client: TestClient, world: dict[str, int], who: str | None, status: int
 ) -> None:
-    token = (
-        log_in(client, who)
-        if who
-        else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
-    )
+    token = token_for(client, who)
     response = client.post(
         "/api/courses",
         json={"title": "新课程", "org_id": world["town"]},
@@ -123,11 +119,7 @@ def test_unsafe_requests_need_the_csrf_token(client: TestClient, world: dict[str
 def test_edit_lesson(
     client: TestClient, world: dict[str, int], who: str | None, status: int
 ) -> None:
-    token = (
-        log_in(client, who)
-        if who
-        else client.get("/").text.split('csrf-token" content="')[1].split('"')[0]
-    )
+    token = token_for(client, who)
     response = client.patch(
         f"/api/lessons/{world['lesson']}",
         json={"credit_hours": 1.5},

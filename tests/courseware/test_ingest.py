@@ -19,7 +19,7 @@ from core.models import Job, JobStatus, Role
 from core.storage import get_store
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course
-from tests.factories import log_in, make_tree, make_user
+from tests.factories import csrf_token, log_in, make_tree, make_user
 from tests.media import make_clip, make_not_media
 from web.app import create_app
 from web.cli import app as cli
@@ -153,7 +153,7 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
         assert client.get(master_url).status_code == 404  # anonymous: course is org-only
         log_in(client, "outsider")
         assert client.get(master_url).status_code == 404
-        client.post("/logout", data={"csrf_token": _token(client)})
+        client.post("/logout", data={"csrf_token": csrf_token(client)})
         log_in(client, "member")
         master = client.get(master_url)
         assert master.status_code == 200
@@ -182,7 +182,3 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
             client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
         )
         assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
-
-
-def _token(client: TestClient) -> str:
-    return client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]

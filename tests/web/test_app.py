@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from core.models import Member, Role, User
 from courseware.models import Course, Lesson, LessonStatus
 from courseware.service import create_course
-from tests.factories import log_in, make_tree, make_user
+from tests.factories import csrf_token, log_in, make_tree, make_user
 from web.app import create_app
 from web.cli import app as cli
 
@@ -48,8 +48,7 @@ def test_chinese_by_default_english_on_request(client: TestClient) -> None:
 def test_login_failure_logout_and_no_open_redirect(client: TestClient, session: Session) -> None:
     tree = make_tree(session)
     make_user(session, "member", Role.member, tree.branch)
-    page = client.get("/login")
-    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    token = csrf_token(client)
     bad = client.post("/login", data={"login": "member", "password": "wrong", "csrf_token": token})
     assert bad.status_code == 401 and "登录名或密码错误" in bad.text
     forged = client.post("/login", data={"login": "member", "password": "x", "csrf_token": "no"})
