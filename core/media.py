@@ -1,8 +1,26 @@
-"""Media tools: where the bundled ffmpeg binary lives (from the imageio-ffmpeg wheel)."""
+"""Media tools: the bundled ffmpeg binary (from the imageio-ffmpeg wheel) and how to run it."""
+
+import ctypes
+import signal
+import sys
 
 import imageio_ffmpeg
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
 
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary shipped with imageio-ffmpeg (there is no system ffmpeg)."""
+    """Return the path of the ffmpeg binary shipped with imageio-ffmpeg; there is no system one."""
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def die_with_parent() -> None:
+    """In a child process (Popen preexec_fn): be killed when the process that started it dies.
+
+    A worker killed with SIGKILL cannot stop its ffmpeg. The orphan usually dies of SIGPIPE on
+    its next progress line, but not while it is busy elsewhere (a long seek, a stalled input);
+    this makes sure it never writes into the directory the retried job is about to reuse.
+    """
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

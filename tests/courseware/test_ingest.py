@@ -124,19 +124,34 @@ def test_killed_worker_job_is_retried_and_finishes(
     clip = make_clip(tmp_path / "long.mp4", seconds=40, width=854, height=480)
     code, lesson_id = _add(clip)
     assert code == 0
-    first = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy(), start_new_session=True)
+    first = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy())
     worker_processes.append(first)
     _wait_for(
         lambda: _job(lesson_id).status is JobStatus.running and _job(lesson_id).progress > 0.05
     )
-    os.killpg(first.pid, signal.SIGKILL)
+    os.kill(first.pid, signal.SIGKILL)
     first.wait()
     assert _job(lesson_id).status is JobStatus.running  # nobody told the database
+    work_dir = f"job-{_job(lesson_id).id}"
+    _wait_for(lambda: not _processes_using(work_dir), timeout=10)  # its ffmpeg died with it
     second = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy())
     worker_processes.append(second)
     _wait_for(lambda: _job(lesson_id).status in (JobStatus.done, JobStatus.failed), timeout=180)
     assert _job(lesson_id).attempts == 2
     assert _show(lesson_id)["status"] == "ready"
+
+
+def _processes_using(fragment: str) -> list[int]:
+    """Pids of running processes whose command line mentions `fragment`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and fragment.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture
