@@ -42,6 +42,8 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 # Signed media links carry their own proof; they skip every dependency to stay cheap.
 media_router = APIRouter()
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
+# An interrupted upload can be resumed for this long; then the sweep removes it.
+UPLOAD_KEEP = timedelta(days=2)
 
 
 def lesson_dep(lesson_id: int, session: SessionDep, user: OptionalUser) -> Lesson:
@@ -277,7 +279,7 @@ def upload_router() -> APIRouter:
         files_dir=str(settings.home / "uploads"),
         max_size=settings.max_upload_bytes,
         auth=_tus_auth,  # type: ignore[arg-type]  # a FastAPI dependency, typed too narrowly
-        days_to_keep=2,
+        days_to_keep=UPLOAD_KEEP.days,
         pre_create_dep=pre_create_dep,
         upload_complete_dep=upload_complete_dep,
         tags=["uploads"],

@@ -8,17 +8,17 @@ lookups (the rights were checked when the playlist was fetched).
 
 import hashlib
 import hmac
-import os
+import threading
 import time
+from collections import OrderedDict
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import anyio
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from core.errors import NotFound
-from core.storage import ObjectNotFound, ObjectStore
+from core.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
 SIGNED_PREFIX = "/media/o/"
 # Up to this size a (ranged) object is read in one call and sent as one body: fewer thread hops.
@@ -70,9 +70,61 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _read(path: Path, start: int, length: int) -> bytes:
-    with path.open("rb") as handle:
-        return os.pread(handle.fileno(), length, start)
+class HotObjects:
+    """A bounded LRU of small, recently served objects, keyed by (key, etag).
+
+    Many viewers of one lesson ask for the same segments within seconds (a village room, a
+    live replay). Serving those from memory saves a file read and its copy per request; the
+    etag in the key (inode, mtime, size on the local store) makes a rewritten object a miss.
+    """
+
+    def __init__(self, *, capacity: int, object_limit: int) -> None:
+        self.capacity = capacity
+        self.object_limit = object_limit
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, etag: str) -> bytes | None:
+        """The cached bytes of this version of the object, if present."""
+        with self._lock:
+            data = self._items.get((key, etag))
+            if data is not None:
+                self._items.move_to_end((key, etag))
+            return data
+
+    def put(self, key: str, etag: str, data: bytes) -> None:
+        """Keep `data`, evicting the least recently used objects beyond the capacity."""
+        if len(data) > self.object_limit or len(data) > self.capacity:
+            return
+        with self._lock:
+            if (key, etag) in self._items:
+                return
+            self._items[(key, etag)] = data
+            self._size += len(data)
+            while self._size > self.capacity:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+
+hot_objects = HotObjects(capacity=128 * 1024 * 1024, object_limit=8 * 1024 * 1024)
+
+
+def _read_object(
+    store: ObjectStore, key: str, range_header: str | None
+) -> tuple[ObjectInfo, int, int, bytes | None]:
+    """Stat the object and, when small enough, get the wanted bytes (from memory when hot): the
+    blocking work of one request in one worker-thread hop. ValueError: unsatisfiable range."""
+    info = store.stat(key)
+    wanted = parse_range(range_header, info.size)
+    start, end = wanted if wanted else (0, info.size - 1)
+    if info.size > WHOLE_READ_LIMIT:
+        return info, start, end, None
+    data = hot_objects.get(key, info.etag)
+    if data is None:
+        data = store.get_bytes(key)
+        hot_objects.put(key, info.etag, data)
+    return info, start, end, data if wanted is None else data[start : end + 1]
 
 
 async def object_response(
@@ -83,28 +135,25 @@ async def object_response(
     if presigned is not None:
         return RedirectResponse(presigned, status_code=302)
     try:
-        info = store.stat(key)
-        path = store.local_path(key)
+        info, start, end, body = await anyio.to_thread.run_sync(
+            _read_object, store, key, range_header
+        )
     except ObjectNotFound as exc:
         raise NotFound("文件不存在 / file not found") from exc
-    assert path is not None
+    except ValueError:
+        size = store.stat(key).size
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    status = 206 if range_header else 200
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{info.etag}"',
         "Cache-Control": "private, max-age=3600",
     }
-    try:
-        wanted = parse_range(range_header, info.size)
-    except ValueError:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{info.size}"})
-    status, (start, end) = (206, wanted) if wanted else (200, (0, info.size - 1))
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-    length = max(end - start + 1, 0)
-    if length <= WHOLE_READ_LIMIT:
-        body = await anyio.to_thread.run_sync(_read, path, start, length)
+    if body is not None:
         return Response(body, status_code=status, media_type=info.content_type, headers=headers)
-    headers["Content-Length"] = str(length)
+    headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(
         store.open_range(key, start, end),
         status_code=status,

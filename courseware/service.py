@@ -1,12 +1,14 @@
 """Rules and queries of the course library: courses, lessons, ingest, publishing, resume points."""
 
 import shutil
+import time
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
@@ -44,6 +46,25 @@ def check_upload_size(size: int | None, *, limit: int) -> None:
             f"文件大小 {size / 1024**2:.1f} MB 超过上限 {limit / 1024**2:.0f} MB / "
             f"file of {size / 1024**2:.1f} MB exceeds the {limit / 1024**2:.0f} MB limit"
         )
+
+
+def sweep_abandoned_uploads(*, directory: Path, max_age: timedelta) -> int:
+    """Delete resumable uploads nobody has touched for `max_age` (a dropped upload is resumable
+    until then); returns how many uploads went."""
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - max_age.total_seconds()
+    removed = 0
+    for path in directory.iterdir():
+        if path.suffix == ".info" or not path.is_file() or path.stat().st_mtime > cutoff:
+            continue
+        info = path.with_name(f"{path.name}.info")
+        if info.exists() and info.stat().st_mtime > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        info.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def safe_filename(name: str) -> str:
@@ -199,7 +220,13 @@ def ingest_lesson(
 
 def get_lesson(*, session: Session, user: User | None, lesson_id: int) -> Lesson:
     """A lesson the user may see, or NotFound."""
-    lesson = session.get(Lesson, lesson_id)
+    lesson = session.get(
+        Lesson,
+        lesson_id,
+        # Media routes run this for every playlist: load the course and its org in one query,
+        # and the course's other lessons and the attachments only if a page asks for them.
+        options=[joinedload(Lesson.course).lazyload(Course.lessons), lazyload(Lesson.attachments)],
+    )
     if lesson is None or not can_view_lesson(user, lesson):
         raise NotFound(f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found")
     return lesson

@@ -1,5 +1,7 @@
 """The FastAPI application: routers of every package, sessions, error pages, static files."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,10 +32,12 @@ from core.storage import get_store
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
 from courseware.errors import UploadTooLarge
+from courseware.service import sweep_abandoned_uploads
 from web import auth
 from web.i18n import LANG_COOKIE, pick_locale, translator
 
 WEB_DIR = Path(__file__).parent
+log = logging.getLogger(__name__)
 STATUS = (
     (NotAuthenticated, 401),
     (PermissionDenied, 403),
@@ -61,6 +65,17 @@ def _wants_json(request: Request) -> bool:
     )
 
 
+async def _sweep_uploads_hourly(directory: Path) -> None:
+    """Each web node clears the resumable uploads abandoned in its own upload directory."""
+    while True:
+        removed = await asyncio.to_thread(
+            sweep_abandoned_uploads, directory=directory, max_age=courseware_api.UPLOAD_KEEP
+        )
+        if removed:
+            log.info("removed %s abandoned uploads", removed)
+        await asyncio.sleep(3600)
+
+
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
     """Build the application; `embedded_worker` also runs a job worker in this process."""
     settings = get_settings()
@@ -70,9 +85,11 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         worker = Worker(workers=1) if embedded_worker else None
         if worker is not None:
             worker.start()
+        sweeper = asyncio.create_task(_sweep_uploads_hourly(settings.home / "uploads"))
         try:
             yield
         finally:
+            sweeper.cancel()
             if worker is not None:
                 worker.stop()
 

@@ -73,12 +73,25 @@ def run(
 
 
 @app.command()
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    access_log: Annotated[
+        bool, typer.Option(help="log every request (off when a proxy in front logs them)")
+    ] = True,
+) -> None:
     """Web role only (stateless; run any number behind a load balancer)."""
     from web.app import create_app
 
     upgrade_database()
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        access_log=access_log,
+    )
 
 
 @app.command()

@@ -1,5 +1,10 @@
 """Course library rules: credit hours, visibility down and up the tree, editing rights."""
 
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,6 +26,7 @@ from courseware.service import (
     resume_position,
     safe_filename,
     save_position,
+    sweep_abandoned_uploads,
     update_lesson,
 )
 from tests.factories import Tree, make_tree, make_user
@@ -173,3 +179,17 @@ def test_credit_hours_by_hand_and_resume_position(session: Session) -> None:
     assert resume_position(session=session, user=member, lesson=lesson) == 123.4
     save_position(session=session, user=member, lesson=lesson, seconds=10_000)
     assert resume_position(session=session, user=member, lesson=lesson) == 0.0  # finished: restart
+
+
+def test_abandoned_uploads_are_swept_after_the_resume_window(tmp_path: Path) -> None:
+    old, fresh = tmp_path / "a", tmp_path / "b"
+    for upload in (old, fresh):
+        upload.write_bytes(b"part")
+        upload.with_name(f"{upload.name}.info").write_text("{}")
+    stale = time.time() - 3 * 24 * 3600
+    os.utime(old, (stale, stale))
+    os.utime(tmp_path / "a.info", (stale, stale))
+    removed = sweep_abandoned_uploads(directory=tmp_path, max_age=timedelta(days=2))
+    assert removed == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "b.info"]
+    assert sweep_abandoned_uploads(directory=tmp_path / "missing", max_age=timedelta(days=2)) == 0
