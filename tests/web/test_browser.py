@@ -154,6 +154,10 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     resumed = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     assert abs(resumed - int(stopped_at)) < 1.5, (resumed, stopped_at)
 
+    page.get_by_label("学时").fill("1.5")  # the publisher corrects the credit by hand
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("1.5 学时")).to_be_visible()
+
 
 def play_past(page: Page, seconds: float) -> None:
     """Start the video muted (as autoplay rules allow) and wait until it has really played."""

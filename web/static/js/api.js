@@ -13,7 +13,10 @@ export async function api(method, url, body, { keepalive = false } = {}) {
   const response = await fetch(url, options);
   if (!response.ok) {
     let detail = response.statusText;
-    try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    try {
+      const given = (await response.json()).detail;
+      detail = Array.isArray(given) ? given.map((item) => item.msg).join("; ") : given || detail;
+    } catch (_) { /* not JSON */ }
     const error = new Error(detail);
     error.status = response.status;
     throw error;

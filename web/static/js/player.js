@@ -6,6 +6,7 @@ const box = document.getElementById("player");
 if (box) start(box);
 watchProcessing();
 wireAttachments();
+wireEditing();
 
 function start(box) {
   const video = document.getElementById("video");
@@ -84,5 +85,24 @@ function wireAttachments() {
     event.preventDefault();
     await api("POST", `/api/lessons/${form.dataset.lesson}/attachments`, new FormData(form));
     window.location.reload();
+  });
+}
+
+function wireEditing() {
+  const form = document.getElementById("edit-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const hours = form.elements.credit_hours.value;
+    const body = { title: form.elements.title.value };
+    if (hours !== "") body.credit_hours = parseFloat(hours);
+    try {
+      await api("PATCH", `/api/lessons/${form.dataset.lesson}`, body);
+      window.location.reload();
+    } catch (error) {
+      const box = document.getElementById("edit-error");
+      box.textContent = error.message;
+      box.hidden = false;
+    }
   });
 }
