@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media lives in the checkout
+from tests.media import make_clip  # noqa: E402
+
 NGINX = Path("/usr/sbin/nginx")
 YUANJIAO = Path(sys.executable).with_name("yuanjiao")
 ORG_NAME = "基准区委"
@@ -59,38 +62,6 @@ def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}")
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def make_clip(path: Path) -> None:
-    """A 60 s 854x480 test pattern with a tone, encoded fast (the transcode is not measured)."""
-    from core.media import ffmpeg_exe
-
-    command = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size=854x480:rate=25:duration={CLIP_SECONDS}",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:sample_rate=48000:duration={CLIP_SECONDS}",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        str(path),
-    ]
-    subprocess.run(command, check=True, timeout=STEP_TIMEOUT)
 
 
 def make_course_public(title: str) -> None:
@@ -541,7 +512,7 @@ def main() -> int:
         run_cli(env, home, "users", "add", "bench", "--role", "platform_admin", "--org", org_id,
                 "--password", "bench-password-1")  # fmt: skip
         clip = home / "clip.mp4"
-        make_clip(clip)
+        make_clip(clip, seconds=CLIP_SECONDS, width=854, height=480)
         lesson_id = run_cli(env, home, "lessons", "add", str(clip), "--course", COURSE_TITLE,
                             "--title", "基准", "--org", org_id, "--wait")  # fmt: skip
         make_course_public(COURSE_TITLE)
