@@ -4,12 +4,16 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.errors import NotAuthenticated, PermissionDenied
 from core.models import User
+
+# Row ids are 32-bit on PostgreSQL: a larger number in a URL is refused as invalid (422), not a 500.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -70,5 +74,9 @@ async def verify_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not expected or not sent or not secrets.compare_digest(str(expected), sent):
+    if (
+        not expected
+        or not sent
+        or not secrets.compare_digest(str(expected).encode(), sent.encode())
+    ):
         raise PermissionDenied("请求已过期，请刷新页面后重试 / the form expired, reload and retry")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tuspyserver import create_tus_router
 
-from core.api import CurrentUser, OptionalUser, SessionDep, current_user, verify_csrf
+from core.api import MAX_ID, CurrentUser, OptionalUser, RowId, SessionDep, current_user, verify_csrf
 from core.db import session_scope
 from core.errors import InvalidInput, NotFound
 from core.jobs import enqueue
@@ -46,7 +46,7 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 UPLOAD_KEEP = timedelta(days=2)
 
 
-def lesson_dep(lesson_id: int, session: SessionDep, user: OptionalUser) -> Lesson:
+def lesson_dep(lesson_id: RowId, session: SessionDep, user: OptionalUser) -> Lesson:
     """The lesson in the path, if the caller may see it (404 otherwise)."""
     return get_lesson(session=session, user=user, lesson_id=lesson_id)
 
@@ -67,7 +67,7 @@ def courses_create(body: CourseCreate, session: SessionDep, user: CurrentUser) -
 
 
 @router.get("/api/courses/{course_id}", response_model=CourseRead)
-def courses_show(course_id: int, session: SessionDep, user: OptionalUser) -> Any:
+def courses_show(course_id: RowId, session: SessionDep, user: OptionalUser) -> Any:
     """One course with its lessons."""
     return get_course(session=session, user=user, course_id=course_id)
 
@@ -213,6 +213,8 @@ def _upload_target(
         org_id = int(metadata["org_id"]) if metadata.get("org_id") else None
     except ValueError as exc:
         raise InvalidInput("上传信息有误 / malformed upload metadata") from exc
+    if any(value is not None and not 1 <= value <= MAX_ID for value in (course_id, org_id)):
+        raise InvalidInput("上传信息有误 / malformed upload metadata")
     check_upload_target(
         session=session,
         user=user,

@@ -43,7 +43,7 @@ def direct_url(store: ObjectStore, key: str, *, ttl: timedelta, secret: str) -> 
 def check_signature(key: str, expires_at: int, signature: str, *, secret: str) -> None:
     """NotFound unless the link was signed by this platform for `key` and has not expired."""
     expected = _signature(key, expires_at, secret)
-    if expires_at < time.time() or not hmac.compare_digest(expected, signature):
+    if expires_at < time.time() or not hmac.compare_digest(expected.encode(), signature.encode()):
         raise NotFound("链接已失效，请刷新页面 / the link expired, reload the page")
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from core.api import CurrentUser, OptionalUser, SessionDep
+from core.api import CurrentUser, OptionalUser, RowId, SessionDep
 from core.errors import PermissionDenied
 from core.settings import get_settings
 from courseware.permissions import can_edit_course
@@ -48,7 +48,7 @@ def catalog(
 
 @router.get("/courses/{course_id}")
 def course_page(
-    request: Request, course_id: int, session: SessionDep, user: OptionalUser
+    request: Request, course_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
     """A course and its lessons."""
     course = get_course(session=session, user=user, course_id=course_id)
@@ -63,7 +63,7 @@ def course_page(
 
 @router.get("/lessons/{lesson_id}")
 def lesson_page(
-    request: Request, lesson_id: int, session: SessionDep, user: OptionalUser
+    request: Request, lesson_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
     """The player, with resume point, quality and speed controls, and attachments."""
     lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.api import MAX_ID
 from courseware.models import LessonStatus, Visibility
 
 
@@ -11,7 +12,7 @@ class CourseCreate(BaseModel):
     """A new course."""
 
     title: str = Field(min_length=1, max_length=200)
-    org_id: int
+    org_id: int = Field(ge=1, le=MAX_ID)
     description: str = Field(default="", max_length=5000)
     category: str = Field(default="", max_length=60)
     visibility: Visibility = Visibility.org

@@ -145,3 +145,15 @@ def test_tus_upload_needs_a_login(client: TestClient, world: dict[str, int]) -> 
         "/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "10"}
     )
     assert response.status_code == 401
+
+
+def test_non_ascii_csrf_header_is_refused_not_a_crash(
+    client: TestClient, world: dict[str, int]
+) -> None:
+    log_in(client, "pub")
+    response = client.post(
+        "/api/courses",
+        json={"title": "x", "org_id": world["town"]},
+        headers={"X-CSRF-Token": "é".encode()},
+    )
+    assert response.status_code == 403
