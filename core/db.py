@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -42,6 +42,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class CleanString(TypeDecorator[str]):
+    """Text without NUL characters: PostgreSQL cannot store them and no name, title or query
+    needs one, so a NUL in any input is dropped at the database boundary on every engine."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return value.replace("\x00", "") if value is not None else None
+
+
+class CleanText(CleanString):
+    """Long text (descriptions, error reasons) without NUL characters."""
+
+    impl = Text
+    cache_ok = True
 
 
 def utcnow() -> datetime:

@@ -4,10 +4,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
 
 
 class OrgKind(enum.StrEnum):
@@ -34,10 +34,10 @@ class Organisation(Base):
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(CleanString(200))
     kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
-    path: Mapped[str] = mapped_column(String(400), default="", index=True)
+    path: Mapped[str] = mapped_column(CleanString(400), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -52,9 +52,9 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    login: Mapped[str] = mapped_column(String(80), unique=True)
-    display_name: Mapped[str] = mapped_column(String(120), default="")
-    password_hash: Mapped[str] = mapped_column(String(200))
+    login: Mapped[str] = mapped_column(CleanString(80), unique=True)
+    display_name: Mapped[str] = mapped_column(CleanString(120), default="")
+    password_hash: Mapped[str] = mapped_column(CleanString(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -85,9 +85,9 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    name: Mapped[str] = mapped_column(String(120))
-    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    id_number_masked: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(CleanString(120))
+    id_number_hash: Mapped[str] = mapped_column(CleanString(64), unique=True)
+    id_number_masked: Mapped[str] = mapped_column(CleanString(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -107,14 +107,14 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(80), index=True)
+    kind: Mapped[str] = mapped_column(CleanString(80), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[JobStatus] = mapped_column(
         Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[float] = mapped_column(default=0.0)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

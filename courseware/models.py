@@ -4,10 +4,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
 from core.models import Organisation
 
 
@@ -32,10 +32,10 @@ class Course(Base):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(200), index=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    category: Mapped[str] = mapped_column(String(60), default="", index=True)
-    cover_key: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(CleanString(200), index=True)
+    description: Mapped[str] = mapped_column(CleanText, default="")
+    category: Mapped[str] = mapped_column(CleanString(60), default="", index=True)
+    cover_key: Mapped[str | None] = mapped_column(CleanString(300))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     visibility: Mapped[Visibility] = mapped_column(
         Enum(Visibility, native_enum=False, length=10), default=Visibility.org
@@ -57,21 +57,21 @@ class Lesson(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     position: Mapped[int] = mapped_column(default=0)
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(CleanString(200))
     status: Mapped[LessonStatus] = mapped_column(
         Enum(LessonStatus, native_enum=False, length=12), default=LessonStatus.processing
     )
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText)
     duration: Mapped[float | None] = mapped_column()
     credit_hours: Mapped[float | None] = mapped_column()
     credit_hours_set_by_hand: Mapped[bool] = mapped_column(default=False)
-    source_key: Mapped[str] = mapped_column(String(400))
+    source_key: Mapped[str] = mapped_column(CleanString(400))
     source_size: Mapped[int] = mapped_column(default=0)
-    master_key: Mapped[str | None] = mapped_column(String(400))
-    poster_key: Mapped[str | None] = mapped_column(String(400))
+    master_key: Mapped[str | None] = mapped_column(CleanString(400))
+    poster_key: Mapped[str | None] = mapped_column(CleanString(400))
     renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
-    upload_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    upload_id: Mapped[str | None] = mapped_column(CleanString(80), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -90,8 +90,8 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str] = mapped_column(CleanString(200))
+    key: Mapped[str] = mapped_column(CleanString(400))
     size: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -157,3 +157,19 @@ def test_demo_content_loads_once(session: Session) -> None:
         "学习贯彻党章",
         "乡村振兴实用技术",
     }
+
+
+def test_nul_characters_never_reach_the_database(client: TestClient, session: Session) -> None:
+    tree = make_tree(session)
+    make_user(session, "pub", Role.publisher, tree.town)
+    assert client.get("/api/courses", params={"q": "\x00"}).status_code == 200
+    token = log_in(client, "pub")
+    created = client.post(
+        "/api/courses",
+        json={"title": "党\x00课", "org_id": tree.town.id},
+        headers={"X-CSRF-Token": token},
+    )
+    assert created.status_code == 201
+    assert session.scalar(select(Course.title).where(Course.id == created.json()["id"])) == "党课"
+    bad_login = client.post("/login", data={"login": "p\x00", "password": "x", "csrf_token": token})
+    assert bad_login.status_code == 401
