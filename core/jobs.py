@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -38,8 +39,6 @@ def make_huey(url: str) -> Huey:
     if url.startswith(("redis://", "rediss://")):
         return RedisHuey("yuanjiao", url=url)
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("yuanjiao", filename=str(path))
