@@ -1,15 +1,29 @@
-"""FastAPI dependencies every router shares: database session, current user, CSRF check."""
+"""FastAPI dependencies every router shares: database work, current user, CSRF check.
+
+How a request uses the database. A pooled connection is scarce (a few per process) and a worker
+thread is scarce (40 per process). A request that holds one while it waits for the other can lock
+the server up for good under load: every thread waiting for a connection, every connection held
+by a request waiting for a thread. So a request never holds a connection across a wait:
+
+- dependencies that read (the current user, the lesson in the path) each run as one unit of
+  work in one worker thread (`unit_of_work`): connection taken, used and given back before the
+  thread returns; what they load comes back detached, fully loaded;
+- a handler that needs a session declares `SessionDep`: the session lives for the handler's own
+  thread hop and is committed (or rolled back) when the handler returns, before the response is
+  sent, so a write the response reports is committed and a failed commit is an error response.
+"""
 
 import secrets
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
+import anyio.to_thread
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.errors import NotAuthenticated, PermissionDenied
-from core.models import User
+from core.people.models import User
 
 # Row ids are 32-bit on PostgreSQL: a larger number in a URL is refused as invalid (422), not a 500.
 MAX_ID = 2**31 - 1
@@ -19,25 +33,44 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+T = TypeVar("T")
+
+
+def in_session(work: Callable[[Session], T]) -> T:
+    """Run `work` with a session of its own, committed when it returns (for threads and jobs)."""
+    with session_scope() as session:
+        return work(session)
+
+
+async def unit_of_work(work: Callable[[Session], T]) -> T:
+    """Run `work` in a worker thread with a session of its own, committed and closed before the
+    thread returns: the request holds no connection while it waits for anything else."""
+    return await anyio.to_thread.run_sync(in_session, work)
+
 
 def db_session() -> Iterator[Session]:
-    """A session per request: committed when the handler returns, rolled back when it raises."""
+    """The handler's session: committed when the handler returns, before the response is sent."""
     with session_scope() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def optional_user(request: Request, session: SessionDep) -> User | None:
-    """The logged-in user from the signed session cookie, if any and still active."""
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        return None
+def _load_user(session: Session, user_id: int) -> User | None:
     user = session.get(User, user_id)
-    if user is None or not user.active:
-        request.session.clear()
+    return user if user is not None and user.active else None
+
+
+async def optional_user(request: Request) -> User | None:
+    """The logged-in user from the signed session cookie, if any and still active (detached,
+    with its role grants loaded)."""
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
         return None
+    user = await unit_of_work(lambda session: _load_user(session, user_id))
+    if user is None:
+        request.session.clear()
     return user
 
 

@@ -1,26 +1,37 @@
 """JSON API and media routes of the course library; tus resumable uploads under /api/uploads."""
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tuspyserver import create_tus_router
+from tuspyserver.storage.local import LocalFileStorage
 
-from core.api import MAX_ID, CurrentUser, OptionalUser, RowId, SessionDep, current_user, verify_csrf
+from core.api import (
+    MAX_ID,
+    CurrentUser,
+    OptionalUser,
+    RowId,
+    SessionDep,
+    current_user,
+    unit_of_work,
+    verify_csrf,
+)
 from core.db import session_scope
 from core.errors import InvalidInput, NotFound
 from core.jobs import enqueue
-from core.models import User
+from core.people.models import User
 from core.settings import get_settings
 from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
-from courseware.delivery import check_signature, direct_url, object_response
-from courseware.models import Lesson
+from courseware.delivery import check_signature, direct_url, object_response, read_in_thread
+from courseware.models import Attachment, Lesson
 from courseware.playlist import rewrite_playlist
 from courseware.schemas import CourseCreate, CourseRead, LessonUpdate, PositionUpdate
 from courseware.service import (
@@ -46,9 +57,12 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 UPLOAD_KEEP = timedelta(days=2)
 
 
-def lesson_dep(lesson_id: RowId, session: SessionDep, user: OptionalUser) -> Lesson:
-    """The lesson in the path, if the caller may see it (404 otherwise)."""
-    return get_lesson(session=session, user=user, lesson_id=lesson_id)
+async def lesson_dep(lesson_id: RowId, user: OptionalUser) -> Lesson:
+    """The lesson in the path, if the caller may see it (404 otherwise); loaded detached, with
+    its course and organisation, in a unit of work of its own."""
+    return await unit_of_work(
+        lambda session: get_lesson(session=session, user=user, lesson_id=lesson_id)
+    )
 
 
 CurrentLesson = Annotated[Lesson, Depends(lesson_dep)]
@@ -80,9 +94,10 @@ def lessons_show(lesson: CurrentLesson, session: SessionDep) -> dict[str, Any]:
 
 @router.patch("/api/lessons/{lesson_id}")
 def lessons_update(
-    body: LessonUpdate, lesson: CurrentLesson, session: SessionDep, user: CurrentUser
+    body: LessonUpdate, lesson_id: RowId, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Rename a lesson or set its credit hours."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     update_lesson(session=session, user=user, lesson=lesson, **body.model_dump(exclude_none=True))
     return lesson_summary(session=session, lesson=lesson)
 
@@ -97,13 +112,14 @@ def lessons_position(
 
 @router.post("/api/lessons/{lesson_id}/attachments", status_code=201)
 def lessons_attach(
-    lesson: CurrentLesson,
+    lesson_id: RowId,
     session: SessionDep,
     store: StoreDep,
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
     """Attach a file (PDF slides, 课件) to the lesson."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     with tempfile.NamedTemporaryFile() as spool:
         size = 0
         while chunk := file.file.read(1024 * 1024):
@@ -150,7 +166,7 @@ async def media_hls(
     if not key.endswith(".m3u8"):
         return await object_response(store, key, request.headers.get("range"), ttl=ttl)
     try:
-        text = store.get_bytes(key).decode()
+        text = (await read_in_thread(store.get_bytes, key)).decode()
     except ObjectNotFound as exc:
         raise NotFound("播放列表不存在 / playlist not found") from exc
     folder = key.rsplit("/", 1)[0]
@@ -190,16 +206,20 @@ async def media_attachment(
     name: str, lesson: CurrentLesson, store: StoreDep, request: Request
 ) -> Response:
     """Download one of the lesson's attachments."""
-    for attachment in lesson.attachments:
-        if attachment.name == name:
-            response = await object_response(
-                store, attachment.key, request.headers.get("range"), ttl=_link_ttl(lesson)
-            )
-            response.headers.setdefault(
-                "Content-Disposition", f"attachment; filename*=UTF-8''{quote(attachment.name)}"
-            )
-            return response
-    raise NotFound("附件不存在 / attachment not found")
+    attachment = await unit_of_work(
+        lambda session: session.scalar(
+            select(Attachment).where(Attachment.lesson_id == lesson.id, Attachment.name == name)
+        )
+    )
+    if attachment is None:
+        raise NotFound("附件不存在 / attachment not found")
+    response = await object_response(
+        store, attachment.key, request.headers.get("range"), ttl=_link_ttl(lesson)
+    )
+    response.headers.setdefault(
+        "Content-Disposition", f"attachment; filename*=UTF-8''{quote(attachment.name)}"
+    )
+    return response
 
 
 def _upload_target(
@@ -226,49 +246,54 @@ def _upload_target(
 
 
 def pre_create_dep(
-    request: Request, session: SessionDep, user: CurrentUser
-) -> Callable[[dict[str, str], dict[str, Any]], None]:
+    user: CurrentUser,
+) -> Callable[[dict[str, str], dict[str, Any]], Awaitable[None]]:
     """Check size, rights and metadata before the first byte of an upload is accepted."""
 
-    def check(metadata: dict[str, str], info: dict[str, Any]) -> None:
+    async def check(metadata: dict[str, str], info: dict[str, Any]) -> None:
         check_upload_size(info.get("size"), limit=get_settings().max_upload_bytes)
-        _upload_target(session, user, metadata)
+        await unit_of_work(lambda session: _upload_target(session, user, metadata))
 
     return check
 
 
-def upload_complete_dep(
-    request: Request, user: CurrentUser
-) -> Callable[[str, dict[str, str]], None]:
-    """When an upload completes: store the source, create the lesson, queue its transcode."""
-
-    def complete(file_path: str, metadata: dict[str, str]) -> None:
-        upload_id = Path(file_path).name
-        with session_scope() as session:
-            owner = session.get_one(User, user.id)
-            course_id, org_id = _upload_target(session, owner, metadata)
-            if course_id is not None:
-                course = get_course(session=session, user=owner, course_id=course_id)
-            else:
-                assert org_id is not None
-                course = find_or_create_course(
-                    session=session, user=owner, title=metadata["course_title"], org_id=org_id
-                )
-            lesson = ingest_lesson(
-                session=session,
-                store=get_store(),
-                user=owner,
-                course=course,
-                title=metadata.get("title", ""),
-                source=Path(file_path),
-                filename=metadata["filename"],
-                upload_id=upload_id,
+def _complete_upload(user_id: int, file_path: str, metadata: dict[str, str]) -> None:
+    """Store a finished upload's source, create its lesson and queue the transcode."""
+    upload_id = Path(file_path).name
+    with session_scope() as session:
+        owner = session.get_one(User, user_id)
+        course_id, org_id = _upload_target(session, owner, metadata)
+        if course_id is not None:
+            course = get_course(session=session, user=owner, course_id=course_id)
+        else:
+            assert org_id is not None
+            course = find_or_create_course(
+                session=session, user=owner, title=metadata["course_title"], org_id=org_id
             )
-            job_id = lesson.job_id
-        Path(file_path).unlink(missing_ok=True)
-        Path(f"{file_path}.info").unlink(missing_ok=True)
-        assert job_id is not None
-        enqueue(job_id)
+        lesson = ingest_lesson(
+            session=session,
+            store=get_store(),
+            user=owner,
+            course=course,
+            title=metadata.get("title", ""),
+            source=Path(file_path),
+            filename=metadata["filename"],
+            upload_id=upload_id,
+        )
+        job_id = lesson.job_id
+    Path(file_path).unlink(missing_ok=True)
+    Path(f"{file_path}.info").unlink(missing_ok=True)
+    assert job_id is not None
+    enqueue(job_id)
+
+
+def upload_complete_dep(
+    user: CurrentUser,
+) -> Callable[[str, dict[str, str]], Awaitable[None]]:
+    """When an upload completes: its source is stored and its lesson created off the event loop."""
+
+    async def complete(file_path: str, metadata: dict[str, str]) -> None:
+        await anyio.to_thread.run_sync(_complete_upload, user.id, file_path, metadata)
 
     return complete
 
@@ -279,11 +304,14 @@ def upload_router() -> APIRouter:
     return create_tus_router(
         prefix="/api/uploads",
         files_dir=str(settings.home / "uploads"),
+        # The local backend does its file work in threads: chunks never block the event loop.
+        storage=LocalFileStorage(str(settings.home / "uploads")),
         max_size=settings.max_upload_bytes,
         auth=_tus_auth,  # type: ignore[arg-type]  # a FastAPI dependency, typed too narrowly
         days_to_keep=UPLOAD_KEEP.days,
-        pre_create_dep=pre_create_dep,
-        upload_complete_dep=upload_complete_dep,
+        # tuspyserver awaits what the hooks return; its annotations say plain functions.
+        pre_create_dep=pre_create_dep,  # type: ignore[arg-type]
+        upload_complete_dep=upload_complete_dep,  # type: ignore[arg-type]
         tags=["uploads"],
     )
 

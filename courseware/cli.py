@@ -9,12 +9,12 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 from sqlalchemy import select
 
-from core.cli import fail
 from core.db import session_scope
 from core.errors import InvalidInput, PlatformError
 from core.jobs import enqueue, execute_job
-from core.models import User
-from core.permissions import is_platform_admin
+from core.people.cli import fail
+from core.people.models import User
+from core.people.permissions import is_platform_admin
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus

@@ -11,7 +11,9 @@ import hmac
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -20,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from core.errors import NotFound
 from core.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
+T = TypeVar("T")
 SIGNED_PREFIX = "/media/o/"
 # Up to this size a (ranged) object is read in one call and sent as one body: fewer thread hops.
 WHOLE_READ_LIMIT = 16 * 1024 * 1024
@@ -109,22 +112,48 @@ class HotObjects:
 
 hot_objects = HotObjects(capacity=128 * 1024 * 1024, object_limit=8 * 1024 * 1024)
 
+# Media file work gets threads of its own, apart from the pool that handlers and database work
+# share: a segment never waits in line behind a slow query or a busy page.
+_media_threads = anyio.CapacityLimiter(32)
+
+
+async def read_in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run blocking store work (read, stat) off the event loop, on the media threads."""
+    return await anyio.to_thread.run_sync(function, *args, limiter=_media_threads)
+
+
+class _Unsatisfiable(Exception):
+    """The Range header cannot be met for an object of `size` bytes (answered with 416)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
 
 def _read_object(
     store: ObjectStore, key: str, range_header: str | None
-) -> tuple[ObjectInfo, int, int, bytes | None]:
-    """Stat the object and, when small enough, get the wanted bytes (from memory when hot): the
-    blocking work of one request in one worker-thread hop. ValueError: unsatisfiable range."""
+) -> tuple[ObjectInfo, int, int, bytes | Iterator[bytes]]:
+    """Stat the object and get the wanted bytes: small objects whole (from memory when hot),
+    large ones as an open chunk iterator. The blocking work of one request in one thread hop."""
     info = store.stat(key)
-    wanted = parse_range(range_header, info.size)
+    try:
+        wanted = parse_range(range_header, info.size)
+    except ValueError as exc:
+        raise _Unsatisfiable(info.size) from exc
     start, end = wanted if wanted else (0, info.size - 1)
     if info.size > WHOLE_READ_LIMIT:
-        return info, start, end, None
+        return info, start, end, store.open_range(key, start, end)
     data = hot_objects.get(key, info.etag)
     if data is None:
         data = store.get_bytes(key)
         hot_objects.put(key, info.etag, data)
     return info, start, end, data if wanted is None else data[start : end + 1]
+
+
+async def _chunks(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Pull a blocking chunk iterator on the media threads."""
+    while (chunk := await read_in_thread(next, iterator, None)) is not None:
+        yield chunk
 
 
 async def object_response(
@@ -135,14 +164,11 @@ async def object_response(
     if presigned is not None:
         return RedirectResponse(presigned, status_code=302)
     try:
-        info, start, end, body = await anyio.to_thread.run_sync(
-            _read_object, store, key, range_header
-        )
+        info, start, end, body = await read_in_thread(_read_object, store, key, range_header)
     except ObjectNotFound as exc:
         raise NotFound("文件不存在 / file not found") from exc
-    except ValueError:
-        size = store.stat(key).size
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    except _Unsatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
     status = 206 if range_header else 200
     headers = {
         "Accept-Ranges": "bytes",
@@ -151,11 +177,11 @@ async def object_response(
     }
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-    if body is not None:
+    if isinstance(body, bytes):
         return Response(body, status_code=status, media_type=info.content_type, headers=headers)
     headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(
-        store.open_range(key, start, end),
+        _chunks(body),
         status_code=status,
         media_type=info.content_type,
         headers=headers,

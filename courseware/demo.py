@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from core.db import session_scope
 from core.jobs import execute_job
 from core.media import ffmpeg_exe
-from core.models import Organisation, OrgKind, Role, User
+from core.people.models import Organisation, OrgKind, Role, User
+from core.people.service import add_member, create_org, create_user, grant_role
 from core.security import id_check_digit
-from core.service import add_member, create_org, create_user, grant_role
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Visibility

@@ -4,11 +4,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
-from core.models import Organisation
+from core.people.models import Organisation
 
 
 class Visibility(enum.StrEnum):
@@ -42,6 +42,10 @@ class Course(Base):
     )
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
+    # Set when deletion is asked for: the course is gone for everyone at once, and a job then
+    # removes its objects from storage and its rows.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     org: Mapped[Organisation] = relationship(lazy="joined")
     lessons: Mapped[list["Lesson"]] = relationship(
@@ -58,6 +62,7 @@ class Lesson(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     title: Mapped[str] = mapped_column(CleanString(200))
+    description: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     status: Mapped[LessonStatus] = mapped_column(
         Enum(LessonStatus, native_enum=False, length=12), default=LessonStatus.processing
     )
@@ -66,7 +71,7 @@ class Lesson(Base):
     credit_hours: Mapped[float | None] = mapped_column()
     credit_hours_set_by_hand: Mapped[bool] = mapped_column(default=False)
     source_key: Mapped[str] = mapped_column(CleanString(400))
-    source_size: Mapped[int] = mapped_column(default=0)
+    source_size: Mapped[int] = mapped_column(BigInteger, default=0)
     master_key: Mapped[str | None] = mapped_column(CleanString(400))
     poster_key: Mapped[str | None] = mapped_column(CleanString(400))
     renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -75,6 +80,7 @@ class Lesson(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(back_populates="lessons", lazy="joined")
     attachments: Mapped[list["Attachment"]] = relationship(
@@ -92,7 +98,7 @@ class Attachment(Base):
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
     name: Mapped[str] = mapped_column(CleanString(200))
     key: Mapped[str] = mapped_column(CleanString(400))
-    size: Mapped[int] = mapped_column(default=0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lesson: Mapped[Lesson] = relationship(back_populates="attachments")

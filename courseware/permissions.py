@@ -2,8 +2,8 @@
 
 from sqlalchemy import ColumnElement, false, literal, or_, true
 
-from core.models import Organisation, User
-from core.permissions import can_publish_in, is_platform_admin, related_paths
+from core.people.models import Organisation, User
+from core.people.permissions import can_publish_in, is_platform_admin, related_paths
 from courseware.models import Course, Lesson, LessonStatus, Visibility
 
 

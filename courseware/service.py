@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.jobs import Progress, create_job
-from core.models import Job, Organisation, User
-from core.permissions import can_publish_in
-from core.service import get_org
+from core.jobs.models import Job
+from core.people.models import Organisation, User
+from core.people.permissions import can_publish_in
+from core.people.service import get_org
 from core.storage import ObjectStore
 from courseware.errors import UploadTooLarge
 from courseware.models import (

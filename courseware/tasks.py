@@ -3,7 +3,7 @@
 from sqlalchemy.orm import Session
 
 from core.jobs import Progress, job_type
-from core.models import Job
+from core.jobs.models import Job
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Lesson

@@ -3,7 +3,9 @@
 from alembic import context
 from sqlalchemy import Connection
 
-import core.models  # noqa: F401  (registers tables)
+import core.audit.models  # noqa: F401
+import core.jobs.models  # noqa: F401  (registers tables)
+import core.people.models  # noqa: F401
 import courseware.models  # noqa: F401
 from core.db import Base, get_engine, make_engine
 

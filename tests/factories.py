@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from core.models import Organisation, OrgKind, Role, User
-from core.service import create_org, create_user, grant_role
+from core.people.models import Organisation, OrgKind, Role, User
+from core.people.service import create_org, create_user, grant_role
 
 PASSWORD = "correct-horse-9"
 

@@ -76,6 +76,11 @@ async def _sweep_uploads_hourly(directory: Path) -> None:
         await asyncio.sleep(3600)
 
 
+def _check_database() -> None:
+    with get_engine().connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
     """Build the application; `embedded_worker` also runs a job worker in this process."""
     settings = get_settings()
@@ -118,13 +123,18 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
-        """Ready (200) when the database answers and the object store is usable, else 503."""
-        try:
-            with get_engine().connect() as connection:
-                connection.execute(text("SELECT 1"))
-            get_store().check()
-        except Exception as exc:
-            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        """Ready (200) when the database answers and the object store is usable, else 503 naming
+        the engine that failed; the reason (hosts, endpoints) goes to the log, not the caller."""
+        checks = {"database": _check_database, "storage": lambda: get_store().check()}
+        failed = []
+        for name, check in checks.items():
+            try:
+                check()
+            except Exception:
+                log.exception("health check: %s unavailable", name)
+                failed.append(name)
+        if failed:
+            return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     @app.get("/lang/{locale}", include_in_schema=False)

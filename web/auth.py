@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from core.api import SessionDep, verify_csrf
-from core.service import authenticate
+from core.people.service import authenticate
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from core.cli import members, orgs, users
 from core.jobs import Worker
 from core.migrate import upgrade_database
+from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 
 app = typer.Typer(help="远教 yuanjiao: distance-education platform.", no_args_is_help=True)
@@ -19,6 +19,10 @@ app.add_typer(users, name="users")
 app.add_typer(members, name="members")
 app.add_typer(lessons, name="lessons")
 
+# On SIGTERM, requests still open after this long are cut, so a node always stops in time.
+GRACE_SECONDS = 5
+# On SIGTERM, requests still open after this long are cut, so a node always stops in time.
+GRACE_SECONDS = 5
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
 
@@ -69,7 +73,13 @@ def run(
     if not no_demo:
         _load_demo()
     typer.secho(f"远教 yuanjiao: http://{host}:{port}/", fg="green", bold=True)
-    uvicorn.run(create_app(embedded_worker=True), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(embedded_worker=True),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
 
 
 @app.command()
@@ -91,6 +101,7 @@ def serve(
         log_level="info",
         proxy_headers=True,
         access_log=access_log,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
 
 

@@ -17,7 +17,7 @@ from core.jobs import (
     recover_stalled_jobs,
     retry_delay,
 )
-from core.models import Job, JobStatus
+from core.jobs.models import Job, JobStatus
 
 calls: list[str] = []
 failures: list[str] = []

@@ -5,9 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
-from core.models import Member, OrgKind, Role
-from core.permissions import can_manage_org, can_publish_in, holds_role
-from core.service import (
+from core.people.models import Member, OrgKind, Role
+from core.people.permissions import can_manage_org, can_publish_in, holds_role
+from core.people.service import (
     add_member,
     authenticate,
     create_org,

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from core.models import Role
+from core.people.models import Role
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import log_in, make_tree, make_user, token_for
@@ -114,7 +114,7 @@ def test_unsafe_requests_need_the_csrf_token(client: TestClient, world: dict[str
 
 
 @pytest.mark.parametrize(
-    ("who", "status"), [(None, 404), ("member", 403), ("outsider", 404), ("pub", 200)]
+    ("who", "status"), [(None, 401), ("member", 403), ("outsider", 404), ("pub", 200)]
 )
 def test_edit_lesson(
     client: TestClient, world: dict[str, int], who: str | None, status: int

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.jobs import execute_job
-from core.models import Role, User
+from core.people.models import Role, User
 from core.storage import ObjectStore, get_store, open_store
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course, ingest_lesson

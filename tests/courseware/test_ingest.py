@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from core.db import session_scope
-from core.models import Job, JobStatus, Role
+from core.jobs.models import Job, JobStatus
+from core.people.models import Role
 from core.storage import get_store
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course

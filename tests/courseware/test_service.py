@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from core.models import Role
+from core.people.models import Role
 from courseware.errors import UploadTooLarge
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import (

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from core.jobs import execute_job
-from core.models import Role
+from core.people.models import Role
 from core.settings import get_settings
 from core.storage import get_store
 from tests.factories import log_in, make_tree, make_user

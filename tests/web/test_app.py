@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from core.models import Member, Role, User
+from core.people.models import Member, Role, User
 from courseware.models import Course, Lesson, LessonStatus
 from courseware.service import create_course
 from tests.factories import csrf_token, log_in, make_tree, make_user

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
 from sqlalchemy.orm import Session
 
-from core.models import Role
+from core.people.models import Role
 from courseware.models import Visibility
 from courseware.service import create_course
 from tests.factories import PASSWORD, Tree, make_tree, make_user

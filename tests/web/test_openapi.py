@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from sqlalchemy.orm import Session
 
-from core.models import Role
+from core.people.models import Role
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import make_tree, make_user

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope, utcnow
 from core.errors import PlatformError, TemporaryError
-from core.models import Job, JobStatus
+from core.jobs.models import Job, JobStatus
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)

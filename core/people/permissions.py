@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from core.models import Organisation, Role, User
+from core.people.models import Organisation, Role, User
 
 MANAGING_ROLES = frozenset({Role.platform_admin, Role.org_admin})
 PUBLISHING_ROLES = frozenset({Role.platform_admin, Role.org_admin, Role.publisher})

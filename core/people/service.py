@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
-from core.models import Member, Organisation, OrgKind, Role, RoleGrant, User
+from core.people.models import Member, Organisation, OrgKind, Role, RoleGrant, User
 from core.security import (
     hash_id_number,
     hash_password,

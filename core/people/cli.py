@@ -7,8 +7,8 @@ import typer
 
 from core.db import session_scope
 from core.errors import PlatformError
-from core.models import OrgKind, Role
-from core.service import add_member, create_org, create_user, grant_role
+from core.people.models import OrgKind, Role
+from core.people.service import add_member, create_org, create_user, grant_role
 from core.settings import get_settings
 
 orgs = typer.Typer(help="Organisations (the org tree).", no_args_is_help=True)

@@ -1,13 +1,12 @@
-"""Organisations, people, roles and background jobs: the tables every domain package uses."""
+"""Organisations, people and roles: the tables every domain package uses."""
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Date, Enum, ForeignKey, Integer, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
+from core.db import Base, CleanString, UTCDateTime, utcnow
 
 
 class OrgKind(enum.StrEnum):
@@ -38,6 +37,8 @@ class Organisation(Base):
     kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     path: Mapped[str] = mapped_column(CleanString(400), default="", index=True)
+    # A deactivated organisation keeps its history; nothing new is published or granted there.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -56,6 +57,10 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(CleanString(120), default="")
     password_hash: Mapped[str] = mapped_column(CleanString(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Generated and reset passwords must be replaced by the user at the next login.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     grants: Mapped[list["RoleGrant"]] = relationship(
@@ -89,32 +94,39 @@ class Member(Base):
     id_number_hash: Mapped[str] = mapped_column(CleanString(64), unique=True)
     id_number_masked: Mapped[str] = mapped_column(CleanString(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    phone: Mapped[str] = mapped_column(CleanString(32), default="", server_default="")
+    joined_on: Mapped[date | None] = mapped_column(Date)  # 入党日期
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
+
+    org: Mapped[Organisation] = relationship(lazy="joined")
 
 
-class JobStatus(enum.StrEnum):
-    """Where a background job stands."""
+class UserSession(Base):
+    """A login session held on the server: the cookie carries only its token, so logging out,
+    changing the password or deactivating the user ends every copy of the cookie."""
 
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-
-class Job(Base):
-    """A background job's durable record: the queue carries its id, this row holds its state."""
-
-    __tablename__ = "jobs"
+    __tablename__ = "user_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(CleanString(80), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, native_enum=False, length=20), default=JobStatus.queued, index=True
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    progress: Mapped[float] = mapped_column(default=0.0)
-    error: Mapped[str | None] = mapped_column(CleanText)
+    token_hash: Mapped[str] = mapped_column(CleanString(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    address: Mapped[str] = mapped_column(CleanString(64), default="")
+    user_agent: Mapped[str] = mapped_column(CleanString(200), default="")
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per account or per address (`key`), for delays and lockouts."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(CleanString(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Organisations, login accounts, roles and party members: who may act where."""
