@@ -17,7 +17,7 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-re
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all help run test bench lint vendor chromium nginx clean distclean
+.PHONY: all help run test bench lint messages vendor chromium nginx clean distclean
 
 all: $(VENV)/.installed vendor ## install the app (editable) and the browser packages
 
@@ -38,6 +38,10 @@ lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core courseware web
+
+messages: $(VENV)/.installed ## collect the texts to translate into core/locale (then fill in zh_CN)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --sort-output -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --no-location --ignore-obsolete
 
 vendor: $(VENDOR_FILES) ## copy hls.js and tus-js-client into web/static/vendor
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.errors import NotAuthenticated, PermissionDenied
+from core.i18n import N_
 from core.people.models import User
 
 # Row ids are 32-bit on PostgreSQL: a larger number in a URL is refused as invalid (422), not a 500.
@@ -80,7 +81,7 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 def current_user(user: OptionalUser) -> User:
     """The logged-in user, or NotAuthenticated (401 for the API, a login redirect for pages)."""
     if user is None:
-        raise NotAuthenticated("请先登录 / please log in")
+        raise NotAuthenticated(N_("Please log in."))
     return user
 
 
@@ -112,4 +113,4 @@ async def verify_csrf(request: Request) -> None:
         or not sent
         or not secrets.compare_digest(str(expected).encode(), sent.encode())
     ):
-        raise PermissionDenied("请求已过期，请刷新页面后重试 / the form expired, reload and retry")
+        raise PermissionDenied(N_("The form has expired: reload the page and try again."))

@@ -4,14 +4,23 @@ PlatformError
 ├── NotFound          a record does not exist, or the caller may not know it exists
 ├── PermissionDenied  the caller is known but lacks the role or scope
 ├── InvalidInput      a rule about the data was broken (message is shown to the user)
+├── TemporaryError    a failure that may pass when tried again (a store or peer is away)
+├── NotAuthenticated  the action needs a logged-in user
 └── (package errors)  e.g. courseware's MediaError, storage's StorageError
 
-The web layer maps each base class to one HTTP status, once.
+An error carries an English message id and its named values; `str(error)` is the English text,
+and the web pages and the CLI show it translated into the reader's language. The web layer maps
+each base class to one HTTP status, once.
 """
 
 
 class PlatformError(Exception):
     """Base of every error the platform raises on purpose."""
+
+    def __init__(self, message: str = "", **values: object) -> None:
+        self.message = message
+        self.values = values
+        super().__init__(message % values if values else message)
 
 
 class NotFound(PlatformError):

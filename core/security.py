@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.errors import InvalidInput
+from core.i18n import N_
 
 _hasher = PasswordHasher()
 
@@ -32,12 +33,10 @@ def normalise_id_number(raw: str) -> str:
     """The canonical form of a citizen ID number, or InvalidInput if it is not a valid one."""
     number = raw.strip().upper()
     if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
-        raise InvalidInput(
-            "身份证号应为 18 位（最后一位可为 X） / ID number must have 18 characters"
-        )
+        raise InvalidInput(N_("An ID number has 18 characters (the last may be X)."))
     total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
     if _CHECK[total % 11] != number[17]:
-        raise InvalidInput("身份证号校验位不正确 / ID number check digit is wrong")
+        raise InvalidInput(N_("The ID number's check digit is wrong."))
     return number
 
 

@@ -26,6 +26,7 @@ from core.api import (
 )
 from core.db import session_scope
 from core.errors import InvalidInput, NotFound
+from core.i18n import N_
 from core.jobs import enqueue
 from core.people.models import User
 from core.settings import get_settings
@@ -143,7 +144,7 @@ def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict
     """The lesson a finished tus upload became."""
     lesson = session.scalar(select(Lesson).where(Lesson.upload_id == upload_id))
     if lesson is None or lesson.created_by != user.id:
-        raise NotFound("上传不存在或尚未完成 / no finished upload with this id")
+        raise NotFound(N_("No finished upload has this id."))
     return lesson_summary(session=session, lesson=lesson)
 
 
@@ -161,14 +162,14 @@ async def media_hls(
     try:
         key = validate_key(f"lessons/{lesson.id}/hls/{path}")
     except ValueError as exc:
-        raise NotFound("文件不存在 / file not found") from exc
+        raise NotFound(N_("File not found.")) from exc
     ttl = _link_ttl(lesson)
     if not key.endswith(".m3u8"):
         return await object_response(store, key, request.headers.get("range"), ttl=ttl)
     try:
         text = (await read_in_thread(store.get_bytes, key)).decode()
     except ObjectNotFound as exc:
-        raise NotFound("播放列表不存在 / playlist not found") from exc
+        raise NotFound(N_("Playlist not found.")) from exc
     folder = key.rsplit("/", 1)[0]
     secret = get_settings().secret_key
     body = rewrite_playlist(
@@ -195,7 +196,7 @@ async def media_signed(key: str, e: int, s: str, request: Request) -> Response:
 async def media_poster(lesson: CurrentLesson, store: StoreDep, request: Request) -> Response:
     """The lesson's poster frame."""
     if lesson.poster_key is None:
-        raise NotFound("没有封面 / no poster")
+        raise NotFound(N_("This lesson has no poster."))
     return await object_response(
         store, lesson.poster_key, request.headers.get("range"), ttl=_link_ttl(lesson)
     )
@@ -212,7 +213,7 @@ async def media_attachment(
         )
     )
     if attachment is None:
-        raise NotFound("附件不存在 / attachment not found")
+        raise NotFound(N_("Attachment not found."))
     response = await object_response(
         store, attachment.key, request.headers.get("range"), ttl=_link_ttl(lesson)
     )
@@ -227,14 +228,14 @@ def _upload_target(
 ) -> tuple[int | None, int | None]:
     """Read (course_id, org_id) from an upload's metadata and check the user may upload there."""
     if not metadata.get("filename", "").strip():
-        raise InvalidInput("缺少文件名 / filename is missing")
+        raise InvalidInput(N_("The upload has no file name."))
     try:
         course_id = int(metadata["course_id"]) if metadata.get("course_id") else None
         org_id = int(metadata["org_id"]) if metadata.get("org_id") else None
     except ValueError as exc:
-        raise InvalidInput("上传信息有误 / malformed upload metadata") from exc
+        raise InvalidInput(N_("The upload's details are malformed.")) from exc
     if any(value is not None and not 1 <= value <= MAX_ID for value in (course_id, org_id)):
-        raise InvalidInput("上传信息有误 / malformed upload metadata")
+        raise InvalidInput(N_("The upload's details are malformed."))
     check_upload_target(
         session=session,
         user=user,

@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
-from sqlalchemy import select
 
+from core.cli import acting_user, fail, say
 from core.db import session_scope
-from core.errors import InvalidInput, PlatformError
+from core.errors import NotFound, PlatformError
+from core.i18n import N_
 from core.jobs import enqueue, execute_job
-from core.people.cli import fail
 from core.people.models import User
-from core.people.permissions import is_platform_admin
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus
@@ -26,28 +25,6 @@ from courseware.service import (
 )
 
 lessons = typer.Typer(help="Lessons of the course library.", no_args_is_help=True)
-
-
-def _acting_user(login: str | None) -> User:
-    """The account the CLI acts as: --as LOGIN, or the first platform admin."""
-    with session_scope() as session:
-        if login is not None:
-            user = session.scalar(select(User).where(User.login == login))
-        else:
-            user = next(
-                (
-                    u
-                    for u in session.scalars(select(User).order_by(User.id))
-                    if is_platform_admin(u)
-                ),
-                None,
-            )
-        if user is None:
-            raise InvalidInput(
-                "没有可用的账号：请先用 `yuanjiao users add` 创建平台管理员，或用 --as 指定 / "
-                "no account to act as: add a platform admin first or pass --as"
-            )
-        return user
 
 
 @lessons.command("add")
@@ -62,7 +39,7 @@ def lessons_add(
     """Add a lesson from a media file; prints the lesson id last."""
     try:
         check_upload_size(path.stat().st_size, limit=get_settings().max_upload_bytes)
-        user = _acting_user(as_login)
+        user = acting_user(as_login)
         with session_scope() as session:
             user = session.get_one(User, user.id)
             owner_org = org if org is not None else user.grants[0].org_id
@@ -92,14 +69,18 @@ def lessons_add(
         TaskProgressColumn(),
         TimeElapsedColumn(),
     ) as bar:
-        task = bar.add_task("转码 transcoding", total=1.0)
+        task = bar.add_task(say("Transcoding"), total=1.0)
         report = lambda fraction: bar.update(task, completed=fraction)  # noqa: E731
         while (outcome := execute_job(job_id, on_progress=report)).retry_in is not None:
             time.sleep(outcome.retry_in)
     with session_scope() as session:
         summary = lesson_summary(session=session, lesson=session.get_one(Lesson, lesson_id))
     if summary["status"] != LessonStatus.ready:
-        typer.secho(f"失败 failed: {summary['error']}", fg="red", err=True)
+        typer.secho(
+            say("Processing failed: %(reason)s", reason=say(summary["error"] or "")),
+            fg="red",
+            err=True,
+        )
         typer.echo(lesson_id)
         raise typer.Exit(code=1)
     typer.echo(lesson_id)
@@ -114,10 +95,7 @@ def lessons_show(
     with session_scope() as session:
         lesson = session.get(Lesson, lesson_id)
         if lesson is None:
-            typer.secho(
-                f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found", fg="red", err=True
-            )
-            raise typer.Exit(code=1)
+            raise fail(NotFound(N_("Lesson %(id)s not found."), id=lesson_id))
         summary = lesson_summary(session=session, lesson=lesson)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))

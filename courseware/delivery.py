@@ -20,6 +20,7 @@ import anyio
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from core.errors import NotFound
+from core.i18n import N_
 from core.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ def check_signature(key: str, expires_at: int, signature: str, *, secret: str) -
     """NotFound unless the link was signed by this platform for `key` and has not expired."""
     expected = _signature(key, expires_at, secret)
     if expires_at < time.time() or not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise NotFound("链接已失效，请刷新页面 / the link expired, reload the page")
+        raise NotFound(N_("The link has expired: reload the page."))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -166,7 +167,7 @@ async def object_response(
     try:
         info, start, end, body = await read_in_thread(_read_object, store, key, range_header)
     except ObjectNotFound as exc:
-        raise NotFound("文件不存在 / file not found") from exc
+        raise NotFound(N_("File not found.")) from exc
     except _Unsatisfiable as exc:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
     status = 206 if range_header else 200

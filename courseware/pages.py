@@ -7,12 +7,14 @@ from fastapi.responses import Response
 
 from core.api import CurrentUser, OptionalUser, RowId, SessionDep
 from core.errors import PermissionDenied
+from core.i18n import N_
 from core.settings import get_settings
 from courseware.permissions import can_edit_course
 from courseware.service import (
     editable_courses,
     get_course,
     get_lesson,
+    lesson_states,
     lesson_summary,
     list_categories,
     list_courses,
@@ -57,7 +59,13 @@ def course_page(
     return _render(
         request,
         "course.html",
-        {"user": user, "course": course, "lessons": lessons, "editable": editable},
+        {
+            "user": user,
+            "course": course,
+            "lessons": lessons,
+            "states": lesson_states(session=session, lessons=lessons),
+            "editable": editable,
+        },
     )
 
 
@@ -85,7 +93,7 @@ def upload_page(request: Request, session: SessionDep, user: CurrentUser) -> Res
     """Upload a lesson with a resumable (tus) upload and follow its processing."""
     orgs = publishing_orgs(session=session, user=user)
     if not orgs:
-        raise PermissionDenied("只有发布员和管理员可以上传课程 / only publishers can upload")
+        raise PermissionDenied(N_("Only publishers and administrators can upload lessons."))
     return _render(
         request,
         "upload.html",

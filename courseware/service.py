@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.i18n import N_
 from core.jobs import Progress, create_job
-from core.jobs.models import Job
+from core.jobs.models import Job, JobStatus
 from core.people.models import Organisation, User
 from core.people.permissions import can_publish_in
 from core.people.service import get_org
@@ -44,8 +45,9 @@ def check_upload_size(size: int | None, *, limit: int) -> None:
     """Refuse an upload over the configured limit before a byte of it is stored."""
     if size is not None and size > limit:
         raise UploadTooLarge(
-            f"文件大小 {size / 1024**2:.1f} MB 超过上限 {limit / 1024**2:.0f} MB / "
-            f"file of {size / 1024**2:.1f} MB exceeds the {limit / 1024**2:.0f} MB limit"
+            N_("The file of %(size)s MB is larger than the %(limit)s MB limit."),
+            size=f"{size / 1024**2:.1f}",
+            limit=f"{limit / 1024**2:.0f}",
         )
 
 
@@ -88,10 +90,10 @@ def create_course(
     """Add a course owned by `org_id`; the user must publish there."""
     org = get_org(session=session, org_id=org_id)
     if not can_publish_in(user, org):
-        raise PermissionDenied("无权在该组织发布课程 / you may not publish for this organisation")
+        raise PermissionDenied(N_("You may not publish for this organisation."))
     title = title.strip()
     if not title:
-        raise InvalidInput("课程名称不能为空 / course title is required")
+        raise InvalidInput(N_("The course needs a title."))
     course = Course(
         title=title,
         description=description.strip(),
@@ -126,12 +128,12 @@ def check_upload_target(
     if course_id is not None:
         course = get_course(session=session, user=user, course_id=course_id)
         if not can_edit_course(user, course):
-            raise PermissionDenied("无权向该课程添加课时 / you may not add lessons to this course")
+            raise PermissionDenied(N_("You may not add lessons to this course."))
         return
     if not course_title.strip() or org_id is None:
-        raise InvalidInput("请选择课程或填写新课程名称 / choose a course or name a new one")
+        raise InvalidInput(N_("Choose a course or name a new one."))
     if not can_publish_in(user, get_org(session=session, org_id=org_id)):
-        raise PermissionDenied("无权在该组织发布课程 / you may not publish for this organisation")
+        raise PermissionDenied(N_("You may not publish for this organisation."))
 
 
 def get_course(*, session: Session, user: User | None, course_id: int) -> Course:
@@ -140,7 +142,7 @@ def get_course(*, session: Session, user: User | None, course_id: int) -> Course
         select(Course).join(Course.org).where(Course.id == course_id, visible_courses(user))
     )
     if course is None:
-        raise NotFound(f"课程 {course_id} 不存在 / course {course_id} not found")
+        raise NotFound(N_("Course %(id)s not found."), id=course_id)
     return course
 
 
@@ -194,7 +196,7 @@ def ingest_lesson(
 ) -> Lesson:
     """Store an uploaded source and create its lesson and transcode job (enqueue after commit)."""
     if not can_edit_course(user, course):
-        raise PermissionDenied("无权向该课程添加课时 / you may not add lessons to this course")
+        raise PermissionDenied(N_("You may not add lessons to this course."))
     title = title.strip() or Path(filename).stem
     position = session.scalar(
         select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course.id)
@@ -229,8 +231,22 @@ def get_lesson(*, session: Session, user: User | None, lesson_id: int) -> Lesson
         options=[joinedload(Lesson.course).lazyload(Course.lessons), lazyload(Lesson.attachments)],
     )
     if lesson is None or not can_view_lesson(user, lesson):
-        raise NotFound(f"课时 {lesson_id} 不存在 / lesson {lesson_id} not found")
+        raise NotFound(N_("Lesson %(id)s not found."), id=lesson_id)
     return lesson
+
+
+def lesson_state(lesson: Lesson, job: Job | None) -> str:
+    """What a person is told of a lesson: queued, transcoding, ready (published) or failed."""
+    if lesson.status is not LessonStatus.processing:
+        return lesson.status.value
+    return "transcoding" if job is not None and job.status is JobStatus.running else "queued"
+
+
+def lesson_states(*, session: Session, lessons: list[Lesson]) -> dict[int, str]:
+    """`lesson_state` of several lessons, with their jobs read in one query."""
+    job_ids = [lesson.job_id for lesson in lessons if lesson.job_id is not None]
+    jobs = {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(job_ids)))}
+    return {lesson.id: lesson_state(lesson, jobs.get(lesson.job_id or 0)) for lesson in lessons}
 
 
 def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
@@ -241,6 +257,7 @@ def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
         "course_id": lesson.course_id,
         "title": lesson.title,
         "status": lesson.status.value,
+        "state": lesson_state(lesson, job),
         "error": lesson.error,
         "progress": 1.0 if lesson.status is LessonStatus.ready else (job.progress if job else 0.0),
         "duration": lesson.duration,
@@ -318,16 +335,14 @@ def update_lesson(
 ) -> Lesson:
     """Rename a lesson or set its credit hours by hand (in steps of 0.5)."""
     if not can_edit_course(user, lesson.course):
-        raise PermissionDenied("无权修改该课时 / you may not edit this lesson")
+        raise PermissionDenied(N_("You may not edit this lesson."))
     if title is not None:
         if not title.strip():
-            raise InvalidInput("课时名称不能为空 / lesson title is required")
+            raise InvalidInput(N_("The lesson needs a title."))
         lesson.title = title.strip()[:200]
     if credit_hours is not None:
         if credit_hours < 0 or credit_hours > 100 or (credit_hours * 2) % 1:
-            raise InvalidInput(
-                "学时应为 0–100 之间 0.5 的倍数 / credit hours: 0-100 in steps of 0.5"
-            )
+            raise InvalidInput(N_("Credit hours go from 0 to 100 in steps of 0.5."))
         lesson.credit_hours, lesson.credit_hours_set_by_hand = credit_hours, True
     session.flush()
     return lesson
@@ -338,7 +353,7 @@ def add_attachment(
 ) -> Attachment:
     """Attach a file (slides, 课件) to a lesson, replacing one of the same name."""
     if not can_edit_course(user, lesson.course):
-        raise PermissionDenied("无权修改该课时 / you may not edit this lesson")
+        raise PermissionDenied(N_("You may not edit this lesson."))
     name = safe_filename(name)
     key = f"lessons/{lesson.id}/attachments/{name}"
     store.put_file(key, source)

@@ -26,6 +26,7 @@ from core.errors import (
     PlatformError,
     TemporaryError,
 )
+from core.i18n import error_text
 from core.jobs import Worker
 from core.settings import get_settings
 from core.storage import get_store
@@ -34,7 +35,7 @@ from courseware import pages as courseware_pages
 from courseware.errors import UploadTooLarge
 from courseware.service import sweep_abandoned_uploads
 from web import auth
-from web.i18n import LANG_COOKIE, pick_locale, translator
+from web.i18n import LANG_COOKIE, install_translations, pick_locale
 
 WEB_DIR = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ STATUS = (
 def _page_context(request: Request) -> dict[str, Any]:
     locale = pick_locale(request, get_settings().default_locale)
     return {
-        "_": translator(locale),
         "locale": locale,
         "csrf_token": csrf_token(request),
         "path": request.url.path,
@@ -100,6 +100,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     app = FastAPI(title="yuanjiao 远教", lifespan=lifespan)
     templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
+    install_translations(templates.env)
     app.state.templates = templates
     app.add_middleware(
         SessionMiddleware,
@@ -113,12 +114,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     @app.exception_handler(PlatformError)
     async def platform_error(request: Request, exc: PlatformError) -> Response:
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
+        message = error_text(pick_locale(request, settings.default_locale), exc)
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=status)
+            return JSONResponse({"detail": message}, status_code=status)
         if status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return templates.TemplateResponse(
-            request, "error.html", {"message": str(exc), "status": status}, status_code=status
+            request, "error.html", {"message": message, "status": status}, status_code=status
         )
 
     @app.get("/healthz", include_in_schema=False)

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from core.cli import say
 from core.jobs import Worker
 from core.migrate import upgrade_database
 from core.people.cli import members, orgs, users
@@ -40,7 +41,7 @@ def main() -> None:
 def db_upgrade() -> None:
     """Apply the database migrations."""
     upgrade_database()
-    typer.echo("database is up to date")
+    typer.echo(say("The database is up to date."))
 
 
 @app.command()
@@ -55,7 +56,7 @@ def _load_demo() -> None:
 
     accounts = load_demo()
     if accounts:
-        typer.secho("演示账号 / demo accounts (for a local trial only):", bold=True)
+        typer.secho(say("Demo accounts (for a local trial only):"), bold=True)
         for account in accounts:
             typer.echo(f"  {account.role:15} {account.login:10} {account.password}")
 

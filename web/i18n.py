@@ -1,29 +1,17 @@
-"""Translations with Babel catalogs (.po under web/locale); Simplified Chinese by default.
+"""The reader's language on the web: picked per request, and wired into Jinja2's i18n extension.
 
-Templates and messages are written in English; `zh_CN` is the default locale, so every page is
-shown in Chinese unless the visitor picks English (?lang=en, remembered in a cookie).
+Templates say `{{ _("Text") }}` and `{{ ngettext("%(num)s lesson", "%(num)s lessons", n) }}`;
+the callables look the locale up in the template context, so one environment serves every
+language at once.
 """
 
-from functools import lru_cache
-from pathlib import Path
-
-from babel.messages.pofile import read_po
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 
-LOCALE_DIR = Path(__file__).parent / "locale"
-LOCALES = ("zh_CN", "en")
+from core.i18n import LOCALES, translations
+
 LANG_COOKIE = "lang"
-
-
-@lru_cache
-def catalog(locale: str) -> dict[str, str]:
-    """The msgid -> msgstr table of one locale (empty for English, the source language)."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        parsed = read_po(handle, locale=locale)
-    return {str(m.id): str(m.string) for m in parsed if m.id and m.string and not m.fuzzy}
 
 
 def pick_locale(request: Request, default: str) -> str:
@@ -34,17 +22,27 @@ def pick_locale(request: Request, default: str) -> str:
     return default
 
 
-def translator(locale: str) -> "Translator":
-    """A gettext-like callable for `locale`."""
-    return Translator(catalog(locale))
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(context.get("locale", "en")).gettext(message)
 
 
-class Translator:
-    """Looks messages up in one catalog and formats named placeholders."""
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return translations(context.get("locale", "en")).ngettext(singular, plural, count)
 
-    def __init__(self, table: dict[str, str]) -> None:
-        self.table = table
 
-    def __call__(self, message: str, **values: object) -> str:
-        text = self.table.get(message, message)
-        return text % values if values else text
+@pass_context
+def _stored_text(context: Context, text: str | None) -> str:
+    """A text stored in English (a failure reason) in the reader's language; no formatting."""
+    return translations(context.get("locale", "en")).gettext(text) if text else ""
+
+
+def install_translations(environment: Environment) -> None:
+    """Give `environment` the i18n extension with per-request translations, and the
+    `stored_text` function for English texts kept in the database."""
+    environment.add_extension("jinja2.ext.i18n")
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
+    environment.globals["stored_text"] = _stored_text

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from core.cli import fail
 from core.db import session_scope
 from core.errors import PlatformError
 from core.people.models import OrgKind, Role
@@ -14,12 +15,6 @@ from core.settings import get_settings
 orgs = typer.Typer(help="Organisations (the org tree).", no_args_is_help=True)
 users = typer.Typer(help="Login accounts and their roles.", no_args_is_help=True)
 members = typer.Typer(help="Party members.", no_args_is_help=True)
-
-
-def fail(exc: PlatformError) -> typer.Exit:
-    """Print a platform error for a person and give the exit code for it."""
-    typer.secho(str(exc), fg="red", err=True)
-    return typer.Exit(code=1)
 
 
 @orgs.command("add")

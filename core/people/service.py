@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from core.i18n import N_
 from core.people.models import Member, Organisation, OrgKind, Role, RoleGrant, User
 from core.security import (
     hash_id_number,
@@ -22,7 +23,7 @@ def get_org(*, session: Session, org_id: int) -> Organisation:
     """The organisation with this id, or NotFound."""
     org = session.get(Organisation, org_id)
     if org is None:
-        raise NotFound(f"组织 {org_id} 不存在 / organisation {org_id} not found")
+        raise NotFound(N_("Organisation %(id)s not found."), id=org_id)
     return org
 
 
@@ -32,7 +33,7 @@ def create_org(
     """Add an organisation under `parent_id` (or a root); kinds must go down the tree."""
     name = name.strip()
     if not name:
-        raise InvalidInput("组织名称不能为空 / organisation name is required")
+        raise InvalidInput(N_("The organisation needs a name."))
     parent = get_org(session=session, org_id=parent_id) if parent_id is not None else None
     if parent is not None and _LEVEL[kind] <= _LEVEL[parent.kind]:
         raise InvalidInput(
@@ -63,11 +64,11 @@ def create_user(
     """Add a login account with an argon2-hashed password."""
     login = login.strip()
     if not login or len(login) > 80:
-        raise InvalidInput("登录名应为 1–80 个字符 / login must have 1-80 characters")
+        raise InvalidInput(N_("A login has 1 to 80 characters."))
     if len(password) < 8:
-        raise InvalidInput("密码至少 8 位 / password needs at least 8 characters")
+        raise InvalidInput(N_("A password needs at least 8 characters."))
     if session.scalar(select(User.id).where(User.login == login)) is not None:
-        raise InvalidInput(f"登录名 {login} 已被使用 / login {login} is taken")
+        raise InvalidInput(N_("The login %(login)s is taken."), login=login)
     user = User(login=login, password_hash=hash_password(password), display_name=display_name)
     session.add(user)
     session.flush()
@@ -101,11 +102,11 @@ def add_member(
     get_org(session=session, org_id=org_id)
     name = name.strip()
     if not name:
-        raise InvalidInput("姓名不能为空 / name is required")
+        raise InvalidInput(N_("The name is required."))
     number = normalise_id_number(id_number)
     digest = hash_id_number(number, key=hash_key)
     if session.scalar(select(Member.id).where(Member.id_number_hash == digest)) is not None:
-        raise InvalidInput("该身份证号已登记 / a member with this ID number exists")
+        raise InvalidInput(N_("A member with this ID number is already registered."))
     member = Member(
         org_id=org_id, name=name, id_number_hash=digest, id_number_masked=mask_id_number(number)
     )
@@ -113,7 +114,7 @@ def add_member(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise InvalidInput("该身份证号已登记 / a member with this ID number exists") from exc
+        raise InvalidInput(N_("A member with this ID number is already registered.")) from exc
     return member
 
 

@@ -20,6 +20,7 @@ from core.people.models import Role
 from core.storage import get_store
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course
+from courseware.transcode.errors import REASONS
 from tests.factories import csrf_token, log_in, make_tree, make_user
 from tests.media import make_clip, make_not_media
 from web.app import create_app
@@ -49,10 +50,15 @@ def _show(lesson_id: int) -> dict:
 
 
 def _add(path: Path, *extra: str) -> tuple[int, int]:
+    code, lesson_id, _ = _add_with_errors(path, *extra)
+    return code, lesson_id
+
+
+def _add_with_errors(path: Path, *extra: str) -> tuple[int, int, str]:
     result = runner.invoke(
         cli, ["lessons", "add", str(path), "--course", "党课", "--title", "第一课", *extra]
     )
-    return result.exit_code, int(result.output.strip().splitlines()[-1])
+    return result.exit_code, int(result.stdout.strip().splitlines()[-1]), result.stderr
 
 
 def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None:
@@ -74,11 +80,12 @@ def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None
 def test_not_media_fails_with_a_reason_and_keeps_the_original(
     tmp_path: Path, publisher: str
 ) -> None:
-    code, lesson_id = _add(make_not_media(tmp_path / "notes.mp4"), "--wait")
+    code, lesson_id, errors = _add_with_errors(make_not_media(tmp_path / "notes.mp4"), "--wait")
     assert code == 1
+    assert "无法识别的媒体文件" in errors  # told in the operator's language
     shown = _show(lesson_id)
     assert shown["status"] == "failed"
-    assert "媒体" in shown["error"]
+    assert shown["error"] == REASONS["not_media"]  # stored in English, translated when shown
     keys = list(get_store().list(f"lessons/{lesson_id}/"))
     assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
 
@@ -91,7 +98,7 @@ def test_oversized_file_is_refused_by_the_cli(
     monkeypatch.setattr(get_settings(), "max_upload_bytes", 10)
     clip = make_clip(tmp_path / "big.mp4", seconds=1)
     result = runner.invoke(cli, ["lessons", "add", str(clip), "--course", "党课", "--title", "x"])
-    assert result.exit_code == 1 and "超过上限" in result.output
+    assert result.exit_code == 1 and "的上限" in result.output
 
 
 def _wait_for(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]

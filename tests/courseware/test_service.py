@@ -50,7 +50,7 @@ def test_credit_hours_are_half_steps_close_to_the_rule(seconds: float) -> None:
 def test_upload_size_limit() -> None:
     check_upload_size(100, limit=100)
     check_upload_size(None, limit=100)
-    with pytest.raises(UploadTooLarge, match="超过上限"):
+    with pytest.raises(UploadTooLarge, match="larger than the 0 MB limit"):
         check_upload_size(101, limit=100)
 
 

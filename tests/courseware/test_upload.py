@@ -117,7 +117,7 @@ def test_oversized_upload_is_refused_with_413(
         },
     )
     assert response.status_code == 413
-    assert "超过上限" in response.json()["detail"]
+    assert "的上限" in response.json()["detail"]
 
 
 def test_members_cannot_upload(client: TestClient) -> None:
