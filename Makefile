@@ -69,11 +69,12 @@ $(VENDOR)/tus.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp node_modules/tus-js-client/dist/tus.min.js $@
 
-# The browser tests drive Debian's Chromium (/usr/bin/chromium); install it when we may.
+# The browser tests drive Debian's Chromium (/usr/bin/chromium), with CJK fonts so Chinese pages
+# render as text, not boxes; install them when we may.
 chromium:
-	@if command -v chromium >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) chromium; \
-	else echo "chromium is missing: install Debian's chromium package (browser tests need it)" >&2; fi
+	@if command -v chromium >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) chromium fonts-noto-cjk; \
+	else echo "chromium or fonts-noto-cjk is missing: install Debian's packages (browser tests need them)" >&2; fi
 
 # The delivery benchmark compares the app with nginx serving the same files.
 nginx:
