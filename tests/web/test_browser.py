@@ -145,9 +145,10 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     before = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     page.wait_for_function(f"window.yuanjiaoPlayer.video.currentTime > {before + 1}")
 
-    page.evaluate("window.yuanjiaoPlayer.video.pause()")
+    saved = lambda response: "/position" in response.url and response.ok  # noqa: E731
+    with page.expect_response(saved):  # pausing saves the position
+        page.evaluate("window.yuanjiaoPlayer.video.pause()")
     stopped_at = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
-    page.wait_for_timeout(800)
     page.reload()
     expect(page.get_by_text("已从上次观看处继续播放。")).to_be_visible()
     page.wait_for_function("window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.currentTime > 0")

@@ -55,16 +55,18 @@ function start(box) {
 
 function rememberPosition(video, lessonId) {
   let last = -1;
-  const save = (keepalive = false) => {
+  // While playing, a save every 5 s when the second changed; pausing, ending or leaving always
+  // saves, so the server holds exactly where the viewer stopped.
+  const save = ({ keepalive = false, always = false } = {}) => {
     const seconds = Math.floor(video.currentTime);
-    if (seconds === last || Number.isNaN(seconds)) return;
+    if (Number.isNaN(seconds) || (seconds === last && !always)) return;
     last = seconds;
     api("PUT", `/api/lessons/${lessonId}/position`, { seconds }, { keepalive }).catch(() => { last = -1; });
   };
   setInterval(() => { if (!video.paused) save(); }, 5000);
-  video.addEventListener("pause", () => save());
-  video.addEventListener("ended", () => save());
-  window.addEventListener("pagehide", () => save(true));
+  video.addEventListener("pause", () => save({ always: true }));
+  video.addEventListener("ended", () => save({ always: true }));
+  window.addEventListener("pagehide", () => save({ keepalive: true, always: true }));
 }
 
 function watchProcessing() {
