@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from core.people.models import Organisation, OrgKind, Role, User
 from core.people.service import create_org, create_user, grant_role
+from courseware.models import Course, Lesson, LessonStatus, Visibility
+from courseware.service import create_course
 
 PASSWORD = "correct-horse-9"
 
@@ -45,6 +47,43 @@ def make_user(session: Session, login: str, role: Role, org: Organisation) -> Us
     grant_role(session=session, user=user, role=role, org_id=org.id)
     session.commit()
     return user
+
+
+def make_course(
+    session: Session,
+    publisher: User,
+    org: Organisation,
+    title: str = "公开课",
+    visibility: Visibility = Visibility.public,
+) -> Course:
+    """A committed course owned by `org`, created by `publisher`."""
+    course = create_course(
+        session=session, user=publisher, title=title, org_id=org.id, visibility=visibility
+    )
+    session.commit()
+    return course
+
+
+def make_lesson(
+    session: Session,
+    course: Course,
+    title: str = "第一课",
+    status: LessonStatus = LessonStatus.ready,
+    duration: float = 60.0,
+    credit_hours: float | None = None,
+) -> Lesson:
+    """A committed lesson row (no media behind it) for tests of rules, pages and access."""
+    lesson = Lesson(
+        course=course,
+        title=title,
+        status=status,
+        source_key=f"lessons/x/source/{title}.mp4",
+        duration=duration,
+        credit_hours=credit_hours,
+    )
+    session.add(lesson)
+    session.commit()
+    return lesson
 
 
 def csrf_token(client: TestClient) -> str:

@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound
 from core.i18n import LOCALE_DIR, error_text, ngettext
 from core.people.models import Role
-from courseware.models import Lesson, LessonStatus, Visibility
-from courseware.service import create_course
-from tests.factories import make_tree, make_user
+from tests.factories import make_course, make_lesson, make_tree, make_user
 from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,24 +77,8 @@ def test_api_errors_follow_the_reader(client: TestClient) -> None:
 def test_english_pages_show_no_chinese_interface(client: TestClient, session: Session) -> None:
     tree = make_tree(session)
     publisher = make_user(session, "pub", Role.publisher, tree.town)
-    course = create_course(
-        session=session,
-        user=publisher,
-        title="Party history",
-        org_id=tree.town.id,
-        visibility=Visibility.public,
-    )
-    session.add(
-        Lesson(
-            course=course,
-            title="One",
-            status=LessonStatus.ready,
-            source_key="x",
-            duration=2700,
-            credit_hours=1.0,
-        )
-    )
-    session.commit()
+    course = make_course(session, publisher, tree.town, title="Party history")
+    make_lesson(session, course, title="One", duration=2700, credit_hours=1.0)
     catalog = client.get("/?lang=en").text
     assert "1 lesson · 1 credit hour" in catalog
     course_page = client.get(f"/courses/{course.id}?lang=en").text

@@ -11,9 +11,7 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy.orm import Session
 
 from core.people.models import Role
-from courseware.models import Lesson, LessonStatus, Visibility
-from courseware.service import create_course
-from tests.factories import log_in, make_tree, make_user
+from tests.factories import log_in, make_course, make_lesson, make_tree, make_user
 from web.app import create_app
 
 app = create_app()
@@ -27,17 +25,7 @@ def caller(session: Session, request: pytest.FixtureRequest) -> Iterator[dict[st
     role: Role | None = request.param
     tree = make_tree(session)
     publisher = make_user(session, "pub", Role.publisher, tree.town)
-    course = create_course(
-        session=session,
-        user=publisher,
-        title="公开课",
-        org_id=tree.town.id,
-        visibility=Visibility.public,
-    )
-    session.add(
-        Lesson(course=course, title="一", status=LessonStatus.ready, source_key="x", duration=60)
-    )
-    session.commit()
+    make_lesson(session, make_course(session, publisher, tree.town))
     if role is None:
         yield {}
         return
