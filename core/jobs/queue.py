@@ -89,9 +89,21 @@ def run_job(job_id: int) -> None:
 def hand_over_due_jobs() -> list[int]:
     """Hand to the queue again the queued jobs that are due and that no worker took within the
     grace period after their last hand-off, leaving alone those still waiting in the queue."""
+    if not _due_jobs():
+        return []
+    waiting = _jobs_in_queue()
+    # Read again after the queue: a job a worker took from the queue meanwhile is running now.
+    handed = [job_id for job_id in _due_jobs() if job_id not in waiting and enqueue(job_id)]
+    if handed:
+        log.warning("jobs %s were not taken from the queue; handed over again", handed)
+    return handed
+
+
+def _due_jobs() -> list[int]:
+    """Queued jobs due since the grace period and not handed over within it, oldest first."""
     cutoff = utcnow() - timedelta(seconds=get_settings().job_enqueue_grace_seconds)
     with session_scope() as session:
-        due = list(
+        return list(
             session.scalars(
                 select(Job.id)
                 .where(
@@ -103,13 +115,6 @@ def hand_over_due_jobs() -> list[int]:
                 .limit(_SWEEP_BATCH)
             )
         )
-    if not due:
-        return []
-    waiting = _jobs_in_queue()
-    handed = [job_id for job_id in due if job_id not in waiting and enqueue(job_id)]
-    if handed:
-        log.warning("jobs %s were not taken from the queue; handed over again", handed)
-    return handed
 
 
 def _jobs_in_queue() -> set[int]:
