@@ -15,7 +15,13 @@ each base class to one HTTP status, once.
 
 
 class PlatformError(Exception):
-    """Base of every error the platform raises on purpose."""
+    """Base of every error the platform raises on purpose.
+
+    `temporary` says whether the same work may succeed if tried again later; a background job
+    is retried only for temporary errors (and for unexpected ones, which are not PlatformErrors).
+    """
+
+    temporary = False
 
     def __init__(self, message: str = "", **values: object) -> None:
         self.message = message
@@ -37,6 +43,8 @@ class InvalidInput(PlatformError):
 
 class TemporaryError(PlatformError):
     """A failure that may pass if the same work is tried again later (a store or peer is away)."""
+
+    temporary = True
 
 
 class NotAuthenticated(PlatformError):

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = 10.0
     # A running job whose heartbeat is older than this is taken to have lost its worker.
     job_stale_seconds: float = 120.0
+    # A queued, due job that no worker took this long after its hand-off to the queue (a failed
+    # enqueue, a crash before it, a queue that lost it) is handed over again.
+    job_enqueue_grace_seconds: float = 30.0
+    # One transcode attempt is stopped after this long and tried again (a stuck ffmpeg).
+    transcode_timeout_seconds: float = 6 * 3600.0
     presign_seconds: int = 3600
     default_locale: str = "zh_CN"
     cookie_secure: bool = False

@@ -1,6 +1,7 @@
 """Rules and queries of the course library: courses, lessons, ingest, publishing, resume points."""
 
 import shutil
+import threading
 import time
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -29,7 +30,7 @@ from courseware.models import (
     Visibility,
 )
 from courseware.permissions import can_edit_course, can_view_lesson, visible_courses
-from courseware.transcode.runner import transcode
+from courseware.transcode.runner import TranscodeResult, transcode
 
 TRANSCODE_JOB = "courseware.transcode_lesson"
 MINUTES_PER_CREDIT_HOUR = 45
@@ -271,51 +272,78 @@ def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
 
 def transcode_lesson(
     *,
-    session: Session,
     store: ObjectStore,
-    lesson: Lesson,
+    lesson_id: int,
+    source_key: str,
     workdir: Path,
     heights: tuple[int, ...],
     on_progress: Progress,
-) -> None:
-    """Transcode a lesson's source to the HLS ladder and publish it; master playlist goes last.
+    cancel: threading.Event | None = None,
+    timeout: float | None = None,
+) -> TranscodeResult:
+    """Transcode a lesson's source to the HLS ladder and upload it, master playlist last, with no
+    database session open (`publish_lesson` then records the result in a short transaction).
 
     A retried attempt starts from nothing: the work directory and any HLS objects a killed attempt
-    left are removed first, so a half-published tree is never visible.
+    left are removed first, so a half-published tree is never visible. `on_progress` may raise to
+    stop the work (ffmpeg is killed); setting `cancel` kills ffmpeg at once.
     """
     shutil.rmtree(workdir, ignore_errors=True)
-    source = workdir / "source" / PurePath(lesson.source_key).name
+    source = workdir / "source" / PurePath(source_key).name
     out_dir = workdir / "hls"
-    prefix = f"lessons/{lesson.id}"
+    prefix = f"lessons/{lesson_id}"
     source.parent.mkdir(parents=True)
     try:
-        store.download(lesson.source_key, source)
+        store.download(source_key, source)
         store.delete_prefix(f"{prefix}/hls/")
         result = transcode(
             source=source,
             out_dir=out_dir,
             on_progress=lambda fraction: on_progress(fraction * 0.95),
             heights=heights,
+            timeout=timeout,
+            cancel=cancel,
         )
-        poster_key = None
+        uploads = [(f"{prefix}/hls/{path.as_posix()}", out_dir / path) for path in result.files]
         if result.poster is not None:
-            poster_key = f"{prefix}/poster.jpg"
-            store.put_file(poster_key, result.poster)
-        for relative in result.files:
-            store.put_file(f"{prefix}/hls/{relative.as_posix()}", out_dir / relative)
+            uploads.insert(0, (f"{prefix}/poster.jpg", result.poster))
+        for done, (key, path) in enumerate(uploads):
+            on_progress(0.95 + 0.05 * done / len(uploads))
+            store.put_file(key, path)
+        on_progress(1.0)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def publish_lesson(*, session: Session, lesson_id: int, result: TranscodeResult) -> Lesson:
+    """Mark a transcoded lesson ready, with the renditions its master playlist states; credit
+    hours set by hand are kept, even when set while the transcode ran (the row is locked here)."""
+    lesson = session.get_one(
+        Lesson,
+        lesson_id,
+        options=[lazyload(Lesson.course)],
+        with_for_update=True,
+        populate_existing=True,
+    )
+    prefix = f"lessons/{lesson.id}"
     lesson.duration = result.info.duration
     lesson.renditions = [
-        {"name": r.name, "height": r.height, "width": r.width, "bandwidth": r.bandwidth}
-        for r in result.rungs
+        {
+            "name": rung.name,
+            "height": rung.height,
+            "width": rung.width,
+            "bandwidth": result.bandwidths[rung.name],
+        }
+        for rung in result.rungs
     ]
     if not lesson.credit_hours_set_by_hand:
         lesson.credit_hours = credit_hours_for(result.info.duration)
     lesson.master_key = f"{prefix}/hls/master.m3u8"
-    lesson.poster_key = poster_key
+    lesson.poster_key = f"{prefix}/poster.jpg" if result.poster is not None else None
     lesson.status, lesson.error, lesson.ready_at = LessonStatus.ready, None, utcnow()
-    on_progress(1.0)
+    session.flush()
+    return lesson
 
 
 def mark_lesson_failed(*, session: Session, lesson_id: int, reason: str) -> None:

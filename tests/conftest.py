@@ -25,6 +25,7 @@ os.environ["YUANJIAO_QUEUE_URL"] = os.environ.get(
 os.environ["YUANJIAO_STORAGE_URL"] = f"file://{_HOME / 'objects'}"
 os.environ["YUANJIAO_JOB_STALE_SECONDS"] = "3"
 os.environ["YUANJIAO_JOB_RETRY_BASE_SECONDS"] = "0.2"
+os.environ["YUANJIAO_JOB_ENQUEUE_GRACE_SECONDS"] = "1"
 os.environ["YUANJIAO_LADDER_HEIGHTS"] = "[480, 360]"
 
 pytest_plugins = ["tests.s3"]

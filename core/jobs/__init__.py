@@ -1,21 +1,27 @@
-"""Background jobs: a durable row per job, Huey to carry job ids, retries and recovery."""
+"""Background jobs: a durable row per job (the source of truth), Huey to carry job ids to workers,
+fenced attempts, retries with backoff, recovery of lost jobs and of lost hand-offs.
 
-from core.jobs.service import (
-    Handler,
+Modules: `models` (the job row), `registry` (the one table of job types), `queue` (hand-off to
+Huey and the outbox sweep), `attempt` (claim, fenced writes, heartbeat, outcome), `worker` (the
+consumer, its background loop and a clean stop).
+"""
+
+from core.jobs.attempt import (
+    Attempt,
+    AttemptStopped,
     Outcome,
     Progress,
-    Worker,
-    create_job,
-    enqueue,
     execute_job,
-    huey,
-    job_type,
-    recover_stalled_jobs,
+    is_temporary,
     retry_delay,
-    run_job,
 )
+from core.jobs.queue import create_job, enqueue, hand_over_due_jobs, huey, run_job
+from core.jobs.registry import Handler, job_type
+from core.jobs.worker import Worker, recover_stalled_jobs
 
 __all__ = [
+    "Attempt",
+    "AttemptStopped",
     "Handler",
     "Outcome",
     "Progress",
@@ -23,7 +29,9 @@ __all__ = [
     "create_job",
     "enqueue",
     "execute_job",
+    "hand_over_due_jobs",
     "huey",
+    "is_temporary",
     "job_type",
     "recover_stalled_jobs",
     "retry_delay",

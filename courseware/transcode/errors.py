@@ -1,11 +1,13 @@
 """Errors of the transcode pipeline.
 
 PlatformError (core.errors)
-└── MediaError   the source cannot be probed or transcoded; `reason` is shown to the publisher
+└── MediaError      the source cannot be probed or transcoded; `reason` is shown to the publisher
+TranscodeCancelled  the transcode was stopped on request (not a failure of the source)
 
 Every failure has a stable `code` (for translation, retries and tests); REASONS holds the
 publisher-facing sentence for each, in English; it is stored on the lesson and shown
-translated.
+translated. TEMPORARY names the codes that are the machine's fault, not the source's: a job
+that fails with one of them is tried again; every other code fails the job at once.
 """
 
 from core.errors import PlatformError
@@ -28,6 +30,8 @@ REASONS: dict[str, str] = {
     "output_incomplete": N_("The transcode produced incomplete output."),
 }
 
+TEMPORARY = frozenset({"disk_full", "timeout"})
+
 
 class MediaError(PlatformError):
     """A source that is not usable media, or a failed transcode, with a publisher-facing reason.
@@ -39,4 +43,9 @@ class MediaError(PlatformError):
         self.code = code
         self.reason = REASONS[code]
         self.detail = detail
+        self.temporary = code in TEMPORARY
         super().__init__(self.reason)
+
+
+class TranscodeCancelled(Exception):
+    """The transcode was stopped on request (its worker is stopping); the source is not at fault."""

@@ -3,9 +3,10 @@
 Progress comes from ffmpeg's `-progress pipe:1` (out_time_us against the probed duration), reported
 as a rising fraction that reaches 1.0 only once everything is written. Cancelling: an exception
 raised by `on_progress` (a cancelled job), a KeyboardInterrupt, or any other exception kills the
-ffmpeg child before it propagates; `timeout` kills it from a watchdog thread. No ffmpeg outlives
-the call. A retried job may reuse `out_dir`: the rung directories, master and poster are cleared
-first, and the master is written last, so its presence means the tree is complete.
+ffmpeg child before it propagates; a watchdog thread kills it within a tenth of a second once
+`cancel` is set (TranscodeCancelled) or `timeout` has passed (MediaError "timeout"). No ffmpeg
+outlives the call. A retried job may reuse `out_dir`: the rung directories, master and poster are
+cleared first, and the master is written last, so its presence means the tree is complete.
 """
 
 import math
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from core.media import die_with_parent
 from courseware.transcode.command import INIT_NAME, PLAYLIST_NAME, build_command
-from courseware.transcode.errors import MediaError
+from courseware.transcode.errors import MediaError, TranscodeCancelled
 from courseware.transcode.ladder import DEFAULT_HEIGHTS, Rung, plan_ladder
 from courseware.transcode.probe import MediaInfo, probe_media
 
@@ -30,6 +32,8 @@ SEGMENT_SECONDS = 4
 # Share of the probed duration the output may fall short by before the source counts as cut.
 _SHORTFALL = 0.05
 _STDERR_LINES = 40
+# How often the watchdog looks at `cancel` and the clock while ffmpeg runs.
+_WATCH_SECONDS = 0.1
 # Progress is reported in steps of at least this much; 1.0 is kept for "all written".
 _PROGRESS_STEP = 0.01
 _PROGRESS_CEILING = 0.99
@@ -46,6 +50,7 @@ class TranscodeResult:
     `files` is the HLS tree, relative to the output directory, in a safe upload order: each
     rung's init section and segments before its playlist, the master playlist last. The poster
     (None for audio) lies in the same directory but is not in `files`: it has its own object key.
+    `bandwidths` holds, per rung name, the BANDWIDTH the master playlist states (measured peak).
     """
 
     info: MediaInfo
@@ -53,6 +58,7 @@ class TranscodeResult:
     master: Path
     poster: Path | None
     files: list[Path]
+    bandwidths: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,11 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     heights: tuple[int, ...] = DEFAULT_HEIGHTS,
     timeout: float | None = None,
+    cancel: threading.Event | None = None,
 ) -> TranscodeResult:
     """Turn `source` into an fMP4 HLS ladder with a master playlist and poster under `out_dir`."""
+    if cancel is not None and cancel.is_set():
+        raise TranscodeCancelled
     info = probe_media(source)
     rungs = plan_ladder(info, heights)
     _clear(out_dir, rungs)
@@ -86,13 +95,16 @@ def transcode(
         segment_seconds=SEGMENT_SECONDS,
         poster=poster,
     )
-    _run_ffmpeg(command, duration=info.duration, on_progress=on_progress, timeout=timeout)
+    _run_ffmpeg(
+        command, duration=info.duration, on_progress=on_progress, timeout=timeout, cancel=cancel
+    )
 
     segments = {rung.name: _finish_rung(out_dir / rung.name, info) for rung in rungs}
     if poster is not None and (not poster.is_file() or poster.stat().st_size == 0):
         raise MediaError("output_incomplete", "ffmpeg wrote no poster frame")
+    measured = {rung.name: _measured_bandwidth(segments[rung.name]) for rung in rungs}
     master = out_dir / MASTER_NAME
-    master.write_text(_master_playlist(rungs, segments), encoding="utf-8")
+    master.write_text(_master_playlist(rungs, measured), encoding="utf-8")
 
     files: list[Path] = []
     for rung in rungs:
@@ -102,7 +114,14 @@ def transcode(
     files.append(Path(MASTER_NAME))
     if on_progress is not None:
         on_progress(1.0)
-    return TranscodeResult(info=info, rungs=rungs, master=master, poster=poster, files=files)
+    return TranscodeResult(
+        info=info,
+        rungs=rungs,
+        master=master,
+        poster=poster,
+        files=files,
+        bandwidths={name: peak for name, (peak, _) in measured.items()},
+    )
 
 
 def _clear(out_dir: Path, rungs: list[Rung]) -> None:
@@ -119,8 +138,10 @@ def _run_ffmpeg(
     duration: float = 0.0,
     on_progress: Callable[[float], None] | None = None,
     timeout: float | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
-    """Run ffmpeg to completion, feeding -progress to `on_progress`; kill it on any exception."""
+    """Run ffmpeg to completion, feeding -progress to `on_progress`; kill it on any exception,
+    once `cancel` is set or once `timeout` seconds have passed."""
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -134,15 +155,23 @@ def _run_ffmpeg(
     tail: deque[str] = deque(maxlen=_STDERR_LINES)
     drain = threading.Thread(target=tail.extend, args=(process.stderr,), daemon=True)
     drain.start()
-    expired = threading.Event()
-    watchdog = None
-    if timeout is not None:
+    finished = threading.Event()
+    killed_for: list[str] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
 
-        def expire() -> None:
-            expired.set()
+    def watch() -> None:
+        while not finished.wait(_WATCH_SECONDS):
+            if cancel is not None and cancel.is_set():
+                killed_for.append("cancel")
+            elif deadline is not None and time.monotonic() >= deadline:
+                killed_for.append("timeout")
+            else:
+                continue
             process.kill()
+            return
 
-        watchdog = threading.Timer(timeout, expire)
+    watchdog = threading.Thread(target=watch, name="ffmpeg-watchdog", daemon=True)
+    if cancel is not None or deadline is not None:
         watchdog.start()
     try:
         _follow_progress(process.stdout, duration=duration, on_progress=on_progress)
@@ -152,13 +181,16 @@ def _run_ffmpeg(
         process.wait()
         raise
     finally:
-        if watchdog is not None:
-            watchdog.cancel()
+        finished.set()
+        if watchdog.is_alive():
+            watchdog.join()
         drain.join()
         process.stdout.close()
         process.stderr.close()
     detail = "".join(tail)
-    if expired.is_set():
+    if killed_for == ["cancel"]:
+        raise TranscodeCancelled
+    if killed_for == ["timeout"]:
         raise MediaError("timeout", f"killed after {timeout} s\n{detail}")
     if returncode != 0:
         code = next((c for text, c in _STDERR_REASONS if text in detail), "transcode_failed")
@@ -212,11 +244,12 @@ def _finish_rung(rung_dir: Path, info: MediaInfo) -> list[_Segment]:
     return segments
 
 
-def _master_playlist(rungs: list[Rung], segments: dict[str, list[_Segment]]) -> str:
-    """The master playlist, highest rung first, with bandwidths measured on the segments."""
+def _master_playlist(rungs: list[Rung], measured: dict[str, tuple[int, int]]) -> str:
+    """The master playlist, highest rung first, with the peak and average bandwidths measured on
+    each rung's segments."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for rung in rungs:
-        peak, average = _measured_bandwidth(segments[rung.name])
+        peak, average = measured[rung.name]
         attributes = [f"BANDWIDTH={peak}", f"AVERAGE-BANDWIDTH={average}"]
         if rung.has_video:
             attributes.append(f"RESOLUTION={rung.width}x{rung.height}")

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +87,7 @@ def test_not_media_fails_with_a_reason_and_keeps_the_original(
     shown = _show(lesson_id)
     assert shown["status"] == "failed"
     assert shown["error"] == REASONS["not_media"]  # stored in English, translated when shown
+    assert _job(lesson_id).attempts == 1  # a bad source is not tried again
     keys = list(get_store().list(f"lessons/{lesson_id}/"))
     assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
 
@@ -127,7 +129,7 @@ def worker_processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_killed_worker_job_is_retried_and_finishes(
-    tmp_path: Path, publisher: str, worker_processes: list
+    tmp_path: Path, home: Path, publisher: str, worker_processes: list
 ) -> None:
     clip = make_clip(tmp_path / "long.mp4", seconds=40, width=854, height=480)
     code, lesson_id = _add(clip)
@@ -140,8 +142,52 @@ def test_killed_worker_job_is_retried_and_finishes(
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     assert _job(lesson_id).status is JobStatus.running  # nobody told the database
-    work_dir = f"job-{_job(lesson_id).id}"
+    work_dir = str(home / "work" / f"job-{_job(lesson_id).id}")
     _wait_for(lambda: not _processes_using(work_dir), timeout=10)  # its ffmpeg died with it
+    second = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy())
+    worker_processes.append(second)
+    _wait_for(lambda: _job(lesson_id).status in (JobStatus.done, JobStatus.failed), timeout=180)
+    assert _job(lesson_id).attempts == 2
+    assert _show(lesson_id)["status"] == "ready"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("command", "exit_code"),
+    # uvicorn ends by raising the signal it caught again, once it has shut down cleanly
+    [(["worker"], 0), (["run", "--no-demo"], -signal.SIGTERM)],
+    ids=["worker", "run"],
+)
+def test_sigterm_stops_mid_transcode_and_gives_the_job_back(
+    tmp_path: Path,
+    home: Path,
+    publisher: str,
+    worker_processes: list,
+    command: list[str],
+    exit_code: int,
+) -> None:
+    clip = make_clip(tmp_path / "long.mp4", seconds=40, width=854, height=480)
+    code, lesson_id = _add(clip)
+    assert code == 0
+    if command[0] == "run":
+        command = [*command, "--port", str(_free_port())]
+    first = subprocess.Popen([YUANJIAO, *command], env=os.environ.copy())
+    worker_processes.append(first)
+    _wait_for(
+        lambda: _job(lesson_id).status is JobStatus.running and _job(lesson_id).progress > 0.05
+    )
+    asked = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == exit_code
+    assert time.monotonic() - asked < 10
+    job = _job(lesson_id)
+    assert (job.status, job.attempts) == (JobStatus.queued, 1)  # given back, not left running
+    assert not _processes_using(str(home / "work" / f"job-{job.id}"))  # its ffmpeg stopped too
     second = subprocess.Popen([YUANJIAO, "worker"], env=os.environ.copy())
     worker_processes.append(second)
     _wait_for(lambda: _job(lesson_id).status in (JobStatus.done, JobStatus.failed), timeout=180)

@@ -4,6 +4,8 @@ import io
 import os
 import re
 import subprocess
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,9 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.i18n import gettext
+from core.jobs import is_temporary
 from core.media import ffmpeg_exe
 from courseware.transcode.command import build_command
-from courseware.transcode.errors import REASONS, MediaError
+from courseware.transcode.errors import REASONS, MediaError, TranscodeCancelled
 from courseware.transcode.ladder import (
     DEFAULT_HEIGHTS,
     Rung,
@@ -516,6 +519,7 @@ def test_unusable_sources_fail_with_a_reason(tmp_path: Path, make: object, code:
         transcode(source=source, out_dir=tmp_path / "out")
     assert failure.value.code == code and failure.value.reason == REASONS[code]
     assert str(failure.value) == REASONS[code] and failure.value.detail
+    assert not is_temporary(failure.value)  # a bad source is not tried again
     assert not (tmp_path / "out" / "master.m3u8").exists()
 
 
@@ -548,11 +552,38 @@ def test_cancelling_from_progress_kills_ffmpeg(ladder_clip: Path, tmp_path: Path
     assert not (tmp_path / "out" / "master.m3u8").exists()
 
 
-def test_timeout_kills_ffmpeg(ladder_clip: Path, tmp_path: Path) -> None:
+def test_timeout_kills_ffmpeg_and_is_temporary(ladder_clip: Path, tmp_path: Path) -> None:
     with pytest.raises(MediaError) as failure:
         transcode(source=ladder_clip, out_dir=tmp_path / "out", timeout=0.2)
-    assert failure.value.code == "timeout"
+    assert failure.value.code == "timeout" and is_temporary(failure.value)
     assert _our_ffmpeg_children() == set()
+
+
+def test_cancel_kills_ffmpeg_at_once(ladder_clip: Path, tmp_path: Path) -> None:
+    cancel = threading.Event()
+    running: list[set[int]] = []
+
+    def cancel_once(fraction: float) -> None:
+        if not cancel.is_set():
+            running.append(_our_ffmpeg_children())
+            cancel.set()  # as a stopping worker does, from another thread in practice
+
+    started = time.monotonic()
+    with pytest.raises(TranscodeCancelled):
+        transcode(
+            source=ladder_clip, out_dir=tmp_path / "out", on_progress=cancel_once, cancel=cancel
+        )
+    assert time.monotonic() - started < 5
+    assert running[0] and _our_ffmpeg_children() == set()
+    assert not (tmp_path / "out" / "master.m3u8").exists()
+
+
+def test_a_full_disk_fails_temporarily(tmp_path: Path) -> None:
+    source = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5"]
+    with pytest.raises(MediaError) as failure:  # /dev/full answers every write with ENOSPC
+        _run_ffmpeg([ffmpeg_exe(), "-hide_banner", *source, "-f", "mpegts", "-y", "/dev/full"])
+    assert failure.value.code == "disk_full" and is_temporary(failure.value)
+    assert failure.value.reason == REASONS["disk_full"]
 
 
 def test_retry_clears_what_an_earlier_attempt_left(tmp_path: Path) -> None:

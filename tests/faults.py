@@ -1,0 +1,54 @@
+"""Faults injected at the database driver: chosen statements fail as a locked or lost database
+makes them fail (the driver's own OperationalError, wrapped by SQLAlchemy as usual)."""
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+
+from core.db import get_engine
+
+
+@dataclass
+class Statements:
+    """What went through while faults were injected: statements that failed, and that passed."""
+
+    failed: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def failing_statements(match: Callable[[str], bool], *, times: int) -> Iterator[Statements]:
+    """Make the first `times` statements for which `match(sql)` holds fail with the driver's
+    OperationalError; later matching statements pass (and are counted)."""
+    seen = Statements()
+
+    def before(connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not match(statement):
+            return
+        if len(seen.failed) < times:
+            seen.failed.append(statement)
+            raise connection.dialect.loaded_dbapi.OperationalError("database is locked (injected)")
+        seen.passed.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def job_update(*columns: str) -> Callable[[str], bool]:
+    """Matches an UPDATE of the jobs table whose SET list starts with `columns`, in order."""
+
+    def match(statement: str) -> bool:
+        if not statement.startswith("UPDATE jobs SET "):
+            return False
+        assignments = statement.removeprefix("UPDATE jobs SET ").partition(" WHERE ")[0]
+        return re.findall(r"(\w+)=", assignments)[: len(columns)] == list(columns)
+
+    return match
