@@ -5,17 +5,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from core.api import SessionDep
+from core.api import SessionDep, verify_csrf
 from core.audit.service import ACTIONS, DETAIL_LABELS, TARGET_TYPES, AuditFilter, page_entries
 from core.paging import page_links
 from core.people.api import AdminUser
 from core.people.models import Organisation
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 # The platform serves China, which keeps one time zone all year: times are shown in it.
 CHINA_TIME = timezone(timedelta(hours=8), "UTC+8")
 # Days a filter may name (the ends of the calendar cannot be shifted between time zones).

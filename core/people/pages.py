@@ -4,12 +4,12 @@ rosters. Forms post back here; a refused change shows the same page again with t
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from core.api import RowId, SessionDep
+from core.api import RowId, SessionDep, verify_csrf
 from core.errors import InvalidInput
 from core.i18n import N_, error_text, gettext
 from core.paging import Page, page_links
@@ -60,7 +60,7 @@ from core.people.users import (
 )
 from core.settings import get_settings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 T = TypeVar("T")
 
 # Field names as the forms label them, for messages about a field.
