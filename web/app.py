@@ -31,6 +31,7 @@ from core.errors import (
 from core.i18n import error_text
 from core.jobs import Worker
 from core.people import api as people_api
+from core.people import member_pages
 from core.people import pages as people_pages
 from core.settings import get_settings
 from core.storage import get_store
@@ -157,6 +158,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(courseware_pages.router)
     app.include_router(people_api.router)
     app.include_router(people_pages.router)
+    app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

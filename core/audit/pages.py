@@ -49,7 +49,7 @@ def audit_page(
         since=datetime.combine(first, time(), CHINA_TIME) if first else None,
         until=datetime.combine(last + timedelta(days=1), time(), CHINA_TIME) if last else None,
     )
-    number = int(page) if page.isdigit() else 1
+    number = int(page) if page.isascii() and page.isdigit() else 1
     found = page_entries(session=session, viewer=viewer, wanted=wanted, page=number)
     org_ids = {entry.org_id for entry in found.items if entry.org_id is not None}
     names = dict(

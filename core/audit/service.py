@@ -69,7 +69,7 @@ DETAIL_LABELS = {
     "parent_id": N_("Parent organisation"),
     "from_parent": N_("Former parent"),
     "to_parent": N_("New parent"),
-    "organisations": N_("Organisations"),
+    "organisations": N_("Organisations affected"),
     "grant_id": N_("Role number"),
     "sessions_ended": N_("Sessions ended"),
     "fields": N_("Fields"),

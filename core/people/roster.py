@@ -191,7 +191,7 @@ class _Organisations:
         value = _text(cell)
         if not value:
             raise InvalidInput(N_("The organisation is missing."))
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             org = self.by_id.get(int(value))
             if org is None:
                 raise InvalidInput(

@@ -209,10 +209,10 @@ def test_import_api_reports_rows_in_the_readers_language(
 def test_import_refuses_a_file_over_the_limit(
     client: TestClient, tree: Tree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.people import api, pages
+    from core.people import api, member_pages
 
     monkeypatch.setattr(api, "MAX_ROSTER_BYTES", 100)
-    monkeypatch.setattr(pages, "MAX_ROSTER_BYTES", 100)
+    monkeypatch.setattr(member_pages, "MAX_ROSTER_BYTES", 100)
     token = log_in(client, "adm")
     big = b"x" * 101
     response = client.post(
