@@ -4,7 +4,7 @@ their subtrees. ID numbers are looked up by keyed hash and shown only masked."""
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,8 @@ def list_members(
     `org_id`, and active or not."""
     statement: Select[Any] = select(Member).where(managed_members(actor))
     if query.strip():
-        statement = statement.where(Member.name.contains(query.strip(), autoescape=True))
+        needle = query.strip().lower()
+        statement = statement.where(func.lower(Member.name).contains(needle, autoescape=True))
     if org_id is not None:
         org = get_managed_org(session=session, actor=actor, org_id=org_id)
         below = select(Organisation.id).where(Organisation.path.startswith(org.path))
