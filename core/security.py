@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,8 +32,10 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def normalise_id_number(raw: str) -> str:
     """The canonical form of a citizen ID number, or InvalidInput if it is not a valid one."""
-    number = raw.strip().upper()
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+    # Full-width digits (typed in a Chinese input mode) are the same number.
+    number = unicodedata.normalize("NFKC", raw).strip().upper()
+    well_formed = len(number) == 18 and number.isascii() and number[:17].isdigit()
+    if not well_formed or number[17] not in "0123456789X":
         raise InvalidInput(N_("An ID number has 18 characters (the last may be X)."))
     total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
     if _CHECK[total % 11] != number[17]:

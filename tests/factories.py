@@ -1,12 +1,17 @@
 """Builders of test data shared by the test modules."""
 
+import csv
+import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi.testclient import TestClient
+from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from core.people.models import Organisation, OrgKind, Role, User
-from core.people.service import create_org, create_user, grant_role
+from core.people.service import create_org, grant_role
+from core.security import hash_password, id_check_digit
 from courseware.models import Course, Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 
@@ -41,9 +46,17 @@ def make_tree(session: Session) -> Tree:
     return Tree(district, town, general, branch, sibling, other)
 
 
+@lru_cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
 def make_user(session: Session, login: str, role: Role, org: Organisation) -> User:
-    """A committed user holding `role` on `org`, with the shared test password."""
-    user = create_user(session=session, login=login, password=PASSWORD, display_name=login)
+    """A committed user holding `role` on `org`, with the shared test password (hashed once
+    per run: argon2 takes a good part of a second on purpose)."""
+    user = User(login=login, display_name=login, password_hash=_password_hash())
+    session.add(user)
+    session.flush()
     grant_role(session=session, user=user, role=role, org_id=org.id)
     session.commit()
     return user
@@ -106,3 +119,27 @@ def log_in(client: TestClient, login: str) -> str:
     )
     assert response.status_code == 303, response.text
     return csrf_token(client)
+
+
+def id_number(serial: int) -> str:
+    """A valid (checksummed) citizen ID number, different for every `serial` below 1000."""
+    first17 = f"1101051980{(serial // 1000) % 100:02d}01{serial % 1000:03d}"
+    return first17 + id_check_digit(first17)
+
+
+def roster_xlsx(rows: list[list[object]]) -> bytes:
+    """An XLSX workbook whose first sheet holds `rows` (the first one being the headings)."""
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def roster_csv(rows: list[list[object]], encoding: str = "utf-8") -> bytes:
+    """A CSV file of `rows`, as spreadsheet software saves one."""
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode(encoding)

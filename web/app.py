@@ -17,6 +17,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
 from core.api import csrf_token
+from core.audit import api as audit_api
+from core.audit import pages as audit_pages
 from core.db import get_engine
 from core.errors import (
     InvalidInput,
@@ -28,6 +30,9 @@ from core.errors import (
 )
 from core.i18n import error_text
 from core.jobs import Worker
+from core.people import api as people_api
+from core.people import member_pages
+from core.people import pages as people_pages
 from core.settings import get_settings
 from core.storage import get_store
 from courseware import api as courseware_api
@@ -151,6 +156,11 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(courseware_api.media_router)
     app.include_router(courseware_api.upload_router())
     app.include_router(courseware_pages.router)
+    app.include_router(people_api.router)
+    app.include_router(people_pages.router)
+    app.include_router(member_pages.router)
+    app.include_router(audit_api.router)
+    app.include_router(audit_pages.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/metrics", make_asgi_app())
     return app

@@ -46,3 +46,10 @@ def test_hash_is_keyed_and_mask_hides_the_middle() -> None:
     assert hash_id_number(VALID, key="a") != hash_id_number(VALID, key="b")
     assert VALID not in hash_id_number(VALID, key="a")
     assert mask_id_number(VALID) == "1101**********002X"
+
+
+def test_full_width_digits_are_the_same_number() -> None:
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in VALID)  # "１１０…Ｘ"
+    assert normalise_id_number(full_width) == VALID
+    with pytest.raises(InvalidInput):
+        normalise_id_number("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X")  # other scripts' digits are not ID digits

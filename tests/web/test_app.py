@@ -72,9 +72,15 @@ def _last_line(output: str) -> int:
 
 
 def test_cli_adds_orgs_users_and_members(session: Session) -> None:
+    # Setting up: a top-level organisation and the first platform admin need no account.
     district = runner.invoke(cli, ["orgs", "add", "示范区委", "--kind", "district"])
     assert district.exit_code == 0, district.output
     district_id = _last_line(district.output)
+    root = runner.invoke(
+        cli, ["users", "add", "root", "--role", "platform_admin", "--org", str(district_id)]
+    )
+    assert root.exit_code == 0 and "password: " in root.output, root.output
+    # From then on every command acts as an account: the first platform admin by default.
     branch = runner.invoke(
         cli, ["orgs", "add", "一支部", "--kind", "branch", "--parent", str(district_id)]
     )
@@ -102,11 +108,12 @@ def test_cli_adds_orgs_users_and_members(session: Session) -> None:
     assert (
         stored_user.grants[0].role is Role.publisher and stored_user.grants[0].org_id == branch_id
     )
+    assert stored_user.must_change_password
     assert session.get_one(Member, _last_line(member.output)).org_id == branch_id
     refused = runner.invoke(
         cli, ["orgs", "add", "错层", "--kind", "district", "--parent", str(branch_id)]
     )
-    assert refused.exit_code == 1 and "不能设在" in refused.output
+    assert refused.exit_code == 1 and "组织的级别必须低于上级组织" in refused.output
 
 
 def test_attachments_upload_and_download(
