@@ -15,15 +15,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
+from redis import ConnectionPool
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import session_scope, utcnow
-from core.errors import PlatformError, TemporaryError
+from core.errors import ConfigurationError, PlatformError, TemporaryError
+from core.i18n import N_
 from core.jobs.models import Job, JobStatus
 from core.settings import get_settings
 
@@ -36,16 +39,35 @@ FailureHook = Callable[[Session, Job, str], None]
 
 def make_huey(url: str) -> Huey:
     """The Huey instance for a queue URL: `sqlite:///path` or `redis://host:port/db`."""
-    if url.startswith(("redis://", "rediss://")):
-        return RedisHuey("yuanjiao", url=url)
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("yuanjiao", filename=str(path))
-    raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///path or redis://host:port/db")
+    try:
+        if url.startswith(("redis://", "rediss://")):
+            # A dead Redis fails a connection in seconds instead of hanging the caller.
+            pool = ConnectionPool.from_url(url, socket_connect_timeout=10)
+            return RedisHuey("yuanjiao", connection_pool=pool)
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return SqliteHuey("yuanjiao", filename=str(path))
+    except (ValueError, OSError) as exc:
+        raise ConfigurationError(
+            N_("YUANJIAO_QUEUE_URL cannot be used: %(reason)s"), reason=str(exc)
+        ) from exc
+    raise ConfigurationError(
+        N_("YUANJIAO_QUEUE_URL is malformed: use sqlite:///path or redis://host:port/db.")
+    )
 
 
-huey = make_huey(get_settings().queue_url)
+@lru_cache
+def _queue() -> tuple[Huey, Any]:
+    """The queue and its one task, built on first use rather than on import, so a malformed or
+    unreachable queue is an error its user reports (the CLI in one line), not a failed import."""
+    queue = make_huey(get_settings().queue_url)
+    return queue, queue.task()(run_job)
+
+
+def get_huey() -> Huey:
+    """The queue named by YUANJIAO_QUEUE_URL."""
+    return _queue()[0]
 
 
 @dataclass(frozen=True)
@@ -86,13 +108,13 @@ def create_job(*, session: Session, kind: str, payload: dict[str, Any]) -> Job:
 
 def enqueue(job_id: int, *, delay: float = 0) -> None:
     """Hand a committed job to the queue."""
+    task = _queue()[1]
     if delay > 0:
-        run_job.schedule((job_id,), delay=delay)
+        task.schedule((job_id,), delay=delay)
     else:
-        run_job(job_id)
+        task(job_id)
 
 
-@huey.task()
 def run_job(job_id: int) -> None:
     """The one queue task: run the job with this id (a no-op if it is not waiting to run)."""
     outcome = execute_job(job_id)
@@ -240,7 +262,9 @@ class Worker:
     """Huey consumer threads plus the recovery loop (`yuanjiao worker`; inside `yuanjiao run`)."""
 
     def __init__(self, *, workers: int = 1) -> None:
-        self.consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        self.consumer = get_huey().create_consumer(
+            workers=workers, worker_type="thread", periodic=False
+        )
         self._stopped = threading.Event()
         self._recovery = threading.Thread(target=self._recover_loop, name="recovery", daemon=True)
 
