@@ -77,12 +77,12 @@ def test_html_errors_know_who_is_logged_in(client: TestClient, session: Session)
         assert 'href="/login' not in page  # no 登录 offered to someone logged in
     english = client.get("/no/such/page?lang=en")
     assert "Nothing is found at this address." in english.text and "Log out" in english.text
-    assert "此地址没有内容" in client.get("/no/such/page").text
+    assert "请求的地址不存在" in client.get("/no/such/page").text
 
 
 def test_api_errors_are_always_json(client: TestClient) -> None:
     unknown = client.get("/api/no/such/thing")
-    assert unknown.status_code == 404 and unknown.json() == {"detail": "此地址没有内容。"}
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "请求的地址不存在。"}
     wrong_method = client.delete("/api/courses")
     assert wrong_method.status_code == 405 and "detail" in wrong_method.json()
     assert "GET" in wrong_method.headers["allow"]
