@@ -222,8 +222,8 @@ CHECKS: dict[str, Callable[[], Check]] = {
 }
 
 # Checks that mean nothing while another has failed: no migrations without a database, no queue
-# depth without the jobs table.
-NEEDS = {"migrations": {"database"}, "jobs": {"database", "migrations"}}
+# depth without the jobs table and the queue.
+NEEDS = {"migrations": {"database"}, "jobs": {"database", "migrations", "queue"}}
 
 
 def run_checks(names: tuple[str, ...] = tuple(CHECKS)) -> list[Check]:

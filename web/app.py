@@ -219,16 +219,11 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         """A failure whose details are for the log only: logged under a request id, answered
         with a generic message carrying that id."""
         request_id = secrets.token_hex(6)
-        log.error(
-            "request %s: %s %s failed (%s)",
-            request_id,
-            request.method,
-            request.url.path,
-            status,
-            exc_info=exc if status >= 500 and not isinstance(exc, PlatformError) else None,
-        )
-        if isinstance(exc, PlatformError):
-            log.error("request %s: %s", request_id, exc)
+        where = (request_id, request.method, request.url.path, status)
+        if isinstance(exc, PlatformError):  # raised on purpose: its message says enough
+            log.error("request %s: %s %s failed (%s): %s", *where, exc)
+        else:
+            log.error("request %s: %s %s failed (%s)", *where, exc_info=exc)
         message = _translate(request, UNAVAILABLE if status == 503 else INTERNAL)
         return await error_response(request, status, message, request_id=request_id)
 

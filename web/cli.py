@@ -8,6 +8,7 @@ command in one line on stderr and exit code 1, never a traceback (`_Commands`).
 
 import json
 import logging
+import unicodedata
 from typing import Annotated, Any
 
 import typer
@@ -131,6 +132,12 @@ def _summary(check: Check) -> str:
     return ""
 
 
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(width - columns, 1)
+
+
 @app.command()
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Check every engine (with its version), migrations, ffmpeg, free disk and queue depth."""
@@ -156,7 +163,7 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
             )
             colour = "green" if check.ok else "red"
             label = say(_LABELS[check.name])
-            typer.echo(f"{label:<12} " + typer.style(f"{state:<6}", fg=colour) + f" {text}")
+            typer.echo(f"{_pad(label, 14)}{typer.style(_pad(state, 8), fg=colour)}{text}")
     if not healthy:
         raise typer.Exit(code=1)
 

@@ -30,9 +30,10 @@ def test_shipped_development_keys_are_refused_in_production(tmp_path: Path) -> N
 
 
 def test_keys_are_generated_only_for_the_embedded_default(tmp_path: Path) -> None:
-    embedded = Settings(home=tmp_path, secret_key="", id_hash_key="", database_url="")
+    unset = {"secret_key": "", "id_hash_key": "", "database_url": ""}  # the embedded default
+    embedded = Settings(home=tmp_path, **unset)
     assert (tmp_path / "secret.key").read_text() == embedded.secret_key
-    assert Settings(home=tmp_path, secret_key="", id_hash_key="").secret_key == embedded.secret_key
+    assert Settings(home=tmp_path, **unset).secret_key == embedded.secret_key  # kept, not new
     external = "postgresql+psycopg://yj@db/yj"
     with pytest.raises(ConfigurationError, match="YUANJIAO_SECRET_KEY"):
         Settings(home=tmp_path / "other", secret_key="", database_url=external)
