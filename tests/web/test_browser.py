@@ -277,6 +277,7 @@ def test_upload_buttons_appear_only_when_they_apply(
     resume.click()
     expect(retry).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text("坏块")
+    expect(page.locator("#phase")).to_have_text("上传已中断")
     expect(pause).to_be_hidden()
     expect(resume).to_be_hidden()
 

@@ -70,6 +70,7 @@ form.addEventListener("submit", async (event) => {
       let detail = error.message;
       try { detail = JSON.parse(response.getBody()).detail || detail; } catch (_) { /* keep */ }
       retry = resumeUpload;
+      el("phase").textContent = messages.interrupted;
       fail(detail, "error");
     },
     onSuccess() { followLesson(upload.url.split("/").pop()); },
