@@ -4,9 +4,11 @@
 FROM node:20-slim AS vendor
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund \
-    && mkdir vendor \
-    && cp node_modules/hls.js/dist/hls.min.js node_modules/tus-js-client/dist/tus.min.js vendor/
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+    && mkdir -p vendor/swagger-ui \
+    && cp node_modules/hls.js/dist/hls.min.js node_modules/tus-js-client/dist/tus.min.js vendor/ \
+    && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+          node_modules/swagger-ui-dist/swagger-ui.css vendor/swagger-ui/
 
 # The project and its dependencies in a virtualenv (ffmpeg comes from the imageio-ffmpeg wheel).
 FROM python:3.11-slim AS build

@@ -10,8 +10,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 VENDOR := web/static/vendor
-VENDOR_FILES := $(VENDOR)/hls.min.js $(VENDOR)/tus.min.js
-NPM_FLAGS := --no-audit --no-fund
+SWAGGER_UI := $(VENDOR)/swagger-ui/swagger-ui-bundle.js $(VENDOR)/swagger-ui/swagger-ui.css
+VENDOR_FILES := $(VENDOR)/hls.min.js $(VENDOR)/tus.min.js $(SWAGGER_UI)
+# No package needs an install script (swagger-ui-dist's dependency only reports the download).
+NPM_FLAGS := --no-audit --no-fund --ignore-scripts
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 # Extra arguments: `make test PYTEST_ARGS='-k playlist -x'`, `make run RUN_ARGS='--port 8080'`.
 PYTEST_ARGS ?=
@@ -40,10 +42,10 @@ lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/mypy core courseware web
 
 messages: $(VENV)/.installed ## collect the texts to translate into core/locale (then fill in zh_CN)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --sort-output -o $(VENV)/messages.pot .
-	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --no-location --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --no-wrap --sort-output -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete --no-wrap
 
-vendor: $(VENDOR_FILES) ## copy hls.js and tus-js-client into web/static/vendor
+vendor: $(VENDOR_FILES) ## copy hls.js, tus-js-client and Swagger UI into web/static/vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +70,11 @@ $(VENDOR)/hls.min.js: node_modules/.installed
 $(VENDOR)/tus.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp node_modules/tus-js-client/dist/tus.min.js $@
+
+# /docs serves Swagger UI from here: the API reference works without internet access.
+$(VENDOR)/swagger-ui/%: node_modules/.installed
+	mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/$* $@
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium), with CJK fonts so Chinese pages
 # render as text, not boxes; install them when we may.

@@ -4,21 +4,29 @@ import typer
 from sqlalchemy import select
 
 from core.db import session_scope
-from core.errors import InvalidInput, PlatformError
+from core.errors import ConfigurationError, InvalidInput, PlatformError
 from core.i18n import N_, error_text, gettext
 from core.people.models import User
 from core.people.permissions import is_platform_admin
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+
+
+def _locale() -> str:
+    """The operator's language: the configured default, even when other settings are wrong."""
+    try:
+        return get_settings().default_locale
+    except ConfigurationError:
+        return str(Settings.model_fields["default_locale"].default)
 
 
 def say(message: str, **values: object) -> str:
     """`message` in the configured default language (the CLI's reader)."""
-    return gettext(get_settings().default_locale, message, **values)
+    return gettext(_locale(), message, **values)
 
 
 def fail(exc: PlatformError) -> typer.Exit:
-    """Print a platform error for a person and give the exit code for it."""
-    typer.secho(error_text(get_settings().default_locale, exc), fg="red", err=True)
+    """Print a platform error for a person, on one line, and give the exit code for it."""
+    typer.secho(" ".join(error_text(_locale(), exc).split()), fg="red", err=True)
     return typer.Exit(code=1)
 
 

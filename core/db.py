@@ -7,9 +7,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from core.errors import ConfigurationError
+from core.i18n import N_
 from core.settings import get_settings
 
 NAMING = {
@@ -68,7 +72,24 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """An engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    A malformed URL, or one naming a driver that is not installed, is a ConfigurationError.
+    """
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(
+            N_("YUANJIAO_DATABASE_URL is malformed: %(reason)s"), reason=_first_line(exc)
+        ) from exc
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            N_(
+                "YUANJIAO_DATABASE_URL names an unsupported database %(backend)s: use "
+                "sqlite:///path or postgresql+psycopg://user:password@host/name."
+            ),
+            backend=repr(backend),
+        )
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -81,7 +102,25 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        # An unreachable server fails a connection in seconds instead of hanging the caller.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(
+            N_("YUANJIAO_DATABASE_URL is malformed: %(reason)s"), reason=_first_line(exc)
+        ) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit for a log or an operator's screen: the password is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(malformed URL)"
 
 
 @lru_cache

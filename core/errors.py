@@ -6,6 +6,7 @@ PlatformError
 ├── InvalidInput      a rule about the data was broken (message is shown to the user)
 ├── TemporaryError    a failure that may pass when tried again (a store or peer is away)
 ├── NotAuthenticated  the action needs a logged-in user
+├── ConfigurationError a setting is missing, malformed or unsafe (the operator must fix it)
 └── (package errors)  e.g. courseware's MediaError, storage's StorageError
 
 An error carries an English message id and its named values; `str(error)` is the English text,
@@ -49,3 +50,7 @@ class TemporaryError(PlatformError):
 
 class NotAuthenticated(PlatformError):
     """The action needs a logged-in user and there is none."""
+
+
+class ConfigurationError(PlatformError):
+    """A setting is missing, malformed or unsafe for the mode; the operator has to change it."""

@@ -1,13 +1,27 @@
 """Settings from the environment (YUANJIAO_*); every engine URL defaults under YUANJIAO_HOME."""
 
+import logging
 import os
 import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
+from core.i18n import N_
+
+log = logging.getLogger(__name__)
+
+# The keys that .env.example and docker-compose.yml ship for a local trial: production refuses them.
+DEVELOPMENT_SECRETS = frozenset(
+    {"dev-session-key-change-me", "dev-id-hash-key-change-me", "change-me", "secret"}
+)
+# Keys kept in files under `home` when the embedded single-node default may generate them.
+_KEY_FILES = {"secret_key": "secret.key", "id_hash_key": "id-hash.key"}
 
 
 class Settings(BaseSettings):
@@ -19,8 +33,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     storage_url: str = ""
     queue_url: str = ""
-    # Signing key for session cookies and the HMAC key for ID-card numbers. When unset they are
-    # generated once and kept in files under `home` (fine for one machine; set them in production).
+    # development: the embedded single-node default may generate its keys; production: every
+    # key must be set, and to none of the development values.
+    mode: Literal["development", "production"] = "development"
+    # Signing key for session cookies and the HMAC key for ID-card numbers. Only the embedded
+    # default (SQLite, development) generates them, once, into files under `home`; a node with an
+    # external database must be given them, so that every node signs and hashes alike.
     secret_key: str = ""
     id_hash_key: str = ""
     max_upload_bytes: int = 4 * 1024**3
@@ -37,6 +55,19 @@ class Settings(BaseSettings):
     presign_seconds: int = 3600
     default_locale: str = "zh_CN"
     cookie_secure: bool = False
+    # Where the site is reached; an https:// base URL turns on HSTS.
+    base_url: str = "http://127.0.0.1:8000"
+    # host:port to serve /metrics on a listener of its own; when empty, /metrics is on the
+    # site and only platform admins may read it.
+    metrics_address: str = ""
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, colon, port = value.rpartition(":")
+        if value and not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("give host:port, for example 127.0.0.1:9100")
+        return value
 
     @property
     def presign_delta(self) -> timedelta:
@@ -47,19 +78,46 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> "Settings":
         home = self.home
         if not self.database_url:
+            home.mkdir(parents=True, exist_ok=True)
             self.database_url = f"sqlite:///{home / 'yuanjiao.db'}"
         if not self.storage_url:
             self.storage_url = f"file://{home / 'objects'}"
         if not self.queue_url:
             self.queue_url = f"sqlite:///{home / 'queue.db'}"
-        if not self.secret_key:
-            self.secret_key = _local_secret(home / "secret.key")
-        if not self.id_hash_key:
-            self.id_hash_key = _local_secret(home / "id-hash.key")
+        for name, filename in _KEY_FILES.items():
+            setattr(self, name, self._key(name, home / filename))
         return self
 
+    @property
+    def embedded(self) -> bool:
+        """The single-node default: a SQLite database in development mode."""
+        return self.mode == "development" and self.database_url.startswith("sqlite")
 
-def _local_secret(path: Path) -> str:
+    def _key(self, name: str, path: Path) -> str:
+        """The configured key, or on the embedded default one generated into `path`; a node that
+        other nodes may share a database with never invents a key of its own."""
+        value: str = getattr(self, name)
+        setting = f"YUANJIAO_{name.upper()}"
+        if value and value in DEVELOPMENT_SECRETS and self.mode == "production":
+            raise ConfigurationError(
+                N_("%(setting)s has a development value: set a secret of your own in production."),
+                setting=setting,
+            )
+        if value:
+            return value
+        if not self.embedded:
+            raise ConfigurationError(
+                N_(
+                    "%(setting)s is not set: outside the embedded default every node needs the "
+                    'same key (generate one with `python3 -c "import secrets; '
+                    'print(secrets.token_urlsafe(32))"`).'
+                ),
+                setting=setting,
+            )
+        return _local_secret(path, setting)
+
+
+def _local_secret(path: Path, setting: str) -> str:
     """Read a generated secret from `path`, creating it (mode 600) on first use."""
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
@@ -69,10 +127,24 @@ def _local_secret(path: Path) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as out:
         out.write(value)
+    log.warning(
+        "generated %s into %s for this single node; set %s to run more than one",
+        setting,
+        path,
+        setting,
+    )
     return value
 
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment; a malformed value is a
+    ConfigurationError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        setting = "YUANJIAO_" + "_".join(str(part) for part in error["loc"]).upper()
+        raise ConfigurationError(
+            N_("%(setting)s is invalid: %(reason)s"), setting=setting, reason=error["msg"]
+        ) from None

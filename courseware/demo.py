@@ -1,5 +1,10 @@
-"""Demo content for a first look: a small org tree, three accounts, short generated lessons."""
+"""Demo content for a first look: a small org tree, one account per role, short generated lessons.
 
+The accounts get generated passwords, printed once by the command that loads the demo, and each
+must be changed at the first login: a demo left running is no open door.
+"""
+
+import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -17,18 +22,28 @@ from core.security import id_check_digit
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.models import Visibility
-from courseware.service import create_course, ingest_lesson
+from courseware.service import create_course, ingest_lesson, update_lesson
 
 DEMO_ROOT = "示范区委"
-# Demo accounts for a local trial only: `yuanjiao run --no-demo` creates none.
+# One account per role (login, display name, role, index of its org in `_demo_orgs`); the
+# member's login is linked to the party member of the same name. `--no-demo` creates none.
 ACCOUNTS = (
-    ("admin", "demo-admin-2026", "平台管理员", Role.platform_admin, 0),
-    ("publisher", "demo-publisher-2026", "宣传委员 李华", Role.publisher, 1),
-    ("member", "demo-member-2026", "党员 王芳", Role.member, 3),
+    ("admin", "平台管理员", Role.platform_admin, 0),
+    ("orgadmin", "组织委员 赵敏", Role.org_admin, 1),
+    ("publisher", "宣传委员 李华", Role.publisher, 1),
+    ("member", "党员 王芳", Role.member, 3),
 )
+MEMBERS = ("王芳", "张伟", "刘洋")
+LINKED_MEMBER = {"member": "王芳"}
+# Courses: category, title, and lessons with the credit hours (学时) they are worth; the
+# generated clips are seconds long, so their credit is set by hand as a publisher would.
 LESSONS = (
-    ("基层党建", "学习贯彻党章", ["第一讲：党章的历史沿革", "第二讲：党员的权利和义务"]),
-    ("乡村振兴", "乡村振兴实用技术", ["果树春季管理要点"]),
+    (
+        "基层党建",
+        "学习贯彻党章",
+        [("第一讲：党章的历史沿革", 1.0), ("第二讲：党员的权利和义务", 1.0)],
+    ),
+    ("乡村振兴", "乡村振兴实用技术", [("果树春季管理要点", 0.5)]),
 )
 
 
@@ -42,29 +57,40 @@ class DemoAccount:
 
 
 def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
-    """Create the demo tree, accounts and transcoded lessons once; later calls change nothing."""
+    """Create the demo tree, accounts and transcoded lessons once; later calls change nothing.
+
+    Returns the accounts with their generated passwords: the only time they are known.
+    """
+    accounts = []
     with session_scope() as session:
         if session.scalar(select(Organisation.id).where(Organisation.name == DEMO_ROOT)):
             return []
         orgs = _demo_orgs(session)
-        users = {}
-        for login, password, name, role, org_index in ACCOUNTS:
-            user = create_user(session=session, login=login, password=password, display_name=name)
-            grant_role(session=session, user=user, role=role, org_id=orgs[org_index].id)
-            users[login] = user
-        for index, name in enumerate(("王芳", "张伟", "刘洋")):
+        members = {}
+        for index, name in enumerate(MEMBERS):
             prefix = f"11010119{80 + index}0101{index:03d}"
-            add_member(
+            members[name] = add_member(
                 session=session,
                 org_id=orgs[3].id,
                 name=name,
                 id_number=prefix + id_check_digit(prefix),
                 hash_key=get_settings().id_hash_key,
             )
+        users = {}
+        for login, name, role, org_index in ACCOUNTS:
+            password = secrets.token_urlsafe(12)
+            user = create_user(session=session, login=login, password=password, display_name=name)
+            user.must_change_password = True
+            grant_role(session=session, user=user, role=role, org_id=orgs[org_index].id)
+            if login in LINKED_MEMBER:
+                members[LINKED_MEMBER[login]].user_id = user.id
+            users[login] = user
+            accounts.append(DemoAccount(login, password, role.value))
+        session.flush()
         job_ids = _demo_lessons(session, users["publisher"], orgs[1], seconds)
     for job_id in job_ids:
         execute_job(job_id)
-    return [DemoAccount(login, password, role.value) for login, password, _, role, _ in ACCOUNTS]
+    return accounts
 
 
 def _demo_orgs(session: Session) -> list[Organisation]:
@@ -96,7 +122,7 @@ def _demo_lessons(
                 description=f"{category}专题课程（演示内容）。",
                 visibility=Visibility.public if number == 0 else Visibility.org,
             )
-            for index, title in enumerate(titles):
+            for index, (title, hours) in enumerate(titles):
                 clip = Path(scratch) / f"demo-{number}-{index}.mp4"
                 _generate_clip(clip, seconds=seconds, pattern=number * 2 + index)
                 lesson = ingest_lesson(
@@ -108,6 +134,7 @@ def _demo_lessons(
                     source=clip,
                     filename=clip.name,
                 )
+                update_lesson(session=session, user=publisher, lesson=lesson, credit_hours=hours)
                 assert lesson.job_id is not None
                 job_ids.append(lesson.job_id)
     return job_ids

@@ -23,6 +23,9 @@ os.environ["YUANJIAO_QUEUE_URL"] = os.environ.get(
     "YUANJIAO_TEST_QUEUE_URL", f"sqlite:///{_HOME / 'queue.db'}"
 )
 os.environ["YUANJIAO_STORAGE_URL"] = f"file://{_HOME / 'objects'}"
+# A node with an external database (the PostgreSQL run) must be given its keys.
+os.environ["YUANJIAO_SECRET_KEY"] = "test-session-key-0123456789abcdef"
+os.environ["YUANJIAO_ID_HASH_KEY"] = "test-id-hash-key-0123456789abcdef"
 os.environ["YUANJIAO_JOB_STALE_SECONDS"] = "3"
 os.environ["YUANJIAO_JOB_RETRY_BASE_SECONDS"] = "0.2"
 os.environ["YUANJIAO_JOB_ENQUEUE_GRACE_SECONDS"] = "1"
@@ -33,7 +36,7 @@ pytest_plugins = ["tests.s3"]
 from sqlalchemy.orm import Session  # noqa: E402
 
 from core.db import Base, get_engine, new_session  # noqa: E402
-from core.jobs import huey  # noqa: E402
+from core.jobs import get_huey  # noqa: E402
 from core.migrate import upgrade_database  # noqa: E402
 
 _skipped: list[str] = []
@@ -65,7 +68,7 @@ def _clean_tables() -> Iterator[None]:
     with get_engine().begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-    huey.flush()
+    get_huey().flush()
 
 
 @pytest.fixture

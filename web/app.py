@@ -1,26 +1,36 @@
-"""The FastAPI application: routers of every package, sessions, error pages, static files."""
+"""The FastAPI application: routers of every package, sessions, error pages, static files.
+
+Errors are answered once, here: JSON (`{"detail": ...}`) for the API and media routes, an HTML
+page in the reader's language for everything else. What went wrong inside (exception text,
+hosts, storage endpoints) goes to the log under a request id; the visitor sees a generic
+message with that id.
+"""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from prometheus_client import make_asgi_app
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
-from core.api import csrf_token
+from core.api import CurrentUser, csrf_token, optional_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages
-from core.db import get_engine
 from core.errors import (
+    ConfigurationError,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -28,18 +38,21 @@ from core.errors import (
     PlatformError,
     TemporaryError,
 )
-from core.i18n import error_text
+from core.health import check_database, check_storage, engine_error
+from core.i18n import LOCALES, N_, error_text, gettext
 from core.jobs import Worker
 from core.people import api as people_api
 from core.people import member_pages
 from core.people import pages as people_pages
+from core.people.models import User
+from core.people.permissions import is_platform_admin
 from core.settings import get_settings
-from core.storage import get_store
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
 from courseware.errors import UploadTooLarge
 from courseware.service import sweep_abandoned_uploads
 from web import auth
+from web.headers import SecurityHeaders, security_headers
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
 
 WEB_DIR = Path(__file__).parent
@@ -51,15 +64,24 @@ STATUS = (
     (UploadTooLarge, 413),
     (InvalidInput, 400),
     (TemporaryError, 503),
+    (ConfigurationError, 503),
     (PlatformError, 400),
 )
+# What a visitor is told for HTTP errors raised by routing (unknown address, wrong method...).
+HTTP_MESSAGES = {
+    404: N_("Nothing is found at this address."),
+    405: N_("This address does not accept this kind of request."),
+}
+UNAVAILABLE = N_("The service is unavailable for a moment: please try again shortly.")
+INTERNAL = N_("Something went wrong on our side: please try again later.")
+INVALID = N_("The request is not valid:")
 
 
 def _page_context(request: Request) -> dict[str, Any]:
     locale = pick_locale(request, get_settings().default_locale)
     return {
         "locale": locale,
-        "csrf_token": csrf_token(request),
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
         "path": request.url.path,
     }
 
@@ -68,6 +90,21 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/media/")) or "application/json" in (
         request.headers.get("accept", "")
     )
+
+
+def same_site_path(target: str | None, request: Request) -> str:
+    """`target` as a path on this site (from a Referer or a `next`), or "/" when it would lead
+    anywhere else: another host, a scheme, or a path a browser reads as one ("//", "/\\")."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    foreign = parts.scheme not in ("http", "https") or parts.netloc != request.url.netloc
+    if (parts.scheme or parts.netloc) and foreign:
+        return "/"
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith(("//", "/\\")) or "\\" in path:
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 async def _sweep_uploads_hourly(directory: Path) -> None:
@@ -81,9 +118,69 @@ async def _sweep_uploads_hourly(directory: Path) -> None:
         await asyncio.sleep(3600)
 
 
-def _check_database() -> None:
-    with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
+def _serve_metrics(address: str) -> Any:
+    """Serve /metrics on a listener of its own (YUANJIAO_METRICS_ADDRESS=host:port)."""
+    host, _, port = address.rpartition(":")
+    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1")
+    log.info("metrics on http://%s/metrics", address)
+    return server
+
+
+async def _reader(request: Request) -> User | None:
+    """Who is logged in, for an error page; nobody when that cannot be told (the database may
+    be the very thing that failed)."""
+    if "session" not in request.scope:
+        return None
+    try:
+        return await optional_user(request)
+    except Exception:
+        return None
+
+
+def _translate(request: Request, message: str) -> str:
+    return gettext(pick_locale(request, get_settings().default_locale), message)
+
+
+# Pydantic's error types, told in the reader's language; the values come from the error's ctx.
+VALIDATION_TEXTS = {
+    "missing": N_("is required"),
+    "string_too_long": N_("has at most %(max_length)s characters"),
+    "string_too_short": N_("has at least %(min_length)s characters"),
+    "too_long": N_("has at most %(max_length)s items"),
+    "too_short": N_("has at least %(min_length)s items"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "greater_than": N_("must be more than %(gt)s"),
+    "less_than": N_("must be less than %(lt)s"),
+    "int_parsing": N_("must be a whole number"),
+    "int_type": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "string_type": N_("must be text"),
+    "enum": N_("must be one of: %(expected)s"),
+    "literal_error": N_("must be one of: %(expected)s"),
+    "extra_forbidden": N_("is not a known field"),
+    "json_invalid": N_("is not valid JSON"),
+    "string_pattern_mismatch": N_("has a wrong format"),
+    "date_from_datetime_parsing": N_("must be a date (YYYY-MM-DD)"),
+    "date_parsing": N_("must be a date (YYYY-MM-DD)"),
+}
+
+
+def _validation_text(locale: str, exc: RequestValidationError) -> str:
+    """The request's validation errors on one line in the reader's language
+    (`title: 最多 200 个字符`); an error type without a text of ours keeps Pydantic's words."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        text = VALIDATION_TEXTS.get(str(error.get("type")))
+        context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+        try:
+            said = gettext(locale, text, **context) if text else str(error.get("msg", ""))
+        except KeyError:
+            said = str(error.get("msg", ""))
+        parts.append(f"{where}: {said}" if where else said)
+    return "; ".join(parts)
 
 
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
@@ -96,14 +193,25 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         if worker is not None:
             worker.start()
         sweeper = asyncio.create_task(_sweep_uploads_hourly(settings.home / "uploads"))
+        metrics = _serve_metrics(settings.metrics_address) if settings.metrics_address else None
         try:
             yield
         finally:
             sweeper.cancel()
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
             if worker is not None:
                 worker.stop()
 
-    app = FastAPI(title="yuanjiao 远教", lifespan=lifespan)
+    # The docs page is our own (its assets are served from /static, see `api_docs`).
+    app = FastAPI(
+        title="yuanjiao 远教",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
     install_translations(templates.env)
     app.state.templates = templates
@@ -115,41 +223,117 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         https_only=settings.cookie_secure,
         max_age=14 * 24 * 3600,
     )
+    # Outermost of our middleware, so every response gets the headers, refusals included.
+    app.add_middleware(SecurityHeaders, settings=settings)
+
+    async def error_response(
+        request: Request,
+        status: int,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> Response:
+        """The error as JSON for the API, or as a page in the reader's language that knows who
+        is logged in."""
+        if request_id is not None:
+            headers = {**(headers or {}), "X-Request-ID": request_id}
+        if _wants_json(request):
+            body: dict[str, Any] = {"detail": message}
+            if request_id is not None:
+                body["request_id"] = request_id
+            return JSONResponse(body, status_code=status, headers=headers)
+        context = {
+            "message": message,
+            "status": status,
+            "request_id": request_id,
+            "user": await _reader(request),
+        }
+        return templates.TemplateResponse(
+            request, "error.html", context, status_code=status, headers=headers
+        )
+
+    async def hidden_failure(request: Request, exc: BaseException, status: int) -> Response:
+        """A failure whose details are for the log only: logged under a request id, answered
+        with a generic message carrying that id."""
+        request_id = secrets.token_hex(6)
+        where = (request_id, request.method, request.url.path, status)
+        if isinstance(exc, PlatformError):  # raised on purpose: its message says enough
+            log.error("request %s: %s %s failed (%s): %s", *where, exc)
+        else:
+            log.error("request %s: %s %s failed (%s)", *where, exc_info=exc)
+        message = _translate(request, UNAVAILABLE if status == 503 else INTERNAL)
+        return await error_response(request, status, message, request_id=request_id)
 
     @app.exception_handler(PlatformError)
     async def platform_error(request: Request, exc: PlatformError) -> Response:
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
-        message = error_text(pick_locale(request, settings.default_locale), exc)
-        if _wants_json(request):
-            return JSONResponse({"detail": message}, status_code=status)
-        if status == 401:
+        if status == 503:  # a store, queue or setting failed: its text names endpoints and keys
+            return await hidden_failure(request, exc, status)
+        if status == 401 and not _wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return templates.TemplateResponse(
-            request, "error.html", {"message": message, "status": status}, status_code=status
-        )
+        message = error_text(pick_locale(request, settings.default_locale), exc)
+        return await error_response(request, status, message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        default = exc.detail == HTTPStatus(exc.status_code).phrase
+        if exc.status_code in HTTP_MESSAGES and default:
+            message = _translate(request, HTTP_MESSAGES[exc.status_code])
+        else:
+            message = str(exc.detail)
+        return await error_response(request, exc.status_code, message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        locale = pick_locale(request, settings.default_locale)
+        message = f"{gettext(locale, INVALID)} {_validation_text(locale, exc)}"
+        return await error_response(request, 422, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        """Anything else: 503 when an engine failed (database, queue), else 500. Starlette
+        re-raises the exception afterwards, so the server logs it too."""
+        status = 503 if engine_error(exc) is not None else 500
+        response = await hidden_failure(request, exc, status)
+        response.headers.update(security_headers(settings))  # this one skips our middleware
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
         """Ready (200) when the database answers and the object store is usable, else 503 naming
         the engine that failed; the reason (hosts, endpoints) goes to the log, not the caller."""
-        checks = {"database": _check_database, "storage": lambda: get_store().check()}
         failed = []
-        for name, check in checks.items():
-            try:
-                check()
-            except Exception:
-                log.exception("health check: %s unavailable", name)
-                failed.append(name)
+        for check in (check_database(), check_storage()):
+            if check.problem is not None:
+                log.error("health check: %s unavailable: %s", check.name, check.problem)
+                failed.append(check.name)
         if failed:
             return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     @app.get("/lang/{locale}", include_in_schema=False)
-    def set_language(locale: str, request: Request) -> Response:
-        """Switch the interface language and go back."""
-        response = RedirectResponse(request.headers.get("referer") or "/", status_code=303)
-        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
+    def set_language(locale: str, request: Request, next: str | None = None) -> Response:
+        """Switch the interface language and go back to the page (on this site only)."""
+        target = same_site_path(next or request.headers.get("referer"), request)
+        response = RedirectResponse(target, status_code=303)
+        if locale in LOCALES:
+            response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
         return response
+
+    if not settings.metrics_address:
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics(user: CurrentUser) -> Response:
+            """Prometheus metrics, for platform admins (or on a listener of their own)."""
+            if not is_platform_admin(user):
+                raise PermissionDenied(N_("Only platform administrators can read the metrics."))
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """The API reference (Swagger UI), its scripts and styles served from this site."""
+        return templates.TemplateResponse(request, "docs.html", {"openapi_url": app.openapi_url})
 
     app.include_router(auth.router)
     app.include_router(courseware_api.router)
@@ -162,5 +346,4 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    app.mount("/metrics", make_asgi_app())
     return app

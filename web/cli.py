@@ -1,18 +1,57 @@
-"""The `yuanjiao` command: servers, worker, database, demo content, and each package's commands."""
+"""The `yuanjiao` command: servers, worker, database, doctor, demo content, each package's commands.
 
+Every command starts the same way (`main`): settings read, and the database schema checked —
+brought up to date on the embedded SQLite default, refused in one line on an external database
+that `yuanjiao db upgrade` has not migrated yet. A failing engine or a wrong setting ends any
+command in one line on stderr and exit code 1, never a traceback (`_Commands`).
+"""
+
+import json
 import logging
-from typing import Annotated
+import unicodedata
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from core.cli import say
+from core.cli import fail, say
+from core.health import Check, engine_error, require_engines, run_checks
+from core.i18n import N_
 from core.jobs import Worker
-from core.migrate import upgrade_database
+from core.migrate import ensure_schema, upgrade_database
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 
-app = typer.Typer(help="远教 yuanjiao: distance-education platform.", no_args_is_help=True)
+
+class _Commands(TyperGroup):
+    """The top-level group: what an engine or a setting makes fail is told in one line."""
+
+    # typer.Context is what typer passes; its vendored click declares the base class.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta["help"] = any(arg in ctx.help_option_names for arg in args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (TyperException, typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            problem = engine_error(exc)
+            if problem is None:
+                raise  # a bug: its traceback is what a report needs
+            raise fail(problem) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="远教 yuanjiao: distance-education platform.",
+    no_args_is_help=True,
+    # A traceback with locals would print settings, URLs and keys.
+    pretty_exceptions_show_locals=False,
+)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(orgs, name="orgs")
@@ -22,19 +61,28 @@ app.add_typer(lessons, name="lessons")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5
-# On SIGTERM, requests still open after this long are cut, so a node always stops in time.
-GRACE_SECONDS = 5
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
+# Commands that work on a database whose schema is behind (they report or fix it).
+_SCHEMA_AGNOSTIC = {"db", "doctor"}
+# What every server role needs before it takes a request or a job.
+_SERVER_ENGINES = ("database", "storage", "queue")
 
 
 @app.callback()
-def main() -> None:
-    """Configure logging for every command."""
+def main(ctx: typer.Context) -> None:
+    """Configure logging, then make sure the database schema fits this version."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Their chatter (each connection retry, each migration context) is not the operator's news:
+    # a failure ends in one line of ours, an applied migration is logged by ensure_schema.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
+
+    if ctx.invoked_subcommand not in _SCHEMA_AGNOSTIC and not ctx.meta.get("help"):
+        ensure_schema()
 
 
 @db.command("upgrade")
@@ -44,10 +92,85 @@ def db_upgrade() -> None:
     typer.echo(say("The database is up to date."))
 
 
+_LABELS = {
+    "database": N_("Database"),
+    "migrations": N_("Migrations"),
+    "storage": N_("Object store"),
+    "queue": N_("Job queue"),
+    "ffmpeg": "ffmpeg",
+    "disk": N_("Free disk"),
+    "jobs": N_("Queue depth"),
+}
+
+
+def _summary(check: Check) -> str:
+    facts = check.facts
+    if check.name == "database" and facts:
+        return f"{facts['engine']} {facts['version']}  {facts['url']}"
+    if check.name == "migrations":
+        return say("%(current)s (newest %(head)s)", current=facts["current"], head=facts["head"])
+    if check.name == "storage" and facts:
+        where = facts.get("path") or f"{facts.get('endpoint')}/{facts.get('bucket')}"
+        return f"{facts['kind']}  {where}"
+    if check.name == "queue" and facts:
+        return " ".join(str(facts[k]) for k in ("engine", "version", "url", "path") if k in facts)
+    if check.name == "ffmpeg" and facts:
+        return str(facts["version"])
+    if check.name == "disk":
+        return "; ".join(
+            say("%(gb)s GB free in %(path)s", gb=f"{p['free_bytes'] / 1024**3:.1f}", path=p["path"])
+            for p in facts["places"]
+        )
+    if check.name == "jobs" and facts:
+        return say(
+            "%(queued)s jobs queued in the database; %(pending)s pending and %(scheduled)s "
+            "scheduled in the queue",
+            queued=facts["queued_jobs"],
+            pending=facts["queue_pending"],
+            scheduled=facts["queue_scheduled"],
+        )
+    return ""
+
+
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(width - columns, 1)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Check every engine (with its version), migrations, ffmpeg, free disk and queue depth."""
+    checks = run_checks()
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        report = {
+            check.name: {
+                "ok": check.ok,
+                **check.facts,
+                "problem": str(check.problem) if check.problem else None,
+            }
+            for check in checks
+        }
+        typer.echo(json.dumps({"ok": healthy, "checks": report}, ensure_ascii=False, indent=2))
+    else:
+        for check in checks:
+            state = say("OK") if check.ok else say("FAILED")
+            text = (
+                _summary(check)
+                if check.problem is None
+                else " ".join(say(check.problem.message, **check.problem.values).split())
+            )
+            colour = "green" if check.ok else "red"
+            label = say(_LABELS[check.name])
+            typer.echo(f"{_pad(label, 14)}{typer.style(_pad(state, 8), fg=colour)}{text}")
+    if not healthy:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def demo() -> None:
     """Load the demo content (once) and print the demo accounts."""
-    upgrade_database()
     _load_demo()
 
 
@@ -56,7 +179,10 @@ def _load_demo() -> None:
 
     accounts = load_demo()
     if accounts:
-        typer.secho(say("Demo accounts (for a local trial only):"), bold=True)
+        typer.secho(
+            say("Demo accounts (shown only now; each password must be changed at first login):"),
+            bold=True,
+        )
         for account in accounts:
             typer.echo(f"  {account.role:15} {account.login:10} {account.password}")
 
@@ -70,7 +196,7 @@ def run(
     """All in one: migrate, load demo content, serve the web app with an in-process worker."""
     from web.app import create_app
 
-    upgrade_database()
+    require_engines(*_SERVER_ENGINES, "ffmpeg")
     if not no_demo:
         _load_demo()
     typer.secho(f"远教 yuanjiao: http://{host}:{port}/", fg="green", bold=True)
@@ -94,7 +220,7 @@ def serve(
     """Web role only (stateless; run any number behind a load balancer)."""
     from web.app import create_app
 
-    upgrade_database()
+    require_engines(*_SERVER_ENGINES)
     uvicorn.run(
         create_app(),
         host=host,
@@ -109,4 +235,5 @@ def serve(
 @app.command()
 def worker(workers: Annotated[int, typer.Option(help="worker threads")] = 1) -> None:
     """Worker role: run background jobs (transcoding) until stopped."""
+    require_engines(*_SERVER_ENGINES, "ffmpeg")
     Worker(workers=workers).run()

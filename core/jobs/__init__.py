@@ -15,7 +15,14 @@ from core.jobs.attempt import (
     is_temporary,
     retry_delay,
 )
-from core.jobs.queue import create_job, enqueue, hand_over_due_jobs, huey, run_job
+from core.jobs.queue import (
+    create_job,
+    enqueue,
+    get_huey,
+    hand_over_due_jobs,
+    queue_task,
+    run_job,
+)
 from core.jobs.registry import Handler, job_type
 from core.jobs.worker import Worker, recover_stalled_jobs
 
@@ -29,10 +36,11 @@ __all__ = [
     "create_job",
     "enqueue",
     "execute_job",
+    "get_huey",
     "hand_over_due_jobs",
-    "huey",
     "is_temporary",
     "job_type",
+    "queue_task",
     "recover_stalled_jobs",
     "retry_delay",
     "run_job",

@@ -10,14 +10,18 @@ period has passed since its last hand-off, unless it is still waiting in the que
 
 import logging
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
+from redis import ConnectionPool
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import session_scope, utcnow
+from core.errors import ConfigurationError
+from core.i18n import N_
 from core.jobs.attempt import accepting_attempts, execute_job
 from core.jobs.models import Job, JobStatus
 from core.jobs.registry import get_job_type
@@ -31,16 +35,40 @@ _SWEEP_BATCH = 500
 
 def make_huey(url: str) -> Huey:
     """The Huey instance for a queue URL: `sqlite:///path` or `redis://host:port/db`."""
-    if url.startswith(("redis://", "rediss://")):
-        return RedisHuey("yuanjiao", url=url)
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("yuanjiao", filename=str(path))
-    raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///path or redis://host:port/db")
+    try:
+        if url.startswith(("redis://", "rediss://")):
+            # A dead Redis fails a connection in seconds instead of hanging the caller.
+            pool = ConnectionPool.from_url(url, socket_connect_timeout=10)
+            return RedisHuey("yuanjiao", connection_pool=pool)
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return SqliteHuey("yuanjiao", filename=str(path))
+    except (ValueError, OSError) as exc:
+        raise ConfigurationError(
+            N_("YUANJIAO_QUEUE_URL cannot be used: %(reason)s"), reason=str(exc)
+        ) from exc
+    raise ConfigurationError(
+        N_("YUANJIAO_QUEUE_URL is malformed: use sqlite:///path or redis://host:port/db.")
+    )
 
 
-huey = make_huey(get_settings().queue_url)
+@lru_cache
+def _queue() -> tuple[Huey, Any]:
+    """The queue and its one task, built on first use rather than on import, so a malformed or
+    unreachable queue is an error its user reports (the CLI in one line), not a failed import."""
+    queue = make_huey(get_settings().queue_url)
+    return queue, queue.task()(run_job)
+
+
+def get_huey() -> Huey:
+    """The queue named by YUANJIAO_QUEUE_URL."""
+    return _queue()[0]
+
+
+def queue_task() -> Any:
+    """The queue's one task (a Huey TaskWrapper around `run_job`)."""
+    return _queue()[1]
 
 
 def create_job(*, session: Session, kind: str, payload: dict[str, Any]) -> Job:
@@ -57,9 +85,9 @@ def enqueue(job_id: int, *, delay: float = 0) -> bool:
     hands the job over later, so the caller carries on)."""
     try:
         if delay > 0:
-            run_job.schedule((job_id,), delay=delay)
+            queue_task().schedule((job_id,), delay=delay)
         else:
-            run_job(job_id)
+            queue_task()(job_id)
     except Exception as exc:
         log.warning("job %s not handed to the queue; the sweeper will: %s", job_id, exc)
         return False
@@ -75,7 +103,6 @@ def enqueue(job_id: int, *, delay: float = 0) -> bool:
     return True
 
 
-@huey.task()
 def run_job(job_id: int) -> None:
     """The one queue task: run an attempt of this job (a no-op unless it is queued and due)."""
     if not accepting_attempts():
@@ -119,5 +146,6 @@ def _due_jobs() -> list[int]:
 
 def _jobs_in_queue() -> set[int]:
     """Ids of the jobs waiting in the queue or in its schedule."""
-    tasks = huey.pending() + huey.scheduled()
-    return {task.args[0] for task in tasks if isinstance(task, run_job.task_class)}
+    queue, task_wrapper = _queue()
+    tasks = queue.pending() + queue.scheduled()
+    return {task.args[0] for task in tasks if isinstance(task, task_wrapper.task_class)}

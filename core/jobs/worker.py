@@ -17,7 +17,7 @@ from core.db import session_scope, utcnow
 from core.i18n import N_
 from core.jobs.attempt import allow_attempts, stop_attempts
 from core.jobs.models import Job, JobStatus
-from core.jobs.queue import enqueue, hand_over_due_jobs, huey
+from core.jobs.queue import enqueue, get_huey, hand_over_due_jobs
 from core.jobs.registry import JOB_TYPES
 from core.settings import get_settings
 
@@ -82,7 +82,7 @@ class Worker:
     """
 
     def __init__(self, *, workers: int = 1) -> None:
-        self.consumer = huey.create_consumer(
+        self.consumer = get_huey().create_consumer(
             workers=workers, worker_type="thread", periodic=False, shutdown_timeout=STOP_SECONDS
         )
         self._stopped = threading.Event()

@@ -8,7 +8,8 @@ Errors::
         └── RangeNotSatisfiable the requested byte range starts past the end of the object
 
 Invalid keys and malformed storage URLs raise ValueError: they are programming or configuration
-errors, not storage failures.
+errors, not storage failures (`get_store` reports a malformed YUANJIAO_STORAGE_URL as a
+ConfigurationError).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
+from core.errors import ConfigurationError
+from core.i18n import N_
 from core.settings import get_settings
 from core.storage.base import (
     CHUNK_SIZE,
@@ -58,8 +61,14 @@ def open_store(url: str, *, chunk_size: int = CHUNK_SIZE) -> ObjectStore:
 
 @lru_cache
 def get_store() -> ObjectStore:
-    """The process-wide store named by YUANJIAO_STORAGE_URL, opened once (a FastAPI dependency)."""
-    return open_store(get_settings().storage_url)
+    """The process-wide store named by YUANJIAO_STORAGE_URL, opened once (a FastAPI dependency);
+    a malformed URL is a ConfigurationError for the operator."""
+    try:
+        return open_store(get_settings().storage_url)
+    except ValueError as exc:
+        raise ConfigurationError(
+            N_("YUANJIAO_STORAGE_URL is malformed: %(reason)s"), reason=str(exc)
+        ) from exc
 
 
 __all__ = [

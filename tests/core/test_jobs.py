@@ -20,13 +20,13 @@ from core.jobs import (
     create_job,
     enqueue,
     execute_job,
+    get_huey,
     hand_over_due_jobs,
-    huey,
     is_temporary,
     job_type,
+    queue_task,
     recover_stalled_jobs,
     retry_delay,
-    run_job,
 )
 from core.jobs.models import Job, JobStatus
 from core.jobs.queue import make_huey
@@ -274,10 +274,10 @@ def test_a_failed_enqueue_is_handed_over_by_the_sweeper(monkeypatch: pytest.Monk
     job_id = _job("ok")
     unreachable = make_huey("redis://127.0.0.1:9/0")  # nothing listens on port 9
     with monkeypatch.context() as patch:
-        patch.setattr(huey, "storage", unreachable.storage)
+        patch.setattr(get_huey(), "storage", unreachable.storage)
         assert enqueue(job_id) is False  # the caller carries on; the job row is kept
     job = _status(job_id)
-    assert (job.status, job.enqueued_at, huey.pending_count()) == (JobStatus.queued, None, 0)
+    assert (job.status, job.enqueued_at, get_huey().pending_count()) == (JobStatus.queued, None, 0)
     _run_worker_until_done(job_id)
     assert _status(job_id).attempts == 1 and calls == ["ok"]
 
@@ -290,9 +290,9 @@ def test_a_job_committed_but_never_enqueued_is_run_by_a_worker() -> None:
 
 def test_a_scheduled_retry_survives_a_lost_queue() -> None:
     job_id = _job("flaky")
-    run_job.call_local(job_id)  # attempt 1 fails; its retry is handed to the queue with an eta
-    assert huey.pending_count() == 1
-    huey.flush()  # the queue forgets it (a restart with an empty Redis)
+    queue_task().call_local(job_id)  # attempt 1 fails; its retry is handed to the queue with an eta
+    assert get_huey().pending_count() == 1
+    get_huey().flush()  # the queue forgets it (a restart with an empty Redis)
     assert _status(job_id).not_before is not None  # the row still knows
     _run_worker_until_done(job_id)
     assert _status(job_id).attempts == 2
@@ -306,6 +306,6 @@ def test_a_job_waiting_in_the_queue_is_not_handed_over_twice() -> None:
         session.execute(
             update(Job).where(Job.id == job_id).values(enqueued_at=utcnow() - timedelta(hours=1))
         )
-    assert hand_over_due_jobs() == [] and huey.pending_count() == 1  # no worker yet: it waits
-    huey.flush()
-    assert hand_over_due_jobs() == [job_id] and huey.pending_count() == 1
+    assert hand_over_due_jobs() == [] and get_huey().pending_count() == 1  # no worker yet: it waits
+    get_huey().flush()
+    assert hand_over_due_jobs() == [job_id] and get_huey().pending_count() == 1

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from core.people.models import Member, Role, User
+from core.security import verify_password
 from courseware.models import Course, Lesson, LessonStatus
 from courseware.service import create_course
 from tests.factories import csrf_token, log_in, make_tree, make_user
@@ -25,15 +26,16 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-def test_health_and_metrics(client: TestClient, home: Path) -> None:
+def test_health(client: TestClient, home: Path) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert "python_info" in client.get("/metrics/").text
     (home / "objects").rename(home / "objects-away")
     try:
         down = client.get("/healthz")
     finally:
         (home / "objects-away").rename(home / "objects")
-    assert down.status_code == 503 and down.json()["status"] == "unavailable"
+    assert down.status_code == 503
+    assert down.json() == {"status": "unavailable", "failed": ["storage"]}
+    assert str(home) not in down.text
 
 
 def test_chinese_by_default_english_on_request(client: TestClient) -> None:
@@ -152,18 +154,42 @@ def test_attachments_upload_and_download(
     assert refused.status_code == 403
 
 
-def test_demo_content_loads_once(session: Session) -> None:
-    from courseware.demo import load_demo
+def test_demo_content_loads_once_with_generated_passwords(
+    client: TestClient, session: Session
+) -> None:
+    from courseware import demo
 
-    accounts = load_demo(seconds=2)
-    assert {a.login for a in accounts} == {"admin", "publisher", "member"}
-    assert load_demo(seconds=2) == []
+    accounts = demo.load_demo(seconds=2)
+    assert {(a.login, a.role) for a in accounts} == {
+        ("admin", "platform_admin"),
+        ("orgadmin", "org_admin"),
+        ("publisher", "publisher"),
+        ("member", "member"),
+    }
+    source = Path(demo.__file__).read_text()
+    assert len({a.password for a in accounts}) == 4
+    for account in accounts:
+        assert len(account.password) >= 12 and account.password not in source
+        user = session.scalar(select(User).where(User.login == account.login))
+        assert user is not None and user.must_change_password
+        assert verify_password(user.password_hash, account.password)
+    member_user = session.scalar(select(User).where(User.login == "member"))
+    assert member_user is not None
+    linked = session.scalar(select(Member).where(Member.user_id == member_user.id))
+    assert linked is not None and linked.name == "王芳"
+    assert demo.load_demo(seconds=2) == []
     lessons = session.scalars(select(Lesson)).all()
     assert len(lessons) == 3 and all(lesson.status is LessonStatus.ready for lesson in lessons)
+    assert sorted(lesson.credit_hours or 0 for lesson in lessons) == [0.5, 1.0, 1.0]
     assert {c.title for c in session.scalars(select(Course))} == {
         "学习贯彻党章",
         "乡村振兴实用技术",
     }
+    catalog = client.get("/").text
+    assert "2 个课时 · 2 学时" in catalog  # the public course, shown to anyone
+    course = session.scalar(select(Course).where(Course.title == "学习贯彻党章"))
+    assert course is not None
+    assert client.get(f"/courses/{course.id}").text.count("1 学时") == 2
 
 
 def test_nul_characters_never_reach_the_database(client: TestClient, session: Session) -> None:

@@ -1,5 +1,6 @@
 """User flows in headless Chromium against a real `yuanjiao run` server on loopback."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Error,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy.orm import Session
 
 from core.people.models import Role
@@ -71,9 +81,19 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; the test fails if the Content-Security-Policy blocked anything on it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    yield context.new_page()
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield page
     context.close()
+    assert not blocked, blocked
 
 
 @pytest.fixture
@@ -124,7 +144,7 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
             route.continue_()
 
     page.route("**/api/uploads/**", drop_one_chunk)
-    page.get_by_role("button", name="上传课程").click()
+    page.get_by_role("button", name="开始上传").click()
     expect(page.locator("#percent")).to_have_text("100%", timeout=60_000)
     expect(page.locator("#done")).to_be_visible(timeout=120_000)
     assert dropped and "HEAD" in methods, methods  # the client asked where to resume
@@ -139,11 +159,11 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     target = 1 - page.evaluate("window.yuanjiaoPlayer.hls.currentLevel")
     page.get_by_label("清晰度").select_option(str(target))
     page.wait_for_function(
-        f"window.yuanjiaoPlayer.hls.currentLevel === {target}"
+        f"() => window.yuanjiaoPlayer.hls.currentLevel === {target}"
         f" && window.yuanjiaoPlayer.hls.levels[{target}].details !== undefined"
     )
     before = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
-    page.wait_for_function(f"window.yuanjiaoPlayer.video.currentTime > {before + 1}")
+    page.wait_for_function(f"() => window.yuanjiaoPlayer.video.currentTime > {before + 1}")
 
     saved = lambda response: "/position" in response.url and response.ok  # noqa: E731
     with page.expect_response(saved):  # pausing saves the position
@@ -151,7 +171,9 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     stopped_at = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     page.reload()
     expect(page.get_by_text("已从上次观看处继续播放。")).to_be_visible()
-    page.wait_for_function("window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.currentTime > 0")
+    page.wait_for_function(
+        "() => window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.currentTime > 0"
+    )
     resumed = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     assert abs(resumed - int(stopped_at)) < 1.5, (resumed, stopped_at)
 
@@ -162,9 +184,12 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
 
 def play_past(page: Page, seconds: float) -> None:
     """Start the video muted (as autoplay rules allow) and wait until it has really played."""
-    page.wait_for_function("window.yuanjiaoPlayer !== undefined")
+    # Functions, not expressions: a string predicate would need eval, which the CSP forbids.
+    page.wait_for_function("() => window.yuanjiaoPlayer !== undefined")
     page.evaluate("window.yuanjiaoPlayer.video.muted = true; window.yuanjiaoPlayer.video.play()")
-    page.wait_for_function(f"window.yuanjiaoPlayer.video.currentTime > {seconds}", timeout=30_000)
+    page.wait_for_function(
+        f"() => window.yuanjiaoPlayer.video.currentTime > {seconds}", timeout=30_000
+    )
 
 
 def test_member_outside_the_subtree_is_refused(
@@ -197,3 +222,83 @@ def test_english_interface(server: str, page: Page, tree: Tree) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(server)
     expect(page.get_by_text("No courses found.")).to_be_visible()
+
+
+def test_upload_buttons_appear_only_when_they_apply(
+    server: str, page: Page, tree: Tree, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "按钮测试.mp4", seconds=2)
+    log_in(page, server, "pub")
+    page.goto(f"{server}/upload")
+    start, pause, resume, retry = (
+        page.locator(f"#{name}") for name in ("start", "pause", "resume", "retry")
+    )
+    expect(start).to_be_enabled()  # before the upload: no pause, no resume, no retry
+    for hidden in (pause, resume, retry):
+        expect(hidden).to_be_hidden()
+    page.get_by_label("新课程名称").fill("按钮测试课程")
+    page.get_by_label("课时名称").fill("按钮测试")
+    page.get_by_label("视频或音频文件").set_input_files(str(clip))
+
+    creations: list[str] = []
+    held: list[Route] = []
+    patches = {"next": "hold"}
+
+    def control(route: Route) -> None:
+        """Creation counted; the first chunk held in flight, the next one refused once."""
+        method = route.request.method
+        if method == "POST":
+            creations.append(route.request.url)
+        if method == "PATCH" and patches["next"] == "hold":
+            held.append(route)
+            return
+        if method == "PATCH" and patches["next"] == "refuse":
+            patches["next"] = "pass"
+            route.fulfill(status=400, content_type="application/json", body='{"detail": "坏块"}')
+            return
+        route.continue_()
+
+    page.route("**/api/uploads**", control)
+    with page.expect_request(lambda request: request.method == "PATCH"):
+        start.dblclick()  # a double click starts one upload
+    expect(start).to_be_disabled()
+    expect(pause).to_be_visible()
+    expect(resume).to_be_hidden()
+    expect(retry).to_be_hidden()
+
+    pause.click()
+    expect(resume).to_be_visible()
+    expect(pause).to_be_hidden()
+    expect(page.locator("#phase")).to_have_text("已暂停")
+    for route in held:  # the paused request was cancelled by the browser
+        with contextlib.suppress(Error):
+            route.abort()
+
+    patches["next"] = "refuse"
+    resume.click()
+    expect(retry).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("坏块")
+    expect(page.locator("#phase")).to_have_text("上传已中断")
+    expect(pause).to_be_hidden()
+    expect(resume).to_be_hidden()
+
+    retry.click()
+    expect(page.locator("#done")).to_be_visible(timeout=120_000)
+    for gone in (pause, resume, retry):  # finished: nothing left to pause or resume
+        expect(gone).to_be_hidden()
+    expect(start).to_be_disabled()
+    assert len(creations) == 1, creations
+
+
+def test_api_docs_load_nothing_from_outside(server: str, page: Page) -> None:
+    outside: list[str] = []
+
+    def note(request: Request) -> None:
+        if not request.url.startswith((server, "data:", "blob:")):
+            outside.append(request.url)
+
+    page.on("request", note)
+    page.goto(f"{server}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("yuanjiao")
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert not outside, outside
