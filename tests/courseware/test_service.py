@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.people.models import Role
+from courseware.catalog import list_categories, list_courses
 from courseware.errors import UploadTooLarge
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import (
@@ -21,8 +22,6 @@ from courseware.service import (
     find_or_create_course,
     get_course,
     get_lesson,
-    list_categories,
-    list_courses,
     resume_position,
     safe_filename,
     save_position,
