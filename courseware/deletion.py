@@ -110,23 +110,24 @@ def purge_course(*, session: Session, store: ObjectStore, course_id: int) -> Non
 
 
 def lesson_for_job(
-    *, session: Session, store: ObjectStore, lesson_id: int, job_id: int
+    *, session: Session, store: ObjectStore, lesson_id: int, job_id: int, lock: bool = False
 ) -> Lesson | None:
-    """The lesson a transcode job may still publish, or None.
+    """The lesson a transcode job may still work on and publish, or None.
 
     A deleted (or already purged) lesson's objects are removed here, so what the job wrote is
     not left behind. A lesson that points to another job (retried since, or on SQLite a new
     lesson that was given a purged lesson's id) is left alone: its own job writes it. Nothing
-    the caller changed is flushed before the check, and on PostgreSQL the lesson's row stays
-    locked until the caller commits, so a deletion cannot slip in between.
+    the caller changed is flushed before the check. With `lock` (the last check, just before
+    the results are committed) the lesson's row stays locked on PostgreSQL until the caller
+    commits, so a deletion cannot slip in between.
     """
+    query = (
+        select(Lesson.job_id, Lesson.deleted_at, Course.deleted_at)
+        .join(Lesson.course)
+        .where(Lesson.id == lesson_id)
+    )
     with session.no_autoflush:
-        row = session.execute(
-            select(Lesson.job_id, Lesson.deleted_at, Course.deleted_at)
-            .join(Lesson.course)
-            .where(Lesson.id == lesson_id)
-            .with_for_update(of=Lesson)
-        ).first()
+        row = session.execute(query.with_for_update(of=Lesson) if lock else query).first()
     if row is None or row[1] is not None or row[2] is not None:
         store.delete_prefix(f"lessons/{lesson_id}/")
         return None

@@ -122,7 +122,7 @@ def reorder_lessons(
         for lesson in session.scalars(
             select(Lesson)
             .where(Lesson.course_id == course.id, Lesson.deleted_at.is_(None))
-            .with_for_update()
+            .with_for_update(of=Lesson)
         )
     }
     if len(lesson_ids) != len(lessons) or set(lesson_ids) != set(lessons):

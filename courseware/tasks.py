@@ -39,7 +39,10 @@ def run_transcode(session: Session, job: Job, progress: Progress) -> None:
         heights=settings.ladder_heights,
         on_progress=progress,
     )
-    if lesson_for_job(session=session, store=store, lesson_id=lesson_id, job_id=job.id) is None:
+    # The last word before the results are committed: a lesson deleted meanwhile is not published.
+    if not lesson_for_job(
+        session=session, store=store, lesson_id=lesson_id, job_id=job.id, lock=True
+    ):
         session.rollback()
 
 
