@@ -272,7 +272,7 @@ def lessons_attach(
 def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """The lesson a finished tus upload became."""
     lesson = session.scalar(select(Lesson).where(Lesson.upload_id == upload_id))
-    if lesson is None or lesson.created_by != user.id:
+    if lesson is None or lesson.created_by != user.id or lesson.deleted_at is not None:
         raise NotFound(N_("No finished upload has this id."))
     return lesson_summary(session=session, lesson=lesson)
 

@@ -308,3 +308,23 @@ def test_a_transcode_still_publishes_a_lesson_nobody_deleted(
     _during_transcode(job_id, "last", lambda: None)
     log_in(client, "member")
     assert client.get(f"/api/lessons/{lesson_id}").json()["status"] == "ready"
+
+
+def test_a_deleted_upload_is_not_reported(
+    client: TestClient, session: Session, course_id: int, clip: Path
+) -> None:
+    lesson = ingest_lesson(
+        session=session,
+        store=get_store(),
+        user=_user(session, "pub"),
+        course=session.get_one(Course, course_id),
+        title="上传的课",
+        source=clip,
+        filename=clip.name,
+        upload_id="upload-1",
+    )
+    session.commit()
+    token = log_in(client, "pub")
+    assert client.get("/api/uploads/upload-1").json()["id"] == lesson.id
+    client.delete(f"/api/lessons/{lesson.id}", headers={"X-CSRF-Token": token})
+    assert client.get("/api/uploads/upload-1").status_code == 404
