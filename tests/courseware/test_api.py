@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.people.models import Role
+from core.storage import get_store
 from courseware.models import Course, Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import Tree, log_in, make_tree, make_user, token_for
@@ -267,3 +268,35 @@ def test_visibility_is_public_or_the_owners_subtree(
         headers={"X-CSRF-Token": token},
     )
     assert response.status_code == 200 and response.json()["visibility"] == "public"
+
+
+def test_attachment_names_are_checked_not_cut(
+    client: TestClient, session: Session, tree: Tree
+) -> None:
+    _course_with_lessons(session, tree)
+    lesson_id = session.scalar(select(Lesson.id).where(Lesson.status == LessonStatus.ready))
+    token = log_in(client, "pub")
+    long_name = "课件" * 41 + ".pdf"
+    refused = client.post(
+        f"/api/lessons/{lesson_id}/attachments",
+        files={"file": (long_name, b"%PDF")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "文件名有 86 个字符，最多允许 80 个。"
+    assert list(get_store().list(f"lessons/{lesson_id}/")) == []
+    kept = client.post(
+        f"/api/lessons/{lesson_id}/attachments",
+        files={"file": ("第一讲 课件.pdf", b"%PDF")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert kept.status_code == 201 and kept.json()["name"] == "第一讲_课件.pdf"
+
+
+def test_the_upload_form_states_the_limits_the_server_checks(
+    client: TestClient, tree: Tree
+) -> None:
+    log_in(client, "pub")
+    page = client.get("/upload").text
+    assert 'name="course_title" id="course-title" maxlength="200"' in page
+    assert 'name="title" id="title" required maxlength="200"' in page
