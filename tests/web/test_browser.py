@@ -1,6 +1,7 @@
 """User flows in headless Chromium against a real `yuanjiao run` server on loopback."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -252,7 +253,7 @@ def test_editor_edits_reorders_retries_and_deletes(
     # Retry the failed lesson: it is queued, the page follows it until it is published.
     third = page.locator("#lessons > li").nth(2)
     page.get_by_role("button", name="重试“第三课”").click()
-    expect(third.locator(".status")).to_contain_text("排队中")
+    expect(third.locator(".status")).to_contain_text(re.compile("排队中|转码中"))
     expect(third).to_contain_text("学时", timeout=120_000)
     expect(third.get_by_role("button", name="重试“第三课”")).to_have_count(0)
 
