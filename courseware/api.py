@@ -21,6 +21,7 @@ from core.api import (
     RowId,
     SessionDep,
     current_user,
+    in_session,
     unit_of_work,
     verify_csrf,
 )
@@ -31,10 +32,29 @@ from core.jobs import enqueue
 from core.people.models import User
 from core.settings import get_settings
 from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
+from courseware.catalog import list_courses
+from courseware.cover import MAX_COVER_BYTES, cover_url
+from courseware.deletion import delete_course, delete_lesson
 from courseware.delivery import check_signature, direct_url, object_response, read_in_thread
-from courseware.models import Attachment, Lesson
+from courseware.editing import (
+    remove_cover,
+    reorder_lessons,
+    retry_lesson,
+    set_cover,
+    update_course,
+)
+from courseware.models import Attachment, Course, Lesson
+from courseware.permissions import listed_lessons
 from courseware.playlist import rewrite_playlist
-from courseware.schemas import CourseCreate, CourseRead, LessonUpdate, PositionUpdate
+from courseware.schemas import (
+    CourseCreate,
+    CourseRead,
+    CourseUpdate,
+    LessonBrief,
+    LessonOrder,
+    LessonUpdate,
+    PositionUpdate,
+)
 from courseware.service import (
     add_attachment,
     check_upload_size,
@@ -45,7 +65,6 @@ from courseware.service import (
     get_lesson,
     ingest_lesson,
     lesson_summary,
-    list_courses,
     save_position,
     update_lesson,
 )
@@ -69,22 +88,105 @@ async def lesson_dep(lesson_id: RowId, user: OptionalUser) -> Lesson:
 CurrentLesson = Annotated[Lesson, Depends(lesson_dep)]
 
 
+async def course_dep(course_id: RowId, user: OptionalUser) -> Course:
+    """The course in the path, if the caller may see it (404 otherwise), loaded detached."""
+    return await unit_of_work(
+        lambda session: get_course(session=session, user=user, course_id=course_id)
+    )
+
+
+CurrentCourse = Annotated[Course, Depends(course_dep)]
+
+
+def course_read(course: Course, user: User | None) -> CourseRead:
+    """The course as the caller sees it: only the lessons the caller may be shown."""
+    return CourseRead(
+        id=course.id,
+        title=course.title,
+        description=course.description,
+        category=course.category,
+        org_id=course.org_id,
+        visibility=course.visibility,
+        cover=cover_url(course),
+        created_at=course.created_at,
+        lessons=[LessonBrief.model_validate(lesson) for lesson in listed_lessons(user, course)],
+    )
+
+
 @router.get("/api/courses", response_model=list[CourseRead])
 def courses_index(session: SessionDep, user: OptionalUser, q: str = "", category: str = "") -> Any:
-    """Courses the caller may see."""
-    return list_courses(session=session, user=user, query=q, category=category)
+    """Courses the caller may see, matching a search of course and lesson titles and texts."""
+    courses = list_courses(session=session, user=user, query=q, category=category)
+    return [course_read(course, user) for course in courses]
 
 
 @router.post("/api/courses", response_model=CourseRead, status_code=201)
 def courses_create(body: CourseCreate, session: SessionDep, user: CurrentUser) -> Any:
     """Create a course owned by an organisation the caller publishes for."""
-    return create_course(session=session, user=user, **body.model_dump())
+    return course_read(create_course(session=session, user=user, **body.model_dump()), user)
 
 
 @router.get("/api/courses/{course_id}", response_model=CourseRead)
 def courses_show(course_id: RowId, session: SessionDep, user: OptionalUser) -> Any:
-    """One course with its lessons."""
-    return get_course(session=session, user=user, course_id=course_id)
+    """One course with the lessons the caller may watch (editors see every lesson)."""
+    return course_read(get_course(session=session, user=user, course_id=course_id), user)
+
+
+@router.patch("/api/courses/{course_id}", response_model=CourseRead)
+def courses_update(
+    body: CourseUpdate, course_id: RowId, session: SessionDep, user: CurrentUser
+) -> Any:
+    """Change a course's title, description, category, visibility or owning organisation."""
+    course = get_course(session=session, user=user, course_id=course_id)
+    update_course(session=session, user=user, course=course, **body.model_dump(exclude_none=True))
+    return course_read(course, user)
+
+
+@router.delete("/api/courses/{course_id}", status_code=204)
+def courses_delete(course_id: RowId, user: CurrentUser) -> None:
+    """Delete a course and its lessons: gone at once; storage is cleared by a job."""
+    job = in_session(
+        lambda session: delete_course(
+            session=session,
+            user=user,
+            course=get_course(session=session, user=user, course_id=course_id),
+        )
+    )
+    enqueue(job.id)
+
+
+@router.put("/api/courses/{course_id}/cover", response_model=CourseRead)
+def courses_cover(
+    course_id: RowId,
+    session: SessionDep,
+    store: StoreDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File()],
+) -> Any:
+    """Give the course a cover picture (JPEG, PNG or WebP, checked by its content)."""
+    course = get_course(session=session, user=user, course_id=course_id)
+    data = file.file.read(MAX_COVER_BYTES + 1)
+    set_cover(session=session, store=store, user=user, course=course, data=data)
+    return course_read(course, user)
+
+
+@router.delete("/api/courses/{course_id}/cover", response_model=CourseRead)
+def courses_uncover(
+    course_id: RowId, session: SessionDep, store: StoreDep, user: CurrentUser
+) -> Any:
+    """Take the cover off the course."""
+    course = get_course(session=session, user=user, course_id=course_id)
+    remove_cover(session=session, store=store, user=user, course=course)
+    return course_read(course, user)
+
+
+@router.put("/api/courses/{course_id}/lesson-order", response_model=list[LessonBrief])
+def courses_reorder(
+    body: LessonOrder, course_id: RowId, session: SessionDep, user: CurrentUser
+) -> Any:
+    """Put the course's lessons in a new order; the list must name every lesson once."""
+    course = get_course(session=session, user=user, course_id=course_id)
+    return reorder_lessons(session=session, user=user, course=course, lesson_ids=body.lesson_ids)
 
 
 @router.get("/api/lessons/{lesson_id}")
@@ -97,10 +199,37 @@ def lessons_show(lesson: CurrentLesson, session: SessionDep) -> dict[str, Any]:
 def lessons_update(
     body: LessonUpdate, lesson_id: RowId, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
-    """Rename a lesson or set its credit hours."""
+    """Rename or describe a lesson, or set its credit hours."""
     lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     update_lesson(session=session, user=user, lesson=lesson, **body.model_dump(exclude_none=True))
     return lesson_summary(session=session, lesson=lesson)
+
+
+@router.post("/api/lessons/{lesson_id}/retry", status_code=202)
+def lessons_retry(lesson_id: RowId, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
+    """Transcode a failed lesson again from its stored source (a new job)."""
+
+    def retry(session: Session) -> tuple[int, dict[str, Any]]:
+        lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+        job = retry_lesson(session=session, store=store, user=user, lesson=lesson)
+        return job.id, lesson_summary(session=session, lesson=lesson)
+
+    job_id, summary = in_session(retry)
+    enqueue(job_id)
+    return summary
+
+
+@router.delete("/api/lessons/{lesson_id}", status_code=204)
+def lessons_delete(lesson_id: RowId, user: CurrentUser) -> None:
+    """Delete a lesson in any state: gone at once; storage is cleared by a job."""
+    job = in_session(
+        lambda session: delete_lesson(
+            session=session,
+            user=user,
+            lesson=get_lesson(session=session, user=user, lesson_id=lesson_id),
+        )
+    )
+    enqueue(job.id)
 
 
 @router.put("/api/lessons/{lesson_id}/position", status_code=204)
@@ -143,7 +272,7 @@ def lessons_attach(
 def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """The lesson a finished tus upload became."""
     lesson = session.scalar(select(Lesson).where(Lesson.upload_id == upload_id))
-    if lesson is None or lesson.created_by != user.id:
+    if lesson is None or lesson.created_by != user.id or lesson.deleted_at is not None:
         raise NotFound(N_("No finished upload has this id."))
     return lesson_summary(session=session, lesson=lesson)
 
@@ -189,6 +318,16 @@ async def media_signed(key: str, e: int, s: str, request: Request) -> Response:
     store = get_store()
     return await object_response(
         store, key, request.headers.get("range"), ttl=get_settings().presign_delta
+    )
+
+
+@router.get("/media/courses/{course_id}/cover")
+async def media_cover(course: CurrentCourse, store: StoreDep, request: Request) -> Response:
+    """The course's cover picture, to whoever may see the course."""
+    if course.cover_key is None:
+        raise NotFound(N_("This course has no cover."))
+    return await object_response(
+        store, course.cover_key, request.headers.get("range"), ttl=get_settings().presign_delta
     )
 
 
@@ -242,6 +381,8 @@ def _upload_target(
         course_id=course_id,
         course_title=metadata.get("course_title", ""),
         org_id=org_id,
+        title=metadata.get("title", ""),
+        filename=metadata["filename"],
     )
     return course_id, org_id
 

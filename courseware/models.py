@@ -48,8 +48,12 @@ class Course(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     org: Mapped[Organisation] = relationship(lazy="joined")
+    # Deleted lessons are gone for everyone at once: the course's list never holds them.
     lessons: Mapped[list["Lesson"]] = relationship(
-        back_populates="course", order_by="Lesson.position", lazy="selectin"
+        back_populates="course",
+        primaryjoin="and_(Course.id == Lesson.course_id, Lesson.deleted_at.is_(None))",
+        order_by=lambda: [Lesson.position, Lesson.id],
+        lazy="selectin",
     )
 
 

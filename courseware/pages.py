@@ -9,15 +9,16 @@ from core.api import CurrentUser, OptionalUser, RowId, SessionDep
 from core.errors import PermissionDenied
 from core.i18n import N_
 from core.settings import get_settings
-from courseware.permissions import can_edit_course
+from courseware.catalog import list_categories, list_courses
+from courseware.cover import cover_url
+from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION, LESSON_TITLE
+from courseware.permissions import can_edit_course, listed_lessons
 from courseware.service import (
     editable_courses,
     get_course,
     get_lesson,
     lesson_states,
     lesson_summary,
-    list_categories,
-    list_courses,
     publishing_orgs,
     resume_position,
 )
@@ -25,7 +26,17 @@ from courseware.service import (
 router = APIRouter(include_in_schema=False)
 
 
+# The forms' maxlength attributes come from the same rules the server checks.
+LIMITS = {
+    "course_title": COURSE_TITLE.limit,
+    "lesson_title": LESSON_TITLE.limit,
+    "category": CATEGORY.limit,
+    "description": DESCRIPTION.limit,
+}
+
+
 def _render(request: Request, template: str, context: dict[str, Any]) -> Response:
+    context = {"limits": LIMITS, "cover_url": cover_url, **context}
     return request.app.state.templates.TemplateResponse(request, f"courseware/{template}", context)
 
 
@@ -52,10 +63,11 @@ def catalog(
 def course_page(
     request: Request, course_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
-    """A course and its lessons."""
+    """A course and the lessons the reader may watch; editors also edit, order, retry and delete
+    here, and see every lesson."""
     course = get_course(session=session, user=user, course_id=course_id)
     editable = can_edit_course(user, course)
-    lessons = [lesson for lesson in course.lessons if editable or lesson.status.value == "ready"]
+    lessons = listed_lessons(user, course)
     return _render(
         request,
         "course.html",
@@ -65,6 +77,7 @@ def course_page(
             "lessons": lessons,
             "states": lesson_states(session=session, lessons=lessons),
             "editable": editable,
+            "orgs": publishing_orgs(session=session, user=user) if editable and user else [],
         },
     )
 

@@ -1,21 +1,63 @@
-"""Shapes of the course library's JSON API."""
+"""Shapes of the course library's JSON API.
+
+Text fields are checked by the rules in courseware.fields: a value that breaks one is refused
+with InvalidInput (400, a message in the reader's language), the same message the forms and the
+upload metadata get; the limit is also stated in the OpenAPI schema.
+"""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from core.api import MAX_ID
+from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION, LESSON_TITLE
 from courseware.models import LessonStatus, Visibility
+
+CourseTitle = Annotated[
+    str,
+    AfterValidator(COURSE_TITLE.check),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": COURSE_TITLE.limit}),
+]
+LessonTitle = Annotated[
+    str,
+    AfterValidator(LESSON_TITLE.check),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": LESSON_TITLE.limit}),
+]
+Category = Annotated[
+    str,
+    AfterValidator(CATEGORY.check),
+    WithJsonSchema({"type": "string", "maxLength": CATEGORY.limit}),
+]
+Description = Annotated[
+    str,
+    AfterValidator(DESCRIPTION.check),
+    WithJsonSchema({"type": "string", "maxLength": DESCRIPTION.limit}),
+]
+OrgId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# More lessons than this in one course is not a course any more.
+MAX_LESSONS = 1000
 
 
 class CourseCreate(BaseModel):
     """A new course."""
 
-    title: str = Field(min_length=1, max_length=200)
-    org_id: int = Field(ge=1, le=MAX_ID)
-    description: str = Field(default="", max_length=5000)
-    category: str = Field(default="", max_length=60)
+    title: CourseTitle
+    org_id: OrgId
+    description: Description = ""
+    category: Category = ""
     visibility: Visibility = Visibility.org
+
+
+class CourseUpdate(BaseModel):
+    """Editable fields of a course; those left out stay as they are. `org_id` moves the course
+    to another organisation the editor publishes for (its publishing scope)."""
+
+    title: CourseTitle | None = None
+    description: Description | None = None
+    category: Category | None = None
+    visibility: Visibility | None = None
+    org_id: OrgId | None = None
 
 
 class LessonBrief(BaseModel):
@@ -24,14 +66,16 @@ class LessonBrief(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    position: int
     title: str
+    description: str
     status: LessonStatus
     duration: float | None
     credit_hours: float | None
 
 
 class CourseRead(BaseModel):
-    """A course with its lessons."""
+    """A course with the lessons the caller may see."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -41,15 +85,23 @@ class CourseRead(BaseModel):
     category: str
     org_id: int
     visibility: Visibility
+    cover: str | None
     created_at: datetime
     lessons: list[LessonBrief]
 
 
 class LessonUpdate(BaseModel):
-    """Editable fields of a lesson."""
+    """Editable fields of a lesson; those left out stay as they are."""
 
-    title: str | None = Field(default=None, max_length=200)
+    title: LessonTitle | None = None
+    description: Description | None = None
     credit_hours: float | None = Field(default=None, ge=0, le=100)
+
+
+class LessonOrder(BaseModel):
+    """Every lesson of the course, by id, in the new order."""
+
+    lesson_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(max_length=MAX_LESSONS)
 
 
 class PositionUpdate(BaseModel):

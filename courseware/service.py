@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
+from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.i18n import N_
@@ -21,6 +22,14 @@ from core.people.permissions import can_publish_in
 from core.people.service import get_org
 from core.storage import ObjectStore
 from courseware.errors import UploadTooLarge
+from courseware.fields import (
+    CATEGORY,
+    COURSE_TITLE,
+    DESCRIPTION,
+    FILE_NAME,
+    LESSON_TITLE,
+    lesson_title,
+)
 from courseware.models import (
     Attachment,
     Course,
@@ -92,13 +101,10 @@ def create_course(
     org = get_org(session=session, org_id=org_id)
     if not can_publish_in(user, org):
         raise PermissionDenied(N_("You may not publish for this organisation."))
-    title = title.strip()
-    if not title:
-        raise InvalidInput(N_("The course needs a title."))
     course = Course(
-        title=title,
-        description=description.strip(),
-        category=category.strip(),
+        title=COURSE_TITLE.check(title),
+        description=DESCRIPTION.check(description),
+        category=CATEGORY.check(category),
         org=org,
         visibility=visibility,
         created_by=user.id,
@@ -109,11 +115,20 @@ def create_course(
 
 
 def find_or_create_course(*, session: Session, user: User, title: str, org_id: int) -> Course:
-    """The editable course with this title in the user's reach, or a new one owned by `org_id`."""
-    for course in session.scalars(select(Course).where(Course.title == title.strip())):
-        if can_edit_course(user, course):
-            return course
-    return create_course(session=session, user=user, title=title, org_id=org_id)
+    """The course of this title owned by `org_id` itself, or a new one there: a course of the
+    same name in another organisation, even one the user edits, is never picked."""
+    title = COURSE_TITLE.check(title)
+    course = session.scalar(
+        select(Course)
+        .where(Course.org_id == org_id, Course.title == title, Course.deleted_at.is_(None))
+        .order_by(Course.id)
+        .limit(1)
+    )
+    if course is None:
+        return create_course(session=session, user=user, title=title, org_id=org_id)
+    if not can_edit_course(user, course):
+        raise PermissionDenied(N_("You may not add lessons to this course."))
+    return course
 
 
 def check_upload_target(
@@ -123,9 +138,12 @@ def check_upload_target(
     course_id: int | None,
     course_title: str,
     org_id: int | None,
+    title: str = "",
+    filename: str = "",
 ) -> None:
-    """Refuse an upload early unless it names a course the user edits, or a new course title and
-    an organisation the user publishes for."""
+    """Refuse an upload early unless its lesson title and file name are fine and it names a
+    course the user edits, or a new course title and an organisation the user publishes for."""
+    lesson_title(title, filename=FILE_NAME.check(filename))
     if course_id is not None:
         course = get_course(session=session, user=user, course_id=course_id)
         if not can_edit_course(user, course):
@@ -133,6 +151,7 @@ def check_upload_target(
         return
     if not course_title.strip() or org_id is None:
         raise InvalidInput(N_("Choose a course or name a new one."))
+    COURSE_TITLE.check(course_title)
     if not can_publish_in(user, get_org(session=session, org_id=org_id)):
         raise PermissionDenied(N_("You may not publish for this organisation."))
 
@@ -147,34 +166,11 @@ def get_course(*, session: Session, user: User | None, course_id: int) -> Course
     return course
 
 
-def list_courses(
-    *, session: Session, user: User | None, query: str = "", category: str = ""
-) -> list[Course]:
-    """Visible courses, newest first, filtered by a title/description search and a category."""
-    statement = select(Course).join(Course.org).where(visible_courses(user))
-    if query.strip():
-        pattern = f"%{query.strip()}%"
-        statement = statement.where(Course.title.ilike(pattern) | Course.description.ilike(pattern))
-    if category:
-        statement = statement.where(Course.category == category)
-    return list(session.scalars(statement.order_by(Course.created_at.desc(), Course.id.desc())))
-
-
-def list_categories(*, session: Session, user: User | None) -> list[str]:
-    """Categories of the courses the user can see."""
-    statement = (
-        select(Course.category)
-        .join(Course.org)
-        .where(visible_courses(user), Course.category != "")
-        .distinct()
-        .order_by(Course.category)
-    )
-    return list(session.scalars(statement))
-
-
 def editable_courses(*, session: Session, user: User) -> list[Course]:
     """Courses the user may add lessons to (for the upload form)."""
-    courses = session.scalars(select(Course).join(Course.org).order_by(Course.title))
+    courses = session.scalars(
+        select(Course).join(Course.org).where(Course.deleted_at.is_(None)).order_by(Course.title)
+    )
     return [c for c in courses if can_edit_course(user, c)]
 
 
@@ -198,13 +194,13 @@ def ingest_lesson(
     """Store an uploaded source and create its lesson and transcode job (enqueue after commit)."""
     if not can_edit_course(user, course):
         raise PermissionDenied(N_("You may not add lessons to this course."))
-    title = title.strip() or Path(filename).stem
+    title = lesson_title(title, filename=filename)
     position = session.scalar(
         select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course.id)
     )
     lesson = Lesson(
         course=course,
-        title=title[:200],
+        title=title,
         position=(position or 0) + 1,
         status=LessonStatus.processing,
         source_key="",
@@ -257,6 +253,7 @@ def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
         "id": lesson.id,
         "course_id": lesson.course_id,
         "title": lesson.title,
+        "description": lesson.description,
         "status": lesson.status.value,
         "state": lesson_state(lesson, job),
         "error": lesson.error,
@@ -359,20 +356,35 @@ def update_lesson(
     user: User,
     lesson: Lesson,
     title: str | None = None,
+    description: str | None = None,
     credit_hours: float | None = None,
 ) -> Lesson:
-    """Rename a lesson or set its credit hours by hand (in steps of 0.5)."""
+    """Rename or describe a lesson, or set its credit hours by hand (in steps of 0.5)."""
     if not can_edit_course(user, lesson.course):
         raise PermissionDenied(N_("You may not edit this lesson."))
-    if title is not None:
-        if not title.strip():
-            raise InvalidInput(N_("The lesson needs a title."))
-        lesson.title = title.strip()[:200]
+    changed: dict[str, Any] = {}
+    if title is not None and (title := LESSON_TITLE.check(title)) != lesson.title:
+        lesson.title = changed["title"] = title
+    if description is not None and (text := DESCRIPTION.check(description)) != lesson.description:
+        lesson.description = text
+        changed["description"] = True
     if credit_hours is not None:
         if credit_hours < 0 or credit_hours > 100 or (credit_hours * 2) % 1:
             raise InvalidInput(N_("Credit hours go from 0 to 100 in steps of 0.5."))
+        if credit_hours != lesson.credit_hours or not lesson.credit_hours_set_by_hand:
+            changed["credit_hours"] = credit_hours
         lesson.credit_hours, lesson.credit_hours_set_by_hand = credit_hours, True
     session.flush()
+    if changed:
+        record(
+            session=session,
+            action="lesson_updated",
+            actor=user,
+            target_type="lesson",
+            target_id=lesson.id,
+            org_id=lesson.course.org_id,
+            detail=changed,
+        )
     return lesson
 
 
@@ -382,7 +394,7 @@ def add_attachment(
     """Attach a file (slides, 课件) to a lesson, replacing one of the same name."""
     if not can_edit_course(user, lesson.course):
         raise PermissionDenied(N_("You may not edit this lesson."))
-    name = safe_filename(name)
+    name = FILE_NAME.check(safe_filename(name))
     key = f"lessons/{lesson.id}/attachments/{name}"
     store.put_file(key, source)
     attachment = session.scalar(

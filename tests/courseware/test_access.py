@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from core.people.models import Role
+from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import log_in, make_tree, make_user, token_for
@@ -37,13 +38,16 @@ def world(session: Session) -> dict[str, int]:
         course=private, title="第一课", status=LessonStatus.ready, source_key="x", duration=60.0
     )
     pending = Lesson(course=private, title="处理中", status=LessonStatus.processing, source_key="y")
-    session.add_all([lesson, pending])
+    failed = Lesson(course=private, title="失败", status=LessonStatus.failed, source_key="z/a.mp4")
+    get_store().put_bytes("z/a.mp4", b"source")
+    session.add_all([lesson, pending, failed])
     session.commit()
     return {
         "private": private.id,
         "public": public.id,
         "lesson": lesson.id,
         "pending": pending.id,
+        "failed": failed.id,
         "town": tree.town.id,
         "other": tree.other.id,
     }
@@ -76,6 +80,41 @@ def test_catalog_lists_only_visible_courses(client: TestClient, world: dict[str,
     log_in(client, "member")
     page = client.get("/").text
     assert "公开课" in page and "支部课" in page
+
+
+EDITOR_ONLY = {None: 401, "member": 403, "outsider": 404}
+WRITES = [
+    ("PATCH", "/api/courses/{private}", {"title": "新名"}, 200),
+    ("DELETE", "/api/courses/{private}", None, 204),
+    ("DELETE", "/api/courses/{private}/cover", None, 200),
+    ("PUT", "/api/courses/{private}/lesson-order", "order", 200),
+    ("PATCH", "/api/lessons/{lesson}", {"description": "简介"}, 200),
+    ("DELETE", "/api/lessons/{lesson}", None, 204),
+    ("POST", "/api/lessons/{failed}/retry", None, 202),
+]
+
+
+@pytest.mark.parametrize("who", [None, "member", "outsider", "pub"])
+@pytest.mark.parametrize(("method", "route", "body", "allowed"), WRITES)
+def test_write_routes(
+    client: TestClient,
+    world: dict[str, int],
+    who: str | None,
+    method: str,
+    route: str,
+    body: object,
+    allowed: int,
+) -> None:
+    token = token_for(client, who)
+    if body == "order":
+        body = {"lesson_ids": [world["failed"], world["pending"], world["lesson"]]}
+    response = client.request(
+        method, route.format(**world), json=body, headers={"X-CSRF-Token": token}
+    )
+    expected = allowed if who == "pub" else EDITOR_ONLY[who]
+    if who == "member" and "{failed}" in route:
+        expected = 404  # a failed lesson is not shown to members at all
+    assert response.status_code == expected, response.text
 
 
 @pytest.mark.parametrize(("who", "status"), [(None, 401), ("member", 403), ("pub", 201)])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.people.models import Role
+from courseware.catalog import list_categories, list_courses
 from courseware.errors import UploadTooLarge
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import (
@@ -21,8 +22,6 @@ from courseware.service import (
     find_or_create_course,
     get_course,
     get_lesson,
-    list_categories,
-    list_courses,
     resume_position,
     safe_filename,
     save_position,
@@ -141,6 +140,33 @@ def test_only_publishers_above_the_owner_create_and_edit(session: Session) -> No
         session=session, user=branch_publisher, title="新课", org_id=tree.branch.id
     )
     assert course.id == again.id
+
+
+def test_find_or_create_looks_only_in_the_given_org(session: Session) -> None:
+    tree = make_tree(session)
+    district_publisher = make_user(session, "p3", Role.publisher, tree.district)
+    town_publisher = make_user(session, "p4", Role.publisher, tree.town)
+    in_branch = create_course(
+        session=session, user=district_publisher, title="党课", org_id=tree.branch.id
+    )
+    # the district publisher edits the branch's course, yet a town course is a new one
+    in_town = find_or_create_course(
+        session=session, user=district_publisher, title=" 党课 ", org_id=tree.town.id
+    )
+    assert in_town.id != in_branch.id and in_town.org_id == tree.town.id
+    assert (
+        find_or_create_course(
+            session=session, user=town_publisher, title="党课", org_id=tree.branch.id
+        ).id
+        == in_branch.id
+    )
+    outsider = make_user(session, "p5", Role.publisher, tree.other)
+    with pytest.raises(PermissionDenied):  # the course exists, but not in the caller's reach
+        find_or_create_course(session=session, user=outsider, title="党课", org_id=tree.branch.id)
+    with pytest.raises(InvalidInput, match="201 characters"):
+        find_or_create_course(
+            session=session, user=district_publisher, title="党" * 201, org_id=tree.town.id
+        )
 
 
 def _ready_lesson(session: Session, course_id: int, *, status: LessonStatus) -> Lesson:

@@ -37,7 +37,7 @@ from web.app import create_app
 
 # A transaction or a pooled connection held longer than this counts as held across the transcode
 # (the transcodes below take several times as long; short writes take milliseconds).
-HELD_SECONDS = 2.0
+HELD_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -22,9 +23,13 @@ from playwright.sync_api import (
 )
 from sqlalchemy.orm import Session
 
+import courseware.tasks  # noqa: F401  (the job types the lessons here are made with)
+from core.jobs import execute_job
+from core.jobs.models import Job, JobStatus
 from core.people.models import Role
-from courseware.models import Visibility
-from courseware.service import create_course
+from core.storage import get_store
+from courseware.models import Lesson, LessonStatus, Visibility
+from courseware.service import create_course, ingest_lesson
 from tests.factories import PASSWORD, Tree, make_tree, make_user
 from tests.media import make_clip
 from tests.s3 import free_port
@@ -302,3 +307,75 @@ def test_api_docs_load_nothing_from_outside(server: str, page: Page) -> None:
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("yuanjiao")
     expect(page.locator(".opblock").first).to_be_visible()
     assert not outside, outside
+
+
+def test_editor_edits_reorders_retries_and_deletes(
+    server: str, page: Page, tree: Tree, session: Session, tmp_path: Path
+) -> None:
+    publisher = make_user(session, "editor", Role.publisher, tree.town)
+    course = create_course(
+        session=session, user=publisher, title="编辑流程课程", org_id=tree.town.id
+    )
+    clip = make_clip(tmp_path / "课.mp4", seconds=2)
+    lessons = [
+        ingest_lesson(
+            session=session,
+            store=get_store(),
+            user=publisher,
+            course=course,
+            title=title,
+            source=clip,
+            filename="课.mp4",
+        )
+        for title in ("第一课", "第二课", "第三课")
+    ]
+    session.commit()
+    for lesson in lessons[:2]:
+        assert lesson.job_id is not None and execute_job(lesson.job_id).status is JobStatus.done
+    failed = session.get_one(Lesson, lessons[2].id)
+    failed.status, failed.error = LessonStatus.failed, "No space left on device"
+    session.get_one(Job, failed.job_id).status = JobStatus.failed
+    session.commit()
+
+    log_in(page, server, "editor")
+    page.goto(f"{server}/courses/{course.id}")
+    page.get_by_label("课程名称").fill("编辑后的课程")
+    page.get_by_label("简介").fill("第一行\n第二行")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("heading", name="编辑后的课程")).to_be_visible()
+    expect(page.locator("p.text")).to_have_text("第一行\n第二行")
+
+    # Reorder from the keyboard (or a TV remote's OK key): focus stays on the moved lesson.
+    titles = page.locator("#lessons > li .lesson-line a")
+    down = page.get_by_role("button", name="下移“第一课”")
+    down.focus()
+    page.keyboard.press("Enter")
+    expect(titles).to_have_text(["第二课", "第一课", "第三课"])
+    expect(down).to_be_focused()
+    expect(page.get_by_role("status")).to_have_text("“第一课”已移到第 2 位。")
+    page.reload()
+    expect(titles).to_have_text(["第二课", "第一课", "第三课"])
+
+    # Retry the failed lesson: it is queued, the page follows it until it is published.
+    third = page.locator("#lessons > li").nth(2)
+    page.get_by_role("button", name="重试“第三课”").click()
+    expect(third.locator(".status")).to_contain_text(re.compile("排队中|转码中"))
+    expect(third).to_contain_text("学时", timeout=120_000)
+    expect(third.get_by_role("button", name="重试“第三课”")).to_have_count(0)
+
+    # Delete, asked first: "cancel" keeps the lesson, "delete" removes it and its objects.
+    dialog = page.locator("#confirm-dialog")
+    page.get_by_role("button", name="删除“第二课”").click()
+    expect(dialog).to_contain_text("确定删除课时“第二课”吗？")
+    dialog.get_by_role("button", name="取消").click()
+    expect(titles).to_have_count(3)
+    page.get_by_role("button", name="删除“第二课”").click()
+    dialog.get_by_role("button", name="删除", exact=True).click()
+    expect(titles).to_have_text(["第一课", "第三课"])
+    expect(page.get_by_role("status")).to_have_text("“第二课”已删除。")
+    deadline = time.monotonic() + 60
+    while list(get_store().list(f"lessons/{lessons[1].id}/")) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)  # the server's worker runs the purge job
+    assert list(get_store().list(f"lessons/{lessons[1].id}/")) == []
+    page.reload()
+    expect(titles).to_have_text(["第一课", "第三课"])

@@ -1,12 +1,15 @@
 // Lesson player: hls.js (native HLS only where the browser has ManagedMediaSource and no MSE
 // path), quality menu, speed control, and resume from the saved position.
 import { api } from "/static/js/api.js";
+import { confirmDelete, showError } from "/static/js/confirm.js";
 
 const box = document.getElementById("player");
 if (box) start(box);
 watchProcessing();
 wireAttachments();
 wireEditing();
+wireRetry();
+wireDelete();
 
 function start(box) {
   const video = document.getElementById("video");
@@ -85,8 +88,12 @@ function wireAttachments() {
   if (!form) return;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    await api("POST", `/api/lessons/${form.dataset.lesson}/attachments`, new FormData(form));
-    window.location.reload();
+    try {
+      await api("POST", `/api/lessons/${form.dataset.lesson}/attachments`, new FormData(form));
+      window.location.reload();
+    } catch (error) {
+      showError(document.getElementById("attach-error"), error);
+    }
   });
 }
 
@@ -96,15 +103,42 @@ function wireEditing() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const hours = form.elements.credit_hours.value;
-    const body = { title: form.elements.title.value };
+    const body = { title: form.elements.title.value, description: form.elements.description.value };
     if (hours !== "") body.credit_hours = parseFloat(hours);
     try {
       await api("PATCH", `/api/lessons/${form.dataset.lesson}`, body);
       window.location.reload();
     } catch (error) {
-      const box = document.getElementById("edit-error");
-      box.textContent = error.message;
-      box.hidden = false;
+      showError(document.getElementById("edit-error"), error);
+    }
+  });
+}
+
+function wireRetry() {
+  const button = document.getElementById("lesson-retry");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api("POST", `/api/lessons/${button.dataset.lesson}/retry`);
+      window.location.reload();
+    } catch (error) {
+      button.disabled = false;
+      showError(document.getElementById("retry-error"), error);
+    }
+  });
+}
+
+function wireDelete() {
+  const button = document.getElementById("lesson-delete");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    if (!(await confirmDelete(button.dataset.confirm))) { button.focus(); return; }
+    try {
+      await api("DELETE", `/api/lessons/${button.dataset.lesson}`);
+      window.location.assign(`/courses/${button.dataset.course}`);
+    } catch (error) {
+      showError(document.getElementById("edit-error"), error);
     }
   });
 }
