@@ -1,15 +1,30 @@
-"""Secrets at rest: argon2 password hashes, keyed hashes and masks for ID-card numbers."""
+"""Secrets: keys derived per purpose, argon2 password hashes computed a few at a time, keyed
+hashes and masks for ID-card numbers."""
 
 import hashlib
 import hmac
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, TemporaryError
 from core.i18n import N_
+from core.settings import get_settings
 
+T = TypeVar("T")
 _hasher = PasswordHasher()
+
+# What each derived key signs. A key that leaks from one use (a media link in a shared playlist)
+# cannot sign anything else (a session cookie, a device token).
+PURPOSES = frozenset({"session-cookie", "media-link", "device-token", "login-device"})
 
 # GB 11643-1999: weights and check characters of the 18-digit citizen identity number.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -27,6 +42,112 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, derived from the master secret with HKDF-SHA256
+    (RFC 5869: extract with a fixed salt, expand with the purpose as the info, one block)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown key purpose {purpose!r}")
+    pseudo_random = hmac.new(b"yuanjiao", secret.encode(), hashlib.sha256).digest()
+    return hmac.new(pseudo_random, purpose.encode() + b"\x01", hashlib.sha256).digest()
+
+
+@lru_cache
+def signing_key(purpose: str) -> bytes:
+    """The configured secret's key for `purpose` ("session-cookie", "media-link", ...)."""
+    return derive_key(get_settings().secret_key, purpose)
+
+
+@lru_cache
+def dummy_password_hash() -> str:
+    """A hash of a random password with the current parameters: an unknown login is checked
+    against it, so that it takes as long as a known one."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify_or_dummy(password_hash: str | None, password: str) -> bool:
+    if password_hash is None:
+        verify_password(dummy_password_hash(), password)
+        return False
+    return verify_password(password_hash, password)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    event: anyio.Event = field(default_factory=anyio.Event)
+    granted: bool = False
+
+
+class PasswordSlots:
+    """argon2 work a few hashes at a time, on threads of its own.
+
+    Each hash takes 64 MiB and most of a core, so a flood of logins must not start one per
+    request: at most `slots` run at once and at most `queue` more wait in each lane; a caller
+    beyond that is told at once to try again (TemporaryError) instead of piling up. Waiting
+    happens on the event loop, holding no thread and no database connection. Trusted callers
+    (a device that logged in before, a logged-in user) wait in a lane served first, so that a
+    flood of guesses from strangers cannot keep the regular users out.
+    """
+
+    def __init__(self, *, slots: int, queue: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self._free = slots
+        self._lanes: dict[bool, deque[_Waiter]] = {True: deque(), False: deque()}
+        self._threads = anyio.CapacityLimiter(slots)
+
+    async def verify(self, password_hash: str | None, password: str, *, trusted: bool) -> bool:
+        """Whether `password` matches `password_hash` (None: an unknown login, checked against
+        the dummy hash so it costs the same, and never matches)."""
+        return await self._run(_verify_or_dummy, password_hash, password, trusted=trusted)
+
+    async def hash(self, password: str) -> str:
+        """An argon2id hash of a new password (asked for by a logged-in user or an admin)."""
+        return await self._run(hash_password, password, trusted=True)
+
+    async def _run(self, function: Callable[..., T], *args: object, trusted: bool) -> T:
+        await self._acquire(trusted)
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self._threads)
+        finally:
+            self._release()
+
+    async def _acquire(self, trusted: bool) -> None:
+        if self._free > 0:
+            self._free -= 1
+            return
+        lane = self._lanes[trusted]
+        if len(lane) >= self.queue:
+            raise TemporaryError(N_("The server is busy: please try again in a moment."))
+        waiter = _Waiter()
+        lane.append(waiter)
+        try:
+            await waiter.event.wait()
+        except BaseException:
+            if waiter.granted:
+                self._release()
+            else:
+                lane.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot to the first trusted waiter, else the first other one, else free it."""
+        for trusted in (True, False):
+            lane = self._lanes[trusted]
+            if lane:
+                waiter = lane.popleft()
+                waiter.granted = True
+                waiter.event.set()
+                return
+        self._free += 1
+
+
+@lru_cache
+def password_slots() -> PasswordSlots:
+    """The process-wide password hashing slots, sized by the settings."""
+    settings = get_settings()
+    return PasswordSlots(slots=settings.password_hash_slots, queue=settings.password_hash_queue)
 
 
 def normalise_id_number(raw: str) -> str:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     storage_url: str = ""
     queue_url: str = ""
-    # Signing key for session cookies and the HMAC key for ID-card numbers. When unset they are
+    # The master key that session cookies, media links and device tokens are signed with (each
+    # with its own key derived from it), and the HMAC key for ID-card numbers. When unset they are
     # generated once and kept in files under `home` (fine for one machine; set them in production).
     secret_key: str = ""
     id_hash_key: str = ""
@@ -31,7 +32,35 @@ class Settings(BaseSettings):
     job_stale_seconds: float = 120.0
     presign_seconds: int = 3600
     default_locale: str = "zh_CN"
-    cookie_secure: bool = False
+    # Where users reach the site; with https every cookie is marked Secure.
+    base_url: str = "http://127.0.0.1:8000"
+    # A login session ends this long after it began (or earlier: logout, password change).
+    session_days: int = Field(default=14, ge=1)
+    # Failed logins: an account (or a device that logged in before) is locked after this many,
+    # an address (a /64 for IPv6) after more, since a village office shares one address.
+    login_account_failures: int = Field(default=5, ge=1)
+    login_address_failures: int = Field(default=30, ge=1)
+    # The first lockout lasts this long; each further failure doubles it, up to the maximum.
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=900, ge=1)
+    # A count starts again when its last failure is older than this.
+    login_failure_window_seconds: int = Field(default=3600, ge=1)
+    # argon2 takes 64 MiB and a core's worth of work per hash: at most this many at once, and
+    # at most `password_hash_queue` more waiting; beyond that a login is told to try again.
+    password_hash_slots: int = Field(default=2, ge=1)
+    password_hash_queue: int = Field(default=16, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("YUANJIAO_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def https(self) -> bool:
+        """Whether the site is served over HTTPS (cookies then carry the Secure flag)."""
+        return self.base_url.lower().startswith("https://")
 
     @property
     def presign_delta(self) -> timedelta:

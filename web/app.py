@@ -28,6 +28,9 @@ from core.errors import (
 )
 from core.i18n import error_text
 from core.jobs import Worker
+from core.people import api as people_api
+from core.people.errors import PasswordChangeRequired
+from core.security import signing_key
 from core.settings import get_settings
 from core.storage import get_store
 from courseware import api as courseware_api
@@ -102,13 +105,14 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
     install_translations(templates.env)
     app.state.templates = templates
+    # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=signing_key("session-cookie").hex(),
         session_cookie="yuanjiao_session",
         same_site="lax",
-        https_only=settings.cookie_secure,
-        max_age=14 * 24 * 3600,
+        https_only=settings.https,
+        max_age=settings.session_days * 24 * 3600,
     )
 
     @app.exception_handler(PlatformError)
@@ -119,6 +123,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             return JSONResponse({"detail": message}, status_code=status)
         if status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired):
+            return RedirectResponse(f"/account/password?next={request.url.path}", status_code=303)
         return templates.TemplateResponse(
             request, "error.html", {"message": message, "status": status}, status_code=status
         )
@@ -147,6 +153,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         return response
 
     app.include_router(auth.router)
+    app.include_router(people_api.router)
     app.include_router(courseware_api.router)
     app.include_router(courseware_api.media_router)
     app.include_router(courseware_api.upload_router())

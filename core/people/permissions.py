@@ -9,8 +9,10 @@ PUBLISHING_ROLES = frozenset({Role.platform_admin, Role.org_admin, Role.publishe
 
 
 def is_platform_admin(user: User | None) -> bool:
-    """Whether the user administers the whole platform."""
-    return user is not None and any(g.role is Role.platform_admin for g in user.grants)
+    """Whether the user administers the whole platform (an inactive user holds no role)."""
+    return (
+        user is not None and user.active and any(g.role is Role.platform_admin for g in user.grants)
+    )
 
 
 def holds_role(user: User | None, roles: Iterable[Role], org: Organisation) -> bool:

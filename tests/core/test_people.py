@@ -9,12 +9,11 @@ from core.people.models import Member, OrgKind, Role
 from core.people.permissions import can_manage_org, can_publish_in, holds_role
 from core.people.service import (
     add_member,
-    authenticate,
     create_org,
     find_member_by_id_number,
     subtree_ids,
 )
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.factories import make_tree, make_user
 
 ID_NUMBER = "11010519491231002X"
 
@@ -54,14 +53,6 @@ def test_roles_hold_on_the_subtree_only(session: Session) -> None:
     assert not can_publish_in(member, tree.branch)
     assert holds_role(member, [Role.member], tree.branch)
     assert can_manage_org(root, tree.other)
-
-
-def test_authenticate(session: Session) -> None:
-    tree = make_tree(session)
-    make_user(session, "pub", Role.publisher, tree.town)
-    assert authenticate(session=session, login="pub", password=PASSWORD) is not None
-    assert authenticate(session=session, login="pub", password="nope") is None
-    assert authenticate(session=session, login="ghost", password=PASSWORD) is None
 
 
 def test_member_id_number_is_never_stored_in_clear(session: Session) -> None:
