@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 
 messages: $(VENV)/.installed ## collect the texts to translate into core/locale (then fill in zh_CN)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --sort-output -o $(VENV)/messages.pot .
-	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --no-wrap --ignore-obsolete
 
 vendor: $(VENDOR_FILES) ## copy hls.js and tus-js-client into web/static/vendor
 

@@ -100,13 +100,15 @@ class PasswordSlots:
     async def verify(self, password_hash: str | None, password: str, *, trusted: bool) -> bool:
         """Whether `password` matches `password_hash` (None: an unknown login, checked against
         the dummy hash so it costs the same, and never matches)."""
-        return await self._run(_verify_or_dummy, password_hash, password, trusted=trusted)
+        return await self.run(_verify_or_dummy, password_hash, password, trusted=trusted)
 
     async def hash(self, password: str) -> str:
         """An argon2id hash of a new password (asked for by a logged-in user or an admin)."""
-        return await self._run(hash_password, password, trusted=True)
+        return await self.run(hash_password, password, trusted=True)
 
-    async def _run(self, function: Callable[..., T], *args: object, trusted: bool) -> T:
+    async def run(self, function: Callable[..., T], *args: object, trusted: bool) -> T:
+        """Run `function(*args)` on a hashing thread once a slot is free (TemporaryError at
+        once when the lane is full)."""
         await self._acquire(trusted)
         try:
             return await anyio.to_thread.run_sync(function, *args, limiter=self._threads)

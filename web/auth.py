@@ -161,7 +161,12 @@ def logout_everywhere(request: Request, session: SessionDep, user: SessionUser) 
 def _password_page(
     request: Request, user: User, next: str, error: str | None, status: int = 200
 ) -> Response:
-    context = {"user": user, "next": _safe_next(next), "error": error}
+    context = {
+        "user": user,
+        "next": _safe_next(next),
+        "error": error,
+        "min_length": accounts.MIN_PASSWORD_LENGTH,
+    }
     return _render(request, "account/password.html", context, status)
 
 

@@ -281,7 +281,7 @@ def locked_error(until: datetime) -> TemporaryError:
     """The error for an attempt on a locked account, device or address."""
     minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
     return TemporaryError(
-        N_("Too many failed attempts: try again in %(minutes)s minutes."), minutes=minutes
+        N_("Too many failed attempts. Try again in %(minutes)s min."), minutes=minutes
     )
 
 
