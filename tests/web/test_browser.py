@@ -1,6 +1,7 @@
 """User flows in headless Chromium against a real `yuanjiao run` server on loopback."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
 from sqlalchemy.orm import Session
 
+from core.people.accounts import set_password
 from core.people.models import Role
 from courseware.models import Visibility
 from courseware.service import create_course
@@ -196,3 +198,32 @@ def test_english_interface(server: str, page: Page, tree: Tree) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(server)
     expect(page.get_by_text("No courses found.")).to_be_visible()
+
+
+def test_a_temporary_password_must_be_changed_at_first_login(
+    server: str, page: Page, tree: Tree, session: Session
+) -> None:
+    newcomer = make_user(session, "newcomer", Role.member, tree.branch)
+    set_password(session=session, user=newcomer, password="Temp-pass-4821", must_change=True)
+    session.commit()
+    page.goto(f"{server}/login")
+    page.get_by_label("登录名").fill("newcomer")
+    page.get_by_label("密码").fill("Temp-pass-4821")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    expect(page.get_by_text("您使用的是临时密码登录")).to_be_visible()
+    page.goto(f"{server}/")  # nothing else opens before the password is changed
+    expect(page).to_have_url(re.compile(r"/account/password\?next=/$"))
+    page.get_by_label("当前密码").fill("Temp-pass-4821")
+    page.get_by_label("新密码", exact=True).fill("My-own-choice-77")
+    page.get_by_label("再次输入新密码").fill("My-own-choice-77")
+    page.get_by_role("button", name="修改密码").click()
+    expect(page).to_have_url(f"{server}/")
+    expect(page.get_by_role("button", name="退出")).to_be_visible()
+    page.get_by_role("button", name="退出").click()
+    page.goto(f"{server}/login")
+    page.get_by_label("登录名").fill("newcomer")
+    page.get_by_label("密码").fill("My-own-choice-77")
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{server}/")
+    expect(page.get_by_role("link", name="newcomer")).to_be_visible()
