@@ -66,6 +66,11 @@ def dummy_password_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
+def busy_error() -> TemporaryError:
+    """The answer when every hashing slot is taken and the lane's queue is full."""
+    return TemporaryError(N_("The server is busy: please try again in a moment."))
+
+
 def _verify_or_dummy(password_hash: str | None, password: str) -> bool:
     if password_hash is None:
         verify_password(dummy_password_hash(), password)
@@ -83,12 +88,19 @@ class PasswordSlots:
     """argon2 work a few hashes at a time, on threads of its own.
 
     Each hash takes 64 MiB and most of a core, so a flood of logins must not start one per
-    request: at most `slots` run at once and at most `queue` more wait in each lane; a caller
-    beyond that is told at once to try again (TemporaryError) instead of piling up. Waiting
-    happens on the event loop, holding no thread and no database connection. Trusted callers
-    (a device that logged in before, a logged-in user) wait in a lane served first, so that a
-    flood of guesses from strangers cannot keep the regular users out.
+    request: at most `slots` run at once and at most `queue` more wait in each lane, each for at
+    most MAX_WAIT seconds; a caller beyond that is told to try again (TemporaryError) instead of
+    piling up, and a caller who has gone away meanwhile does not hold a place for long. Waiting
+    happens on the event loop, holding no thread and no database connection.
+
+    Trusted callers (a device that logged in before, a logged-in user) wait in a lane of their
+    own. While both lanes wait, TRUSTED_TURNS of every TRUSTED_TURNS + 1 freed slots go to it:
+    a flood of guesses from strangers cannot keep the regular users out, and strangers (a new
+    device among them) are never starved by a busy trusted lane either.
     """
+
+    TRUSTED_TURNS = 3
+    MAX_WAIT = 5.0
 
     def __init__(self, *, slots: int, queue: int) -> None:
         self.slots = slots
@@ -96,6 +108,11 @@ class PasswordSlots:
         self._free = slots
         self._lanes: dict[bool, deque[_Waiter]] = {True: deque(), False: deque()}
         self._threads = anyio.CapacityLimiter(slots)
+        self._trusted_streak = 0
+
+    def full(self, *, trusted: bool) -> bool:
+        """Whether a caller of this lane would be refused now (checked before any other work)."""
+        return self._free == 0 and len(self._lanes[trusted]) >= self.queue
 
     async def verify(self, password_hash: str | None, password: str, *, trusted: bool) -> bool:
         """Whether `password` matches `password_hash` (None: an unknown login, checked against
@@ -121,28 +138,40 @@ class PasswordSlots:
             return
         lane = self._lanes[trusted]
         if len(lane) >= self.queue:
-            raise TemporaryError(N_("The server is busy: please try again in a moment."))
+            raise busy_error()
         waiter = _Waiter()
         lane.append(waiter)
         try:
-            await waiter.event.wait()
+            with anyio.move_on_after(self.MAX_WAIT):
+                await waiter.event.wait()
         except BaseException:
-            if waiter.granted:
-                self._release()
-            else:
-                lane.remove(waiter)
+            self._give_up(waiter, lane)
             raise
+        if not waiter.granted:
+            self._give_up(waiter, lane)
+            raise busy_error()
+
+    def _give_up(self, waiter: _Waiter, lane: deque[_Waiter]) -> None:
+        """A waiter leaves: out of the lane, or passing on the slot it was just handed."""
+        if waiter.granted:
+            self._release()
+        else:
+            lane.remove(waiter)
 
     def _release(self) -> None:
-        """Hand the slot to the first trusted waiter, else the first other one, else free it."""
-        for trusted in (True, False):
-            lane = self._lanes[trusted]
-            if lane:
-                waiter = lane.popleft()
-                waiter.granted = True
-                waiter.event.set()
-                return
-        self._free += 1
+        """Hand the slot over to the next waiter (see the class docstring), or free it."""
+        trusted, others = self._lanes[True], self._lanes[False]
+        if not trusted and not others:
+            self._free += 1
+            return
+        if trusted and (not others or self._trusted_streak < self.TRUSTED_TURNS):
+            waiter = trusted.popleft()
+            self._trusted_streak += 1
+        else:
+            waiter = others.popleft()
+            self._trusted_streak = 0
+        waiter.granted = True
+        waiter.event.set()
 
 
 @lru_cache

@@ -27,7 +27,7 @@ from core.errors import InvalidInput, NotAuthenticated, PlatformError, Temporary
 from core.i18n import N_, error_text, gettext
 from core.people import accounts
 from core.people.models import User
-from core.security import password_slots
+from core.security import busy_error, password_slots
 from core.settings import get_settings
 from web.i18n import pick_locale
 
@@ -88,13 +88,14 @@ async def login(
         user_agent=request.headers.get("user-agent", ""),
         device=accounts.device_nonce(device_token, login),
     )
-    check = await unit_of_work(lambda s: accounts.check_login(session=s, attempt=attempt))
-    if check.locked_until is not None:
-        return _refused(request, next, check.locked_until)
+    slots, trusted = password_slots(), attempt.device is not None
     try:
-        verified = await password_slots().verify(
-            check.password_hash, password, trusted=attempt.device is not None
-        )
+        if slots.full(trusted=trusted):  # refused before any database work
+            raise busy_error()
+        check = await unit_of_work(lambda s: accounts.check_login(session=s, attempt=attempt))
+        if check.locked_until is not None:
+            return _refused(request, next, check.locked_until)
+        verified = await slots.verify(check.password_hash, password, trusted=trusted)
     except TemporaryError as busy:
         response = _login_page(request, next, _text(request, busy), status=503)
         response.headers["Retry-After"] = "2"

@@ -152,3 +152,45 @@ def test_an_unknown_login_costs_a_real_hash() -> None:
     wrong = time.perf_counter() - began
     assert unknown > 0.3 * wrong and wrong > 0.3 * unknown
     assert dummy_password_hash().startswith("$argon2id$")
+
+
+def test_a_waiter_gives_up_after_the_longest_wait() -> None:
+    slots = PasswordSlots(slots=1, queue=4)
+    slots.MAX_WAIT = 0.2
+    probe = Probe()
+    waited: list[float] = []
+
+    async def wait_in_vain() -> None:
+        began = time.monotonic()
+        with pytest.raises(TemporaryError):
+            await slots.run(probe.work, "late", 0.01, trusted=False)
+        waited.append(time.monotonic() - began)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(slots.run, probe.work, "long", 1.0, trusted=False))
+            await anyio.sleep(0.05)
+            group.start_soon(wait_in_vain)
+
+    anyio.run(main)
+    assert probe.order == ["long"] and 0.15 < waited[0] < 0.9
+    assert slots._free == 1 and not slots._lanes[False]
+
+
+def test_strangers_get_a_turn_while_trusted_callers_queue() -> None:
+    slots = PasswordSlots(slots=1, queue=10)
+    probe = Probe()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(slots.run, probe.work, "first", 1.0, trusted=True))
+            await anyio.sleep(0.1)
+            group.start_soon(partial(slots.run, probe.work, "stranger", 0.01, trusted=False))
+            for number in range(6):
+                group.start_soon(
+                    partial(slots.run, probe.work, f"known-{number}", 0.01, trusted=True)
+                )
+
+    anyio.run(main)
+    # of every four slots handed over while both lanes wait, one goes to the strangers' lane
+    assert probe.order.index("stranger") == 4
