@@ -4,17 +4,24 @@ server's memory meanwhile. Prints `flood_vs_quiet=R` last (target R >= 0.5).
 
 One run sets up a throw-away YUANJIAO_HOME with an org, `--users` regular users, one user on a
 new device and 30 further accounts, starts `yuanjiao serve` (one uvicorn process, default
-settings: 2 hashing slots, 16 waiting per lane), then measures four phases in turn:
+settings: 2 hashing slots, 16 waiting per lane), then measures these phases in turn:
 
   quiet         the regular users log in again and again (login page, then the form) from the
                 browser they used before: it holds a device cookie for their account;
   distributed   the same, while `--flood` connections post wrong passwords as fast as the server
-                answers, each from a new random address (X-Forwarded-For, which the server trusts
-                from loopback), at random accounts: the regular users' own, the 30 others, and
-                unknown logins. No address and no unknown login ever reaches a lockout here, so
-                every guess that gets a hashing slot costs a full argon2 check;
-  concentrated  the same flood from 8 addresses: the address lockouts cut it off;
-  quiet again   as the first (the baseline is the mean of both quiet phases).
+                answers (each waits for its answer, as guessing tools do; the server answers a
+                refused login after a second), each from a new random address (X-Forwarded-For,
+                which the server trusts from loopback), at random accounts: the regular users'
+                own, the 30 others, and unknown logins. No address and no unknown login ever
+                reaches a lockout here, so every guess that gets a hashing slot costs a full
+                argon2 check;
+  concentrated  the same flood from 8 addresses (a new block each round), which the address
+                lockouts can cut off.
+
+The order is quiet, then `--rounds` times: distributed, quiet, concentrated, quiet. Each flood
+phase is compared with the mean of the quiet phases on either side of it (the machine is shared,
+so its speed drifts), and the median over the rounds is reported per kind of flood. The last
+line is the worse of the two.
 
 Meanwhile one more user logs in without a device cookie (a new phone, a new browser): their
 rate is printed too, as `new_device_ratio`, but it is not the target figure: with no proof of
@@ -24,7 +31,8 @@ The load generator is one asyncio process on the same 2-core machine (raw HTTP/1
 so it competes with the server; its CPU share is printed. The server's resident memory is sampled
 every 50 ms: its peak in each phase is printed against its size at rest.
 
-Run with `make bench` or `.venv/bin/python bench/login_flood.py --flood 48 --seconds 15`.
+Run with `make bench` or `.venv/bin/python bench/login_flood.py --flood 300 --rounds 3`
+(about 3 minutes with the defaults).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ PASSWORD = "Regular-user-pass-1"
 NEW_DEVICE_LOGIN = "newphone"
 OTHER_ACCOUNTS = 30
 CONCENTRATED_ADDRESSES = 8
+SETTLE_SECONDS = 6.0  # longer than PasswordSlots.MAX_WAIT
 STEP_TIMEOUT = 120.0
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
@@ -293,6 +302,7 @@ class Phase:
     """What one measured phase gave."""
 
     name: str
+    flooded: bool
     seconds: float
     regular: int
     new_device: int
@@ -362,6 +372,7 @@ async def measure(
         ended = time.monotonic()
         return Phase(
             name=name,
+            flooded=flood > 0,
             seconds=ended - began,
             regular=regular.within(began, ended),
             new_device=newcomer.within(began, ended),
@@ -402,16 +413,64 @@ def describe(phase: Phase) -> str:
 _STATUS = {401: "checked and wrong", 429: "locked", 503: "busy", 403: "csrf"}
 
 
+def plan(rounds: int) -> list[tuple[str, list[str] | None]]:
+    """The phases: quiet, then per round a distributed flood, quiet, a concentrated flood (from
+    a fresh block of addresses each round), quiet; each flood sits between two quiet phases."""
+    phases: list[tuple[str, list[str] | None]] = [("quiet", None)]
+    for number in range(rounds):
+        block = [f"172.16.{number}.{host + 1}" for host in range(CONCENTRATED_ADDRESSES)]
+        phases += [("distributed", None), ("quiet", None), ("concentrated", block), ("quiet", None)]
+    return phases
+
+
+def flood_ratios(phases: list[Phase], *, regular: bool) -> dict[str, float]:
+    """Per kind of flood, the median over rounds of its login rate against the mean of the quiet
+    phases before and after it (regular users, or the user on a new device)."""
+
+    def rate(phase: Phase) -> float:
+        return phase.regular_rate if regular else phase.new_device_rate
+
+    found: dict[str, list[float]] = {}
+    for index, phase in enumerate(phases):
+        if phase.flooded:
+            quiet = (rate(phases[index - 1]) + rate(phases[index + 1])) / 2
+            found.setdefault(phase.name, []).append(rate(phase) / quiet if quiet else 0.0)
+    return {name: statistics.median(ratios) for name, ratios in found.items()}
+
+
+def report(phases: list[Phase], idle: float) -> None:
+    """The ratios per kind of flood and the memory figures."""
+    regular, new_device = flood_ratios(phases, regular=True), flood_ratios(phases, regular=False)
+    print(
+        "login rate under flood vs quiet (median over rounds): regular users "
+        + ", ".join(f"{name} {ratio:.2f}" for name, ratio in regular.items())
+        + "; new device "
+        + ", ".join(f"{name} {ratio:.2f}" for name, ratio in new_device.items())
+    )
+    peak_quiet = max(p.peak_mib for p in phases if not p.flooded)
+    peak_flood = max(p.peak_mib for p in phases if p.flooded)
+    print(
+        f"memory: idle {idle:.0f} MiB, peak quiet {peak_quiet:.0f} MiB, peak under flood"
+        f" {peak_flood:.0f} MiB (argon2: 64 MiB per hash, at most 2 at once)"
+    )
+    print(
+        f"new_device_ratio={min(new_device.values()):.2f}"
+        f" peak_rss_flood_vs_quiet={peak_flood / peak_quiet:.2f}"
+        f" peak_rss_flood_vs_idle={peak_flood / idle:.2f}"
+    )
+
+
 def main() -> int:
-    """Set up, start the server, measure the four phases, print the ratio last."""
+    """Set up, start the server, measure the phases, print the ratio last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=4, help="regular users logging in")
-    parser.add_argument("--flood", type=int, default=48, help="concurrent guessing connections")
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per phase")
+    parser.add_argument("--flood", type=int, default=200, help="concurrent guessing connections")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per phase")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both floods")
     args = parser.parse_args()
-    if args.users < 1 or args.flood < 1 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--users, --flood and --seconds must be positive, --warmup >= 0")
+    if min(args.users, args.flood, args.rounds) < 1 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--users, --flood, --rounds and --seconds must be positive, --warmup >= 0")
 
     home = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-login-")).resolve()
     for name in list(os.environ):
@@ -451,26 +510,18 @@ def main() -> int:
         )
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"machine: {os.cpu_count()} cores, load average (1 min) before measuring: {load}")
-        plan: list[tuple[str, int, list[str] | None]] = [
-            ("quiet", 0, None),
-            ("distributed", args.flood, None),
-            (
-                "concentrated",
-                args.flood,
-                [f"172.16.0.{n + 1}" for n in range(CONCENTRATED_ADDRESSES)],
-            ),
-            ("quiet again", 0, None),
-        ]
         browsers = {login: Browser(port) for login in [*users, NEW_DEVICE_LOGIN]}
-        phases = []
-        for seed, (name, flood, addresses) in enumerate(plan):
+        phases: list[Phase] = []
+        for seed, (name, addresses) in enumerate(plan(args.rounds)):
+            if phases and phases[-1].flooded:
+                time.sleep(SETTLE_SECONDS)  # guesses still waiting for a slot give up meanwhile
             phase = asyncio.run(
                 measure(
                     name=name,
                     port=port,
                     pid=server.pid,
                     browsers=browsers,
-                    flood=flood,
+                    flood=0 if name == "quiet" else args.flood,
                     flood_targets=[*users, *others],
                     addresses=addresses,
                     warmup=args.warmup,
@@ -482,33 +533,12 @@ def main() -> int:
             print(describe(phase), flush=True)
             if server.poll() is not None:
                 raise SystemExit(f"the server died: {log.read_text(errors='replace')[-3000:]}")
-        quiet = statistics.mean(p.regular_rate for p in (phases[0], phases[3]))
-        quiet_new = statistics.mean(p.new_device_rate for p in (phases[0], phases[3]))
-        if quiet == 0:
-            print("error: no regular login succeeded without a flood", file=sys.stderr)
+        if any(p.regular == 0 for p in phases if not p.flooded):
+            print("error: a quiet phase had no successful login", file=sys.stderr)
             return 1
-        ratios = {p.name: p.regular_rate / quiet for p in phases[1:3]}
-        new_ratios = {
-            p.name: p.new_device_rate / quiet_new if quiet_new else 0.0 for p in phases[1:3]
-        }
-        peak_quiet = max(phases[0].peak_mib, phases[3].peak_mib)
-        peak_flood = max(p.peak_mib for p in phases[1:3])
-        print(
-            "regular users under flood vs quiet: "
-            + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items())
-            + "; new device: "
-            + ", ".join(f"{name} {ratio:.2f}" for name, ratio in new_ratios.items())
-        )
-        print(
-            f"memory: idle {idle:.0f} MiB, peak quiet {peak_quiet:.0f} MiB, peak under flood"
-            f" {peak_flood:.0f} MiB (argon2: 64 MiB per hash, at most 2 at once)"
-        )
+        report(phases, idle)
         print(f"total {time.monotonic() - started:.0f} s")
-        print(
-            f"new_device_ratio={min(new_ratios.values()):.2f}"
-            f" peak_rss_flood_vs_idle={peak_flood / idle:.2f}"
-        )
-        print(f"flood_vs_quiet={min(ratios.values()):.2f}")
+        print(f"flood_vs_quiet={min(flood_ratios(phases, regular=True).values()):.2f}")
         return 0
     finally:
         stop(server)

@@ -6,10 +6,12 @@ connection is held while argon2 runs or waits (core/api.py, core/people/accounts
 """
 
 import math
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -35,6 +37,7 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 DEVICE_COOKIE = "yuanjiao_device"
 PASSWORD_PAGE = "/account/password"
 WRONG_LOGIN = N_("Wrong login or password.")
+REFUSAL_DELAY = 1.0  # seconds before a locked or busy login is answered
 
 
 def _safe_next(target: str) -> str:
@@ -65,12 +68,21 @@ def login_page(request: Request, next: str = "/") -> Response:
     return _login_page(request, next, None)
 
 
-def _refused(request: Request, next: str, until: datetime) -> Response:
-    """The answer to an attempt on a locked account, device or address."""
-    error = accounts.locked_error(until)
-    response = _login_page(request, next, _text(request, error), status=429)
-    response.headers["Retry-After"] = str(max(1, math.ceil((until - utcnow()).total_seconds())))
+async def _refused(
+    request: Request, next: str, error: TemporaryError, *, status: int, retry: int
+) -> Response:
+    """The answer to an attempt on a locked account, device or address (429), or one that found
+    every hashing slot taken (503): given after REFUSAL_DELAY, which costs a sleeping coroutine
+    and slows down a guesser who waits for each answer."""
+    await anyio.sleep(REFUSAL_DELAY)
+    response = _login_page(request, next, _text(request, error), status=status)
+    response.headers["Retry-After"] = str(retry)
     return response
+
+
+def _locked(request: Request, next: str, until: datetime) -> Awaitable[Response]:
+    seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
+    return _refused(request, next, accounts.locked_error(until), status=429, retry=seconds)
 
 
 @router.post("/login", include_in_schema=False)
@@ -94,12 +106,10 @@ async def login(
             raise busy_error()
         check = await unit_of_work(lambda s: accounts.check_login(session=s, attempt=attempt))
         if check.locked_until is not None:
-            return _refused(request, next, check.locked_until)
+            return await _locked(request, next, check.locked_until)
         verified = await slots.verify(check.password_hash, password, trusted=trusted)
     except TemporaryError as busy:
-        response = _login_page(request, next, _text(request, busy), status=503)
-        response.headers["Retry-After"] = "2"
-        return response
+        return await _refused(request, next, busy, status=503, retry=2)
     replaced = request.session.get(SESSION_TOKEN)
     outcome = await unit_of_work(
         lambda s: accounts.finish_login(
@@ -111,7 +121,7 @@ async def login(
         )
     )
     if outcome.locked_until is not None:
-        return _refused(request, next, outcome.locked_until)
+        return await _locked(request, next, outcome.locked_until)
     if outcome.user is None or outcome.token is None:
         message = gettext(pick_locale(request, get_settings().default_locale), WRONG_LOGIN)
         return _login_page(request, next, message, status=401)

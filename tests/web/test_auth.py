@@ -20,6 +20,7 @@ from core.security import signing_key, verify_password
 from core.settings import get_settings
 from tests.factories import PASSWORD, Tree, csrf_token, log_in, make_tree, make_user
 from web.app import create_app
+from web.auth import REFUSAL_DELAY
 
 NEW_PASSWORD = "Another-horse-42"
 
@@ -225,7 +226,9 @@ def test_failed_logins_lock_the_account_and_a_known_device_still_gets_in(
     locked = _post_login(attacker, "member", "guess-1234")
     assert locked.status_code == 429
     assert "尝试失败次数过多" in locked.text
+    began = time.perf_counter()
     refused = _post_login(attacker, "member", PASSWORD)  # even the right password, meanwhile
+    assert time.perf_counter() - began >= REFUSAL_DELAY  # answered slowly, to slow guessers down
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert _post_login(client, "member", PASSWORD).status_code == 303
     actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
