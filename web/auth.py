@@ -27,7 +27,7 @@ from core.api import (
 from core.db import utcnow
 from core.errors import InvalidInput, NotAuthenticated, PlatformError, TemporaryError
 from core.i18n import N_, error_text, gettext
-from core.people import accounts
+from core.people import accounts, passwords
 from core.people.models import User
 from core.security import busy_error, password_slots
 from core.settings import get_settings
@@ -176,7 +176,7 @@ def _password_page(
         "user": user,
         "next": _safe_next(next),
         "error": error,
-        "min_length": accounts.MIN_PASSWORD_LENGTH,
+        "min_length": passwords.MIN_PASSWORD_LENGTH,
     }
     return _render(request, "account/password.html", context, status)
 
@@ -192,7 +192,7 @@ def password_page(request: Request, user: SessionUser, next: str = "/") -> Respo
 async def _change_password(request: Request, user: User, current: str, new: str) -> None:
     """Check the current password, hash the new one, store it, end every other session and
     carry on in a fresh one; a wrong current password counts as a failed login."""
-    accounts.check_new_password(login=user.login, current=current, new=new)
+    passwords.check_new_password(login=user.login, current=current, new=new)
     address = client_address(request)
     await unit_of_work(lambda s: accounts.check_unlocked(session=s, login=user.login))
     slots = password_slots()
@@ -240,8 +240,8 @@ async def password_change(
 class PasswordChange(BaseModel):
     """A request to change one's own password."""
 
-    current_password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
-    new_password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
+    current_password: str = Field(max_length=passwords.MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=passwords.MAX_PASSWORD_LENGTH)
 
 
 @router.post("/api/account/password", status_code=204, tags=["account"])

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 from core.api import CurrentUser, RowId, client_address, unit_of_work, verify_csrf
 from core.errors import PermissionDenied
 from core.i18n import N_
-from core.people import accounts
+from core.people import accounts, passwords
 from core.security import password_slots
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -20,7 +20,7 @@ async def users_password_reset(
     of theirs ends and they must choose their own password at the next login."""
     if not accounts.may_reset_passwords(actor):
         raise PermissionDenied(N_("Only administrators can reset passwords."))
-    password = accounts.generate_password()
+    password = passwords.generate_password()
     password_hash = await password_slots().hash(password)
     user = await unit_of_work(
         lambda s: accounts.reset_password(
