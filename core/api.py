@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from core.db import session_scope
 from core.errors import NotAuthenticated, PermissionDenied
 from core.i18n import N_
+from core.people.accounts import find_session_user
+from core.people.errors import PasswordChangeRequired
 from core.people.models import User
 
 # Row ids are 32-bit on PostgreSQL: a larger number in a URL is refused as invalid (422), not a 500.
@@ -58,20 +60,35 @@ def db_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def _load_user(session: Session, user_id: int) -> User | None:
-    user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+SESSION_TOKEN = "token"
 
 
-async def optional_user(request: Request) -> User | None:
-    """The logged-in user from the signed session cookie, if any and still active (detached,
-    with its role grants loaded)."""
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
+def client_address(request: Request) -> str:
+    """The caller's address (the proxy's X-Forwarded-For is trusted by the server command)."""
+    return request.client.host if request.client is not None else ""
+
+
+async def session_user(request: Request) -> User | None:
+    """The user of the session whose token the signed cookie carries, if that session is open
+    and the user active (detached, with role grants loaded): one small query per request, so a
+    logout, a password change or a deactivation ends every copy of the cookie at once."""
+    token = request.session.get(SESSION_TOKEN)
+    if not isinstance(token, str):
         return None
-    user = await unit_of_work(lambda session: _load_user(session, user_id))
+    user = await unit_of_work(lambda session: find_session_user(session=session, token=token))
     if user is None:
-        request.session.clear()
+        request.session.pop(SESSION_TOKEN, None)
+    return user
+
+
+SessionUser = Annotated[User | None, Depends(session_user)]
+
+
+async def optional_user(user: SessionUser) -> User | None:
+    """The logged-in user, if any; one who must change a generated or reset password may do
+    nothing else first (PasswordChangeRequired)."""
+    if user is not None and user.must_change_password:
+        raise PasswordChangeRequired(N_("Change your password before you continue."))
     return user
 
 

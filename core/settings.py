@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigurationError
@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     # development: the embedded single-node default may generate its keys; production: every
     # key must be set, and to none of the development values.
     mode: Literal["development", "production"] = "development"
-    # Signing key for session cookies and the HMAC key for ID-card numbers. Only the embedded
+    # The master key that session cookies, media links and device tokens are signed with (each
+    # with its own key derived from it), and the HMAC key for ID-card numbers. Only the embedded
     # default (SQLite, development) generates them, once, into files under `home`; a node with an
     # external database must be given them, so that every node signs and hashes alike.
     secret_key: str = ""
@@ -54,12 +55,26 @@ class Settings(BaseSettings):
     transcode_timeout_seconds: float = 6 * 3600.0
     presign_seconds: int = 3600
     default_locale: str = "zh_CN"
-    cookie_secure: bool = False
-    # Where the site is reached; an https:// base URL turns on HSTS.
+    # Where users reach the site; with https every cookie is marked Secure and HSTS is sent.
     base_url: str = "http://127.0.0.1:8000"
     # host:port to serve /metrics on a listener of its own; when empty, /metrics is on the
     # site and only platform admins may read it.
     metrics_address: str = ""
+    # A login session ends this long after it began (or earlier: logout, password change).
+    session_days: int = Field(default=14, ge=1)
+    # Failed logins: an account (or a device that logged in before) is locked after this many,
+    # an address (a /64 for IPv6) after more, since a village office shares one address.
+    login_account_failures: int = Field(default=5, ge=1)
+    login_address_failures: int = Field(default=30, ge=1)
+    # The first lockout lasts this long; each further failure doubles it, up to the maximum.
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=900, ge=1)
+    # A count starts again when its last failure is older than this.
+    login_failure_window_seconds: int = Field(default=3600, ge=1)
+    # argon2 takes 64 MiB and a core's worth of work per hash: at most this many at once, and
+    # at most `password_hash_queue` more waiting; beyond that a login is told to try again.
+    password_hash_slots: int = Field(default=2, ge=1)
+    password_hash_queue: int = Field(default=16, ge=0)
 
     @field_validator("metrics_address")
     @classmethod
@@ -68,6 +83,18 @@ class Settings(BaseSettings):
         if value and not (colon and host and port.isdigit() and 0 < int(port) < 65536):
             raise ValueError("give host:port, for example 127.0.0.1:9100")
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("YUANJIAO_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def https(self) -> bool:
+        """Whether the site is served over HTTPS (cookies then carry the Secure flag)."""
+        return self.base_url.lower().startswith("https://")
 
     @property
     def presign_delta(self) -> timedelta:

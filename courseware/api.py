@@ -30,6 +30,7 @@ from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.jobs import enqueue
 from core.people.models import User
+from core.security import signing_key
 from core.settings import get_settings
 from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
 from courseware.catalog import list_courses
@@ -300,7 +301,7 @@ async def media_hls(
     except ObjectNotFound as exc:
         raise NotFound(N_("Playlist not found.")) from exc
     folder = key.rsplit("/", 1)[0]
-    secret = get_settings().secret_key
+    secret = signing_key("media-link")
     body = rewrite_playlist(
         text, lambda uri: direct_url(store, f"{folder}/{uri}", ttl=ttl, secret=secret)
     )
@@ -314,7 +315,7 @@ async def media_hls(
 @media_router.get("/media/o/{key:path}")
 async def media_signed(key: str, e: int, s: str, request: Request) -> Response:
     """A media file behind a signed link from a playlist: no session or database needed."""
-    check_signature(key, e, s, secret=get_settings().secret_key)
+    check_signature(key, e, s, secret=signing_key("media-link"))
     store = get_store()
     return await object_response(
         store, key, request.headers.get("range"), ttl=get_settings().presign_delta

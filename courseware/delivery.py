@@ -3,7 +3,8 @@
 With S3 the viewer gets presigned URLs and the app is out of the data path. With the local store
 the app serves the bytes itself; media files inside a playlist then get an HMAC-signed, expiring
 link, so each segment request is checked by one hash instead of a session and two database
-lookups (the rights were checked when the playlist was fetched).
+lookups (the rights were checked when the playlist was fetched). Links are signed with the
+"media-link" key derived from the secret (core.security), never with the secret itself.
 """
 
 import hashlib
@@ -29,12 +30,12 @@ SIGNED_PREFIX = "/media/o/"
 WHOLE_READ_LIMIT = 16 * 1024 * 1024
 
 
-def _signature(key: str, expires_at: int, secret: str) -> str:
+def _signature(key: str, expires_at: int, secret: bytes) -> str:
     message = f"{key}\n{expires_at}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
-def direct_url(store: ObjectStore, key: str, *, ttl: timedelta, secret: str) -> str:
+def direct_url(store: ObjectStore, key: str, *, ttl: timedelta, secret: bytes) -> str:
     """A URL a player may fetch `key` from without a session: presigned on S3, signed locally."""
     presigned = store.presigned_url(key, expires=ttl)
     if presigned is not None:
@@ -44,7 +45,7 @@ def direct_url(store: ObjectStore, key: str, *, ttl: timedelta, secret: str) -> 
     return f"{SIGNED_PREFIX}{quote(key)}?e={expires_at}&s={signature}"
 
 
-def check_signature(key: str, expires_at: int, signature: str, *, secret: str) -> None:
+def check_signature(key: str, expires_at: int, signature: str, *, secret: bytes) -> None:
     """NotFound unless the link was signed by this platform for `key` and has not expired."""
     expected = _signature(key, expires_at, secret)
     if expires_at < time.time() or not hmac.compare_digest(expected.encode(), signature.encode()):

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
-from core.api import CurrentUser, csrf_token, optional_user
+from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages
 from core.errors import (
@@ -44,8 +44,10 @@ from core.jobs import Worker
 from core.people import api as people_api
 from core.people import member_pages
 from core.people import pages as people_pages
+from core.people.errors import PasswordChangeRequired
 from core.people.models import User
 from core.people.permissions import is_platform_admin
+from core.security import signing_key
 from core.settings import get_settings
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
@@ -132,7 +134,7 @@ async def _reader(request: Request) -> User | None:
     if "session" not in request.scope:
         return None
     try:
-        return await optional_user(request)
+        return await session_user(request)
     except Exception:
         return None
 
@@ -215,13 +217,14 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
     install_translations(templates.env)
     app.state.templates = templates
+    # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=signing_key("session-cookie").hex(),
         session_cookie="yuanjiao_session",
         same_site="lax",
-        https_only=settings.cookie_secure,
-        max_age=14 * 24 * 3600,
+        https_only=settings.https,
+        max_age=settings.session_days * 24 * 3600,
     )
     # Outermost of our middleware, so every response gets the headers, refusals included.
     app.add_middleware(SecurityHeaders, settings=settings)
@@ -272,6 +275,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             return await hidden_failure(request, exc, status)
         if status == 401 and not _wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
+            return RedirectResponse(f"/account/password?next={request.url.path}", status_code=303)
         message = error_text(pick_locale(request, settings.default_locale), exc)
         return await error_response(request, status, message)
 

@@ -6,10 +6,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from core.api import MAX_ID, RowId, SessionDep, current_user, verify_csrf
+from core.api import (
+    MAX_ID,
+    RowId,
+    SessionDep,
+    client_address,
+    current_user,
+    unit_of_work,
+    verify_csrf,
+)
 from core.errors import NotFound, PermissionDenied
 from core.i18n import LOCALES, N_, error_text, gettext
 from core.paging import MAX_PAGE, MAX_PER_PAGE, PER_PAGE, Page
+from core.people import accounts, passwords
 from core.people.members import (
     get_managed_member,
     list_members,
@@ -56,6 +65,7 @@ from core.people.users import (
     revoke_role,
     set_user_active,
 )
+from core.security import password_slots
 from core.settings import get_settings
 
 router = APIRouter(prefix="/api", dependencies=[Depends(verify_csrf)], tags=["administration"])
@@ -78,11 +88,6 @@ PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 SearchText = Annotated[str, Query(max_length=200)]
 OrgFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-
-def client_address(request: Request) -> str:
-    """The caller's address, for the audit log."""
-    return request.client.host if request.client else ""
 
 
 def reader_locale(request: Request) -> str:
@@ -473,3 +478,24 @@ def members_update(
             session=session, actor=actor, member_id=member_id, active=body.active, address=address
         )
     return member_read(member)
+
+
+@router.post("/users/{user_id}/password-reset")
+async def users_password_reset(user_id: RowId, request: Request, actor: AdminUser) -> JSONResponse:
+    """Give a user a generated one-time password, shown in this response only; every session
+    of theirs ends and they must choose their own password at the next login."""
+    password = passwords.generate_password()
+    password_hash = await password_slots().hash(password)
+    user = await unit_of_work(
+        lambda s: accounts.reset_password(
+            session=s,
+            actor=actor,
+            user_id=user_id,
+            password_hash=password_hash,
+            address=client_address(request),
+        )
+    )
+    return JSONResponse(
+        {"id": user.id, "login": user.login, "password": password},
+        headers={"Cache-Control": "no-store"},
+    )

@@ -37,7 +37,6 @@ from core.security import (
     hash_password,
     mask_id_number,
     normalise_id_number,
-    verify_password,
 )
 
 # A child must sit strictly below its parent in this order.
@@ -201,14 +200,6 @@ def grant_role(*, session: Session, user: User, role: Role, org_id: int) -> Role
     session.add(grant)
     session.flush()
     return grant
-
-
-def authenticate(*, session: Session, login: str, password: str) -> User | None:
-    """The active user with this login and password, or None."""
-    user = session.scalar(select(User).where(User.login == login.strip()))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
-        return None
-    return user
 
 
 # Members

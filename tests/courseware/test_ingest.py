@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,9 +17,13 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from core.db import session_scope
+from core.errors import NotFound
 from core.jobs.models import Job, JobStatus
 from core.people.models import Role
+from core.security import signing_key
+from core.settings import get_settings
 from core.storage import get_store
+from courseware.delivery import check_signature
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course
 from courseware.transcode.errors import REASONS
@@ -231,6 +236,14 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
         variant = client.get(f"/media/lessons/{ready_lesson}/hls/480p/index.m3u8").text
         signed = next(line for line in variant.splitlines() if ".m4s?" in line)
         assert signed.startswith(f"/media/o/lessons/{ready_lesson}/hls/480p/seg_00001.m4s?e=")
+        # signed with the key derived for media links, not with the master secret
+        path, _, query = signed.partition("?")
+        params = dict(pair.split("=", 1) for pair in query.split("&"))
+        key, expires = unquote(path.removeprefix("/media/o/")), int(params["e"])
+        check_signature(key, expires, params["s"], secret=signing_key("media-link"))
+        with pytest.raises(NotFound):
+            master_key = get_settings().secret_key.encode()
+            check_signature(key, expires, params["s"], secret=master_key)
         url = f"/media/lessons/{ready_lesson}/hls/480p/seg_00001.m4s"
         whole = client.get(url)
         assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 import courseware.tasks  # noqa: F401  (the job types the lessons here are made with)
 from core.jobs import execute_job
 from core.jobs.models import Job, JobStatus
+from core.people.accounts import set_password
 from core.people.models import Role
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
@@ -379,3 +380,32 @@ def test_editor_edits_reorders_retries_and_deletes(
     assert list(get_store().list(f"lessons/{lessons[1].id}/")) == []
     page.reload()
     expect(titles).to_have_text(["第一课", "第三课"])
+
+
+def test_a_temporary_password_must_be_changed_at_first_login(
+    server: str, page: Page, tree: Tree, session: Session
+) -> None:
+    newcomer = make_user(session, "newcomer", Role.member, tree.branch)
+    set_password(session=session, user=newcomer, password="Temp-pass-4821", must_change=True)
+    session.commit()
+    page.goto(f"{server}/login")
+    page.get_by_label("登录名").fill("newcomer")
+    page.get_by_label("密码").fill("Temp-pass-4821")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    expect(page.get_by_text("您使用的是临时密码登录")).to_be_visible()
+    page.goto(f"{server}/")  # nothing else opens before the password is changed
+    expect(page).to_have_url(re.compile(r"/account/password\?next=/$"))
+    page.get_by_label("当前密码").fill("Temp-pass-4821")
+    page.get_by_label("新密码", exact=True).fill("My-own-choice-77")
+    page.get_by_label("再次输入新密码").fill("My-own-choice-77")
+    page.get_by_role("button", name="修改密码").click()
+    expect(page).to_have_url(f"{server}/")
+    expect(page.get_by_role("button", name="退出")).to_be_visible()
+    page.get_by_role("button", name="退出").click()
+    page.goto(f"{server}/login")
+    page.get_by_label("登录名").fill("newcomer")
+    page.get_by_label("密码").fill("My-own-choice-77")
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{server}/")
+    expect(page.get_by_role("link", name="newcomer")).to_be_visible()
