@@ -8,6 +8,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.db import utcnow
@@ -369,19 +371,24 @@ def add_attachment(
 
 
 def save_position(*, session: Session, user: User, lesson: Lesson, seconds: float) -> None:
-    """Remember where the user is in a lesson (clamped to its duration)."""
+    """Remember where the user is in a lesson (clamped to its duration): one idempotent upsert,
+    so parallel first saves (two tabs, a retried request) never race on the unique index."""
     limit = lesson.duration or 0.0
     seconds = min(max(seconds, 0.0), limit)
-    row = session.scalar(
-        select(PlaybackPosition).where(
-            PlaybackPosition.user_id == user.id, PlaybackPosition.lesson_id == lesson.id
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(PlaybackPosition).values(
+        user_id=user.id, lesson_id=lesson.id, seconds=seconds, updated_at=utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PlaybackPosition.user_id, PlaybackPosition.lesson_id],
+            set_={
+                "seconds": statement.excluded.seconds,
+                "updated_at": statement.excluded.updated_at,
+            },
         )
     )
-    if row is None:
-        row = PlaybackPosition(user_id=user.id, lesson_id=lesson.id)
-        session.add(row)
-    row.seconds, row.updated_at = seconds, utcnow()
-    session.flush()
 
 
 def resume_position(*, session: Session, user: User | None, lesson: Lesson) -> float:
