@@ -16,8 +16,9 @@ from core.people.service import add_member, create_org, create_user, grant_role
 from core.security import id_check_digit
 from core.settings import get_settings
 from core.storage import get_store
-from courseware.models import Visibility
-from courseware.service import create_course, ingest_lesson
+from courseware.ingest import CoursePicker, ingest_lesson
+from courseware.models import Course, Visibility
+from courseware.service import create_course
 
 DEMO_ROOT = "示范区委"
 # Demo accounts for a local trial only: `yuanjiao run --no-demo` creates none.
@@ -61,7 +62,8 @@ def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
                 id_number=prefix + id_check_digit(prefix),
                 hash_key=get_settings().id_hash_key,
             )
-        job_ids = _demo_lessons(session, users["publisher"], orgs[1], seconds)
+        publisher_id, org_id = users["publisher"].id, orgs[1].id
+    job_ids = _demo_lessons(publisher_id, org_id, seconds)
     for job_id in job_ids:
         execute_job(job_id)
     return [DemoAccount(login, password, role.value) for login, password, _, role, _ in ACCOUNTS]
@@ -81,36 +83,39 @@ def _demo_orgs(session: Session) -> list[Organisation]:
     return [district, town, general, branch]
 
 
-def _demo_lessons(
-    session: Session, publisher: User, org: Organisation, seconds: float
-) -> list[int]:
+def _demo_lessons(publisher_id: int, org_id: int, seconds: float) -> list[int]:
     job_ids = []
     with tempfile.TemporaryDirectory() as scratch:
         for number, (category, course_title, titles) in enumerate(LESSONS):
-            course = create_course(
-                session=session,
-                user=publisher,
-                title=course_title,
-                org_id=org.id,
-                category=category,
-                description=f"{category}专题课程（演示内容）。",
-                visibility=Visibility.public if number == 0 else Visibility.org,
-            )
+            with session_scope() as session:
+                course_id = create_course(
+                    session=session,
+                    user=session.get_one(User, publisher_id),
+                    title=course_title,
+                    org_id=org_id,
+                    category=category,
+                    description=f"{category}专题课程（演示内容）。",
+                    visibility=Visibility.public if number == 0 else Visibility.org,
+                ).id
             for index, title in enumerate(titles):
                 clip = Path(scratch) / f"demo-{number}-{index}.mp4"
                 _generate_clip(clip, seconds=seconds, pattern=number * 2 + index)
                 lesson = ingest_lesson(
-                    session=session,
                     store=get_store(),
-                    user=publisher,
-                    course=course,
+                    user_id=publisher_id,
+                    course=_course(course_id),
                     title=title,
                     source=clip,
                     filename=clip.name,
+                    enqueue_job=False,
                 )
                 assert lesson.job_id is not None
                 job_ids.append(lesson.job_id)
     return job_ids
+
+
+def _course(course_id: int) -> CoursePicker:
+    return lambda session, _user: session.get_one(Course, course_id)
 
 
 def _generate_clip(path: Path, *, seconds: float, pattern: int) -> None:

@@ -33,7 +33,7 @@ from core.storage import get_store
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
 from courseware.errors import UploadTooLarge
-from courseware.service import sweep_abandoned_uploads
+from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
 
@@ -66,11 +66,16 @@ def _wants_json(request: Request) -> bool:
 
 
 async def _sweep_uploads_hourly(directory: Path) -> None:
-    """Each web node clears the resumable uploads abandoned in its own upload directory."""
+    """Each web node tidies its own upload directory: finished uploads are completed, expired
+    ones removed."""
     while True:
-        removed = await asyncio.to_thread(
-            sweep_abandoned_uploads, directory=directory, max_age=courseware_api.UPLOAD_KEEP
-        )
+        try:
+            removed = await asyncio.to_thread(
+                lambda: sweep_uploads(directory=directory, store=get_store(), max_age=UPLOAD_KEEP)
+            )
+        except Exception:
+            log.exception("sweeping the upload directory failed")
+            removed = 0
         if removed:
             log.info("removed %s abandoned uploads", removed)
         await asyncio.sleep(3600)
@@ -90,7 +95,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         worker = Worker(workers=1) if embedded_worker else None
         if worker is not None:
             worker.start()
-        sweeper = asyncio.create_task(_sweep_uploads_hourly(settings.home / "uploads"))
+        sweeper = asyncio.create_task(_sweep_uploads_hourly(upload_dir()))
         try:
             yield
         finally:

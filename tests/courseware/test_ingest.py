@@ -49,6 +49,11 @@ def _show(lesson_id: int) -> dict:
     return json.loads(result.output)
 
 
+def _source_key(lesson_id: int) -> str:
+    with session_scope() as session:
+        return session.get_one(Lesson, lesson_id).source_key
+
+
 def _add(path: Path, *extra: str) -> tuple[int, int]:
     code, lesson_id, _ = _add_with_errors(path, *extra)
     return code, lesson_id
@@ -72,7 +77,8 @@ def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None
     assert all(r["bandwidth"] > 0 for r in shown["renditions"])
     assert abs(shown["duration"] - 5) < 0.5
     keys = set(get_store().list(f"lessons/{lesson_id}/"))
-    assert f"lessons/{lesson_id}/source/lesson.mp4" in keys
+    assert get_store().get_bytes(_source_key(lesson_id)) == clip.read_bytes()
+    assert _source_key(lesson_id).endswith("/lesson.mp4")
     assert f"lessons/{lesson_id}/poster.jpg" in keys
     assert {f"lessons/{lesson_id}/hls/{h}p/index.m3u8" for h in (480, 360)} <= keys
 
@@ -86,8 +92,8 @@ def test_not_media_fails_with_a_reason_and_keeps_the_original(
     shown = _show(lesson_id)
     assert shown["status"] == "failed"
     assert shown["error"] == REASONS["not_media"]  # stored in English, translated when shown
-    keys = list(get_store().list(f"lessons/{lesson_id}/"))
-    assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
+    assert list(get_store().list(f"lessons/{lesson_id}/")) == []  # nothing published
+    assert get_store().exists(_source_key(lesson_id))  # the original is kept
 
 
 def test_oversized_file_is_refused_by_the_cli(

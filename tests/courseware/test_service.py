@@ -1,11 +1,7 @@
 """Course library rules: credit hours, visibility down and up the tree, editing rights."""
 
-import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -30,7 +26,6 @@ from courseware.service import (
     resume_position,
     safe_filename,
     save_position,
-    sweep_abandoned_uploads,
     update_lesson,
 )
 from tests.factories import Tree, make_tree, make_user
@@ -183,20 +178,6 @@ def test_credit_hours_by_hand_and_resume_position(session: Session) -> None:
     assert resume_position(session=session, user=member, lesson=lesson) == 123.4
     save_position(session=session, user=member, lesson=lesson, seconds=10_000)
     assert resume_position(session=session, user=member, lesson=lesson) == 0.0  # finished: restart
-
-
-def test_abandoned_uploads_are_swept_after_the_resume_window(tmp_path: Path) -> None:
-    old, fresh = tmp_path / "a", tmp_path / "b"
-    for upload in (old, fresh):
-        upload.write_bytes(b"part")
-        upload.with_name(f"{upload.name}.info").write_text("{}")
-    stale = time.time() - 3 * 24 * 3600
-    os.utime(old, (stale, stale))
-    os.utime(tmp_path / "a.info", (stale, stale))
-    removed = sweep_abandoned_uploads(directory=tmp_path, max_age=timedelta(days=2))
-    assert removed == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "b.info"]
-    assert sweep_abandoned_uploads(directory=tmp_path / "missing", max_age=timedelta(days=2)) == 0
 
 
 def test_parallel_first_position_saves_never_fail(session: Session) -> None:

@@ -7,10 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from core.db import session_scope
 from core.jobs import execute_job
 from core.people.models import Role
 from core.settings import get_settings
 from core.storage import get_store
+from courseware.models import Lesson
 from tests.factories import log_in, make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
@@ -90,14 +92,11 @@ def test_interrupted_upload_resumes_and_becomes_a_lesson(
     upload_id = location.rstrip("/").split("/")[-1]
     lesson = client.get(f"/api/uploads/{upload_id}").json()
     assert lesson["status"] == "processing" and lesson["title"] == "上传的课"
-    stored = get_store().get_bytes(f"lessons/{lesson['id']}/source/课.mp4")
-    assert stored == data
-    assert not list((get_settings().home / "uploads").glob(f"{upload_id}*"))
-    from core.db import session_scope
-    from courseware.models import Lesson
-
     with session_scope() as session:
-        job_id = session.get_one(Lesson, lesson["id"]).job_id
+        stored = session.get_one(Lesson, lesson["id"])
+        job_id, source_key = stored.job_id, stored.source_key
+    assert source_key.endswith("/课.mp4") and get_store().get_bytes(source_key) == data
+    assert not list((get_settings().home / "uploads").glob(f"{upload_id}*"))
     assert job_id is not None
     execute_job(job_id)
     assert client.get(f"/api/lessons/{lesson['id']}").json()["status"] == "ready"
