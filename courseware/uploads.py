@@ -187,7 +187,11 @@ def sweep_uploads(*, directory: Path, store: ObjectStore, max_age: timedelta) ->
         staged = staged_upload(directory, upload_id)
         if staged is not None and staged.complete:
             _complete_quietly(directory, store, upload_id)
-        if not path.exists() or _last_touched(path) < cutoff:
+        try:
+            done = not path.exists() or _last_touched(path) < cutoff
+        except FileNotFoundError:  # completed meanwhile by its owner's request
+            done = True
+        if done:
             discard_staged(directory, upload_id)
             removed += 1
     with session_scope() as session:
