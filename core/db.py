@@ -69,8 +69,16 @@ def utcnow() -> datetime:
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    settings = get_settings()
+    pool: dict[str, Any] = {}
+    if settings.database_pool_size is not None:
+        pool["pool_size"] = settings.database_pool_size
+    if settings.database_max_overflow is not None:
+        pool["max_overflow"] = settings.database_max_overflow
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,7 +89,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache

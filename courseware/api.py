@@ -125,7 +125,7 @@ def lessons_attach(
         size = 0
         while chunk := file.file.read(1024 * 1024):
             size += len(chunk)
-            check_upload_size(size, limit=get_settings().max_upload_bytes)
+            check_upload_size(size, limit=get_settings().max_attachment_bytes)
             spool.write(chunk)
         spool.flush()
         attachment = add_attachment(

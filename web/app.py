@@ -36,6 +36,7 @@ from courseware.errors import UploadTooLarge
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
+from web.limits import BodyLimits
 
 WEB_DIR = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
         return response
 
+    # Outermost: an oversized body is refused before sessions, routes or logins look at it.
+    app.add_middleware(BodyLimits, settings=settings)
     app.include_router(auth.router)
     app.include_router(courseware_api.router)
     app.include_router(courseware_api.media_router)
