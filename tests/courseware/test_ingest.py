@@ -8,7 +8,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -155,6 +158,36 @@ def test_killed_worker_job_is_retried_and_finishes(
     assert _show(lesson_id)["status"] == "ready"
 
 
+def _raw_get(app: Any, raw_path: str, cookie: str) -> tuple[int, bytes]:
+    """GET `raw_path` straight through the ASGI app, decoded as a server decodes it (percent
+    escapes undone, dot segments kept); returns the status and body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
 def _processes_using(fragment: str) -> list[int]:
     """Pids of running processes whose command line mentions `fragment`."""
     found = []
@@ -207,7 +240,19 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
             assert anonymous.get(forged).status_code == 404
             expired = signed.split("?e=")[0] + "?e=1&s=" + signed.split("&s=")[1]
             assert anonymous.get(expired).status_code == 404
-        assert (
-            client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
-        )
+        # the raw path reaches the app as a client sent it (an HTTP client would drop the ../)
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        playlist = f"/media/lessons/{ready_lesson}/hls/480p/index.m3u8"
+        assert _raw_get(client.app, playlist, cookie)[0] == 200  # the raw request works
+        source_key = _source_key(ready_lesson)
+        for raw in (
+            f"/media/lessons/{ready_lesson}/hls/../../../{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/480p/../../../../{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/%2e%2e/%2e%2e/%2e%2e/{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/..%2F..%2F..%2F{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/../poster.jpg",
+        ):
+            status, body = _raw_get(client.app, raw, cookie)
+            assert status == 404, raw
+            assert body != get_store().get_bytes(source_key)
         assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
