@@ -256,3 +256,26 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
             assert status == 404, raw
             assert body != get_store().get_bytes(source_key)
         assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
+
+
+def test_a_source_over_2_gib_is_ingested_with_its_64_bit_size(
+    tmp_path: Path, publisher: str
+) -> None:
+    """Sizes past 2**31 fit the columns on every engine (PostgreSQL's integer would not) and
+    the store copies the whole file. A sparse file stands in for a long recording; it is not
+    transcoded."""
+    size = 2**31 + 4097
+    source = tmp_path / "long.mp4"
+    with open(source, "wb") as sparse:
+        sparse.truncate(size)
+        sparse.seek(size - 5)
+        sparse.write(b"tail!")
+    code, lesson_id = _add(source)
+    assert code == 0
+    with session_scope() as session:
+        lesson = session.get_one(Lesson, lesson_id)
+        assert lesson.source_size == size
+        source_key = lesson.source_key
+    store = get_store()
+    assert store.stat(source_key).size == size
+    assert b"".join(store.open_range(source_key, size - 5)) == b"tail!"
