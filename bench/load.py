@@ -39,14 +39,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media lives in the checkout
 from tests.media import make_clip  # noqa: E402
 
+T = TypeVar("T")
 YUANJIAO = Path(sys.executable).with_name("yuanjiao")
 PASSWORD = "bench-load-password-9"
 MEMBERS = 10  # viewers share these logins (several people per terminal, as in a village room)
@@ -454,6 +457,16 @@ async def run_load(
             await client.aclose()
 
 
+def run_async(coroutine: Coroutine[None, None, T]) -> T:
+    """Run on uvloop when it is installed (it is, with uvicorn[standard]): a lighter client."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -490,8 +503,8 @@ def main() -> int:
     server = Server(home, free_port(), env)
     server.start()
     try:
-        asyncio.run(server.healthy())
-        meter, idle_p99, recovered, uploads = asyncio.run(
+        run_async(server.healthy())
+        meter, idle_p99, recovered, uploads = run_async(
             run_load(server, world, args.viewers, args.seconds, args.kill_at, clips)
         )
     finally:

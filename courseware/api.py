@@ -105,9 +105,10 @@ def lessons_update(
 
 @router.put("/api/lessons/{lesson_id}/position", status_code=204)
 def lessons_position(
-    body: PositionUpdate, lesson: CurrentLesson, session: SessionDep, user: CurrentUser
+    body: PositionUpdate, lesson_id: RowId, session: SessionDep, user: CurrentUser
 ) -> None:
-    """Remember where the caller is in the lesson."""
+    """Remember where the caller is in the lesson (the busiest write: one session, one hop)."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     save_position(session=session, user=user, lesson=lesson, seconds=body.seconds)
 
 
