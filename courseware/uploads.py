@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from core.api import MAX_ID
 from core.db import session_scope, utcnow
 from core.errors import InvalidInput, NotFound, TemporaryError
 from core.i18n import N_
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 # An unfinished upload can be resumed for this long; then the sweep removes it.
 UPLOAD_KEEP = timedelta(days=2)
-MAX_ID = 2**31 - 1
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
