@@ -30,9 +30,10 @@ run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://12
 test: $(VENV)/.installed-test vendor chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor nginx ## transcode and delivery benchmarks
+bench: $(VENV)/.installed-test vendor nginx ## transcode, delivery and load benchmarks
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/load.py
 
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

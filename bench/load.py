@@ -17,8 +17,9 @@ One run sets up a throw-away YUANJIAO_HOME with a transcoded 60 s lesson, starts
 Latencies are those of answered attempts (time lost to the outage shows in `recovered_s` and in
 `failed`). An upload is ready when its lesson is published and the stored source is byte for
 byte the uploaded file. Targets on the embedded default, 2 cores: 300 viewers, F = 0, S and
-P <= 500, 3/3, R <= 10. `--database-url postgresql+psycopg://... --queue-url redis://...` runs the
-same on PostgreSQL and Redis (the database must be empty; it is left with the bench's data).
+P <= 500, 3/3, R <= 10. `--database-url postgresql+psycopg://... --queue-url redis://...` (or the
+environment variables YUANJIAO_BENCH_DATABASE_URL and YUANJIAO_BENCH_QUEUE_URL) runs the same on
+PostgreSQL and Redis (the database must be empty; it is left with the bench's data).
 The job stale time is 15 s here (default 120 s), so a transcode killed with the server is
 taken up again within the run.
 
@@ -62,6 +63,7 @@ UPLOADS = 3
 READY_WITHIN = 600.0  # seconds after the load for the uploads' lessons to be published
 START_TIMEOUT = 60.0
 TUS = {"Tus-Resumable": "1.0.0"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
@@ -161,6 +163,16 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.cpu_before = 0.0  # CPU seconds of processes killed earlier, and their transcodes
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time of the server processes so far: (web and worker, their ffmpeg children)."""
+        own, children = 0.0, 0.0
+        if self.process is not None and self.process.poll() is None:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+        return own + self.cpu_before, children
 
     def start(self) -> None:
         self.starts += 1
@@ -175,6 +187,7 @@ class Server:
 
     def kill(self) -> None:
         assert self.process is not None
+        self.cpu_before = self.cpu_seconds()[0]
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
@@ -215,6 +228,11 @@ class Meter:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    load_seconds: float = 1.0
+    server_cpu_at_start: float = 0.0
+    server_cpu: float = 0.0
+    own_cpu_at_start: float = 0.0
+    own_cpu: float = 0.0
 
     def answered(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -422,6 +440,8 @@ async def run_load(
         tokens = [await log_in(client, f"member{n}") for n, client in enumerate(clients)]
         upload_token = await log_in(uploader, "publisher")
         began = time.monotonic()
+        meter.server_cpu_at_start = server.cpu_seconds()[0]
+        meter.own_cpu_at_start = time.process_time()
         until = began + seconds
         killed_at = began + kill_at * seconds
         uploads = [Upload(path, f"上传{n + 1}") for n, path in enumerate(clips)]
@@ -449,6 +469,9 @@ async def run_load(
         recovery = asyncio.create_task(kill_and_restart())
         sending = [asyncio.create_task(uploading(n, u)) for n, u in enumerate(uploads)]
         await asyncio.gather(*(viewer(n) for n in range(viewers)))
+        meter.load_seconds = time.monotonic() - began
+        meter.server_cpu = server.cpu_seconds()[0] - meter.server_cpu_at_start
+        meter.own_cpu = time.process_time() - meter.own_cpu_at_start
         recovered = await recovery
         await asyncio.gather(*sending)
         return meter, idle_p99, recovered, uploads
@@ -476,8 +499,16 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=300, help="concurrent viewers")
     parser.add_argument("--seconds", type=float, default=90.0, help="how long the viewers watch")
     parser.add_argument("--kill-at", type=float, default=0.5, help="kill -9 at this fraction")
-    parser.add_argument("--database-url", default="", help="an empty database (default SQLite)")
-    parser.add_argument("--queue-url", default="", help="the queue (default SQLite)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("YUANJIAO_BENCH_DATABASE_URL", ""),
+        help="an empty database (default: SQLite in a new home; or YUANJIAO_BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--queue-url",
+        default=os.environ.get("YUANJIAO_BENCH_QUEUE_URL", ""),
+        help="the queue (default: SQLite; or YUANJIAO_BENCH_QUEUE_URL)",
+    )
     args = parser.parse_args()
     if args.viewers < 1 or args.seconds < 40 or not 0.3 <= args.kill_at <= 0.8:
         parser.error("--viewers >= 1, --seconds >= 40, --kill-at between 0.3 and 0.8")
@@ -501,6 +532,7 @@ def main() -> int:
         for n in range(UPLOADS)
     ]
     server = Server(home, free_port(), env)
+    load_before = os.getloadavg()[0]
     server.start()
     try:
         run_async(server.healthy())
@@ -524,6 +556,13 @@ def main() -> int:
             f"{kind:8} answered {len(answered):6}  p99 {meter.p99_ms(kind):7.0f} ms"
             f"  failed {meter.failures.get(kind, 0)}"
         )
+    answered = sum(len(values) for values in meter.latencies.values())
+    print(
+        f"server {meter.server_cpu / meter.load_seconds:.0%} of a core"
+        f" ({1000 * meter.server_cpu / max(answered, 1):.1f} ms per request, transcodes apart),"
+        f" load generator {meter.own_cpu / meter.load_seconds:.0%};"
+        f" machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     print(f"retried attempts: {meter.retries}; server log and data: {home}")
     seg_p99 = meter.p99_ms("segment")
     print(
