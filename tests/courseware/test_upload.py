@@ -4,12 +4,9 @@ import base64
 import errno
 import os
 import sqlite3
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from core.storage import LocalStore, ObjectStore, get_store
 from courseware.models import Lesson
 from courseware.uploads import finish_upload, upload_dir
 from tests.factories import log_in, make_tree, make_user
+from tests.faults import read_only
 from tests.media import make_clip
 from web.app import create_app
 
@@ -220,21 +218,6 @@ def _sqlite_writable(database: str) -> bool:
         return False
     finally:
         probe.close()
-
-
-@contextmanager
-def read_only(directory: Path) -> Iterator[None]:
-    """Make a directory unwritable for real, for root too (which ignores mode bits)."""
-    directory.chmod(0o555)
-    immutable = os.geteuid() == 0
-    if immutable:
-        subprocess.run(["chattr", "+i", str(directory)], check=True)
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(directory)], check=True)
-        directory.chmod(0o755)
 
 
 def _send_all(client: TestClient, token: str, data: bytes, *, title: str = "课") -> str:

@@ -16,6 +16,7 @@ from core.people.models import Role
 from courseware.models import Visibility
 from courseware.service import create_course
 from tests.factories import PASSWORD, Tree, make_tree, make_user
+from tests.faults import read_only
 from tests.media import make_clip
 from tests.s3 import free_port
 
@@ -196,3 +197,35 @@ def test_english_interface(server: str, page: Page, tree: Tree) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(server)
     expect(page.get_by_text("No courses found.")).to_be_visible()
+
+
+def test_an_upload_the_server_could_not_store_is_completed_when_it_can(
+    server: str, page: Page, tree: Tree, tmp_path: Path, home: Path
+) -> None:
+    """The store refuses writes when the last byte arrives (made read-only for real): the
+    browser keeps the upload, asks for its lesson until the store is back, and gets it."""
+    clip = make_clip(tmp_path / "只读.mp4", seconds=2, width=320, height=180)
+    sources = home / "objects" / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    refused: list[int] = []
+
+    def watch(response: object) -> None:
+        url, status = getattr(response, "url", ""), getattr(response, "status", 0)
+        if "/api/uploads/" in url and status == 503:
+            refused.append(status)
+
+    log_in(page, server, "pub")
+    page.goto(f"{server}/upload")
+    page.get_by_label("新课程名称").fill("只读课程")
+    page.get_by_label("课时名称").fill("存储恢复后完成")
+    page.get_by_label("视频或音频文件").set_input_files(str(clip))
+    page.on("response", watch)
+    with read_only(sources):
+        page.get_by_role("button", name="上传课程").click()
+        page.wait_for_function("document.getElementById('percent').textContent === '100%'")
+        deadline = time.monotonic() + 60
+        while len(refused) < 2 and time.monotonic() < deadline:  # the PATCH and a GET
+            page.wait_for_timeout(200)
+        assert len(refused) >= 2, refused
+    expect(page.locator("#done")).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("link", name="存储恢复后完成")).to_be_visible()

@@ -76,7 +76,7 @@ el("resume").addEventListener("click", () => {
 async function followLesson(uploadId) {
   el("pause").hidden = true;
   el("phase").textContent = messages.processing;
-  const lesson = await api("GET", `/api/uploads/${uploadId}`);
+  const lesson = await finishedLesson(uploadId);
   const poll = async () => {
     const current = await api("GET", `/api/lessons/${lesson.id}`);
     const percent = Math.floor(current.progress * 100);
@@ -94,6 +94,21 @@ async function followLesson(uploadId) {
     }
   };
   poll();
+}
+
+// Asking for the lesson completes the upload on the server if that failed before (a full disk,
+// a restart): keep asking while the server answers that it cannot yet.
+async function finishedLesson(uploadId) {
+  let wait = 2000;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api("GET", `/api/uploads/${uploadId}`);
+    } catch (error) {
+      if ((error.status && error.status < 500) || attempt === 8) { fail(error.message); throw error; }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, 30000);
+    }
+  }
 }
 
 function fail(message) {
