@@ -7,8 +7,8 @@ One run sets up a throw-away YUANJIAO_HOME with a transcoded 60 s lesson, starts
 - first, one player alone fetches segments: the idle baseline for `seg_p99_vs_idle`;
 - N viewers, started over the first few seconds, each play the lesson at real-time pace: the
   master and a rung playlist, then a segment every 4 s and a position save every 10 s, for
-  `--seconds`. Like a player they retry a request that gets no answer (or a 5xx) for up to 30 s;
-  one that still has none then, or gets a 4xx, counts as failed;
+  `--seconds`. Like a player they retry a request that gets no answer (or a 5xx), backing off
+  from 0.5 s to 4 s, for up to 30 s; one that still has none then, or gets a 4xx, counts as failed;
 - 3 tus uploads (1 MiB chunks, like tus-js-client, resumed after an error) finish and transcode
   meanwhile; the last is still sending when the server is killed;
 - halfway, the server is killed with SIGKILL and started again at once: `recovered_s` is the time
@@ -57,7 +57,8 @@ MEMBERS = 10  # viewers share these logins (several people per terminal, as in a
 SEGMENT_EVERY = 4.0
 SAVE_EVERY = 10.0
 RETRY_FOR = 30.0  # how long a player keeps trying one request
-RETRY_PAUSE = 0.5
+RETRY_PAUSE = 0.5  # then doubled up to RETRY_PAUSE_MAX, with jitter, as hls.js backs off
+RETRY_PAUSE_MAX = 4.0
 CHUNK = 1024 * 1024
 UPLOADS = 3
 READY_WITHIN = 600.0  # seconds after the load for the uploads' lessons to be published
@@ -259,9 +260,10 @@ def new_client(base_url: str, connections: int) -> httpx.AsyncClient:
 async def attempt(
     client: httpx.AsyncClient, meter: Meter, kind: str, method: str, url: str, **kwargs: object
 ) -> httpx.Response | None:
-    """One request as a player makes it: retried on no answer or a 5xx for up to RETRY_FOR
-    seconds; None (and counted failed) if it never succeeds or is refused with a 4xx."""
+    """One request as a player makes it: retried with backoff on no answer or a 5xx for up to
+    RETRY_FOR seconds; None (and counted failed) if it never succeeds or is refused with a 4xx."""
     deadline = time.monotonic() + RETRY_FOR
+    tries = 0
     while True:
         began = time.monotonic()
         try:
@@ -274,11 +276,13 @@ async def attempt(
                 return None
         except httpx.HTTPError:
             pass
-        if time.monotonic() + RETRY_PAUSE > deadline:
+        pause = min(RETRY_PAUSE * 2**tries, RETRY_PAUSE_MAX) * random.uniform(0.75, 1.25)
+        if time.monotonic() + pause > deadline:
             meter.failed(kind)
             return None
         meter.retries += 1
-        await asyncio.sleep(RETRY_PAUSE)
+        tries += 1
+        await asyncio.sleep(pause)
 
 
 async def log_in(client: httpx.AsyncClient, login: str) -> str:
