@@ -227,9 +227,12 @@ class Meter:
     """Latencies of answered attempts by kind, and requests that failed for good."""
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    timeline: list[tuple[float, str, float]] = field(default_factory=list)  # (when, kind, s)
     failures: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     load_seconds: float = 1.0
+    killed_at: float = 0.0
+    healthy_at: float = 0.0
     server_cpu_at_start: float = 0.0
     server_cpu: float = 0.0
     own_cpu_at_start: float = 0.0
@@ -237,6 +240,14 @@ class Meter:
 
     def answered(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
+        self.timeline.append((time.monotonic(), kind, seconds))
+
+    def p99_between(self, kind: str, start: float, end: float) -> tuple[float, int]:
+        """p99 in ms, and the count, of answers of `kind` that came between start and end."""
+        values = sorted(s for when, k, s in self.timeline if k == kind and start <= when < end)
+        if not values:
+            return 0.0, 0
+        return 1000 * values[min(int(len(values) * 0.99), len(values) - 1)], len(values)
 
     def failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
@@ -465,10 +476,11 @@ async def run_load(
         async def kill_and_restart() -> float:
             await asyncio.sleep(max(0.0, killed_at - time.monotonic()))
             server.kill()
-            began_recovery = time.monotonic()
+            began_recovery = meter.killed_at = time.monotonic()
             server.start()
             await server.healthy()
-            return time.monotonic() - began_recovery
+            meter.healthy_at = time.monotonic()
+            return meter.healthy_at - began_recovery
 
         recovery = asyncio.create_task(kill_and_restart())
         sending = [asyncio.create_task(uploading(n, u)) for n, u in enumerate(uploads)]
@@ -560,6 +572,17 @@ def main() -> int:
             f"{kind:8} answered {len(answered):6}  p99 {meter.p99_ms(kind):7.0f} ms"
             f"  failed {meter.failures.get(kind, 0)}"
         )
+    for kind in ("segment", "save"):
+        windows = (
+            ("before the kill", 0.0, meter.killed_at),
+            ("20 s after the restart", meter.healthy_at, meter.healthy_at + 20),
+            ("later", meter.healthy_at + 20, float("inf")),
+        )
+        parts = []
+        for label, start, end in windows:
+            p99, count = meter.p99_between(kind, start, end)
+            parts.append(f"{label} {p99:.0f} ms ({count})")
+        print(f"{kind} p99: " + ", ".join(parts))
     answered = sum(len(values) for values in meter.latencies.values())
     print(
         f"server {meter.server_cpu / meter.load_seconds:.0%} of a core"
