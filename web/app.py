@@ -32,6 +32,7 @@ from core.settings import get_settings
 from core.storage import get_store
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
+from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
@@ -152,6 +153,10 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
         return response
 
+    # Signed media links are answered before sessions and routing: a segment costs an HMAC.
+    app.add_middleware(
+        SignedMedia, store=get_store, secret=settings.secret_key, ttl=settings.presign_delta
+    )
     # Outermost: an oversized body is refused before sessions, routes or logins look at it.
     app.add_middleware(BodyLimits, settings=settings)
     app.include_router(auth.router)
