@@ -252,9 +252,10 @@ class Meter:
     def failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
 
-    def p99_ms(self, kind: str) -> float:
+    def p99_ms(self, kind: str, fraction: float = 0.99) -> float:
+        """The `fraction` percentile (p99 by default) of answered attempts of `kind`, in ms."""
         values = sorted(self.latencies.get(kind, [0.0]))
-        return 1000 * values[min(int(len(values) * 0.99), len(values) - 1)]
+        return 1000 * values[min(int(len(values) * fraction), len(values) - 1)]
 
 
 def new_client(base_url: str, connections: int) -> httpx.AsyncClient:
@@ -569,7 +570,8 @@ def main() -> int:
     for kind in ("playlist", "segment", "save", "upload"):
         answered = meter.latencies.get(kind, [])
         print(
-            f"{kind:8} answered {len(answered):6}  p99 {meter.p99_ms(kind):7.0f} ms"
+            f"{kind:8} answered {len(answered):6}  p95 {meter.p99_ms(kind, 0.95):6.0f} ms"
+            f"  p99 {meter.p99_ms(kind):6.0f} ms"
             f"  failed {meter.failures.get(kind, 0)}"
         )
     for kind in ("segment", "save"):
