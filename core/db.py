@@ -90,8 +90,16 @@ def make_engine(url: str) -> Engine:
             ),
             backend=repr(backend),
         )
+    settings = get_settings()
+    pool: dict[str, Any] = {}
+    if settings.database_pool_size is not None:
+        pool["pool_size"] = settings.database_pool_size
+    if settings.database_max_overflow is not None:
+        pool["max_overflow"] = settings.database_max_overflow
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -104,7 +112,7 @@ def make_engine(url: str) -> Engine:
         return engine
     try:
         # An unreachable server fails a connection in seconds instead of hanging the caller.
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}, **pool)
     except (ArgumentError, ImportError) as exc:
         raise ConfigurationError(
             N_("YUANJIAO_DATABASE_URL is malformed: %(reason)s"), reason=_first_line(exc)

@@ -23,6 +23,9 @@ class PlatformError(Exception):
     """
 
     temporary = False
+    # Whether the message names hosts, endpoints, keys or settings: the log gets it, the person
+    # in front of the platform only a generic message (web/app.py).
+    internal = False
 
     def __init__(self, message: str = "", **values: object) -> None:
         self.message = message
@@ -54,3 +57,5 @@ class NotAuthenticated(PlatformError):
 
 class ConfigurationError(PlatformError):
     """A setting is missing, malformed or unsafe for the mode; the operator has to change it."""
+
+    internal = True

@@ -34,6 +34,8 @@ MIN_FREE_BYTES = 2 * 1024**3
 class EngineUnavailable(TemporaryError):
     """An engine (database, object store, job queue, ffmpeg, disk) cannot be used."""
 
+    internal = True
+
 
 @dataclass(frozen=True)
 class Check:

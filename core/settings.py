@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     secret_key: str = ""
     id_hash_key: str = ""
     max_upload_bytes: int = 4 * 1024**3
+    # Request bodies: JSON and forms (login included), one tus chunk (tus-js-client sends 1 MiB;
+    # a chunk is held in memory until written), an attachment. Larger bodies get 413 unread.
+    max_request_bytes: int = 64 * 1024
+    max_chunk_bytes: int = 16 * 1024**2
+    max_attachment_bytes: int = 256 * 1024**2
+    # Pooled database connections per process (SQLAlchemy's QueuePool); unset: its defaults.
+    database_pool_size: int | None = None
+    database_max_overflow: int | None = None
     ladder_heights: tuple[int, ...] = (1080, 720, 480, 360)
     job_max_attempts: int = 3
     job_retry_base_seconds: float = 10.0

@@ -1,6 +1,7 @@
 """JSON API and media routes of the course library; tus resumable uploads under /api/uploads."""
 
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,6 @@ from tuspyserver import create_tus_router
 from tuspyserver.storage.local import LocalFileStorage
 
 from core.api import (
-    MAX_ID,
     CurrentUser,
     OptionalUser,
     RowId,
@@ -25,7 +25,6 @@ from core.api import (
     unit_of_work,
     verify_csrf,
 )
-from core.db import session_scope
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.jobs import enqueue
@@ -59,23 +58,26 @@ from courseware.schemas import (
 from courseware.service import (
     add_attachment,
     check_upload_size,
-    check_upload_target,
     create_course,
-    find_or_create_course,
     get_course,
     get_lesson,
-    ingest_lesson,
     lesson_summary,
     save_position,
     update_lesson,
+)
+from courseware.uploads import (
+    UPLOAD_KEEP,
+    finish_upload,
+    record_upload,
+    upload_dir,
+    upload_owner,
+    upload_target,
 )
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 # Signed media links carry their own proof; they skip every dependency to stay cheap.
 media_router = APIRouter()
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
-# An interrupted upload can be resumed for this long; then the sweep removes it.
-UPLOAD_KEEP = timedelta(days=2)
 
 
 async def lesson_dep(lesson_id: RowId, user: OptionalUser) -> Lesson:
@@ -235,9 +237,10 @@ def lessons_delete(lesson_id: RowId, user: CurrentUser) -> None:
 
 @router.put("/api/lessons/{lesson_id}/position", status_code=204)
 def lessons_position(
-    body: PositionUpdate, lesson: CurrentLesson, session: SessionDep, user: CurrentUser
+    body: PositionUpdate, lesson_id: RowId, session: SessionDep, user: CurrentUser
 ) -> None:
-    """Remember where the caller is in the lesson."""
+    """Remember where the caller is in the lesson (the busiest write: one session, one hop)."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
     save_position(session=session, user=user, lesson=lesson, seconds=body.seconds)
 
 
@@ -255,7 +258,7 @@ def lessons_attach(
         size = 0
         while chunk := file.file.read(1024 * 1024):
             size += len(chunk)
-            check_upload_size(size, limit=get_settings().max_upload_bytes)
+            check_upload_size(size, limit=get_settings().max_attachment_bytes)
             spool.write(chunk)
         spool.flush()
         attachment = add_attachment(
@@ -270,12 +273,13 @@ def lessons_attach(
 
 
 @router.get("/api/uploads/{upload_id}")
-def uploads_show(upload_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """The lesson a finished tus upload became."""
-    lesson = session.scalar(select(Lesson).where(Lesson.upload_id == upload_id))
-    if lesson is None or lesson.created_by != user.id or lesson.deleted_at is not None:
-        raise NotFound(N_("No finished upload has this id."))
-    return lesson_summary(session=session, lesson=lesson)
+async def uploads_show(upload_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
+    """The lesson a finished tus upload became. If completing the upload failed before (a
+    crash, a full disk), it is completed now: the browser asks this after every finished upload."""
+    lesson = await _finish_in_thread(store, upload_id, user.id)
+    return await unit_of_work(
+        lambda session: lesson_summary(session=session, lesson=session.get_one(Lesson, lesson.id))
+    )
 
 
 def _link_ttl(lesson: Lesson) -> timedelta:
@@ -363,80 +367,68 @@ async def media_attachment(
     return response
 
 
-def _upload_target(
-    session: Session, user: User, metadata: dict[str, str]
-) -> tuple[int | None, int | None]:
-    """Read (course_id, org_id) from an upload's metadata and check the user may upload there."""
-    if not metadata.get("filename", "").strip():
-        raise InvalidInput(N_("The upload has no file name."))
-    try:
-        course_id = int(metadata["course_id"]) if metadata.get("course_id") else None
-        org_id = int(metadata["org_id"]) if metadata.get("org_id") else None
-    except ValueError as exc:
-        raise InvalidInput(N_("The upload's details are malformed.")) from exc
-    if any(value is not None and not 1 <= value <= MAX_ID for value in (course_id, org_id)):
-        raise InvalidInput(N_("The upload's details are malformed."))
-    check_upload_target(
-        session=session,
-        user=user,
-        course_id=course_id,
-        course_title=metadata.get("course_title", ""),
-        org_id=org_id,
-        title=metadata.get("title", ""),
-        filename=metadata["filename"],
-    )
-    return course_id, org_id
-
-
-def pre_create_dep(
-    user: CurrentUser,
+async def pre_create_dep(
+    request: Request, user: CurrentUser
 ) -> Callable[[dict[str, str], dict[str, Any]], Awaitable[None]]:
     """Check size, rights and metadata before the first byte of an upload is accepted."""
 
     async def check(metadata: dict[str, str], info: dict[str, Any]) -> None:
+        if request.headers.get("upload-concat") is not None:
+            raise InvalidInput(N_("Uploads in parts are not supported: send one file."))
         check_upload_size(info.get("size"), limit=get_settings().max_upload_bytes)
-        await unit_of_work(lambda session: _upload_target(session, user, metadata))
+        await unit_of_work(
+            lambda session: upload_target(session=session, user=user, metadata=metadata)
+        )
 
     return check
 
 
-def _complete_upload(user_id: int, file_path: str, metadata: dict[str, str]) -> None:
-    """Store a finished upload's source, create its lesson and queue the transcode."""
-    upload_id = Path(file_path).name
-    with session_scope() as session:
-        owner = session.get_one(User, user_id)
-        course_id, org_id = _upload_target(session, owner, metadata)
-        if course_id is not None:
-            course = get_course(session=session, user=owner, course_id=course_id)
-        else:
-            assert org_id is not None
-            course = find_or_create_course(
-                session=session, user=owner, title=metadata["course_title"], org_id=org_id
-            )
-        lesson = ingest_lesson(
-            session=session,
-            store=get_store(),
-            user=owner,
-            course=course,
-            title=metadata.get("title", ""),
-            source=Path(file_path),
-            filename=metadata["filename"],
-            upload_id=upload_id,
+async def upload_file_dep(
+    request: Request, user: CurrentUser
+) -> Callable[[dict[str, str]], Awaitable[dict[str, str]]]:
+    """Only its owner reaches an upload (checked before a byte of a chunk is read); a new
+    upload gets its id here, recorded with its owner before the client learns it."""
+    existing = request.path_params.get("uuid")
+    if existing is not None:
+        owner = await unit_of_work(
+            lambda session: upload_owner(session=session, upload_id=existing)
         )
-        job_id = lesson.job_id
-    Path(file_path).unlink(missing_ok=True)
-    Path(f"{file_path}.info").unlink(missing_ok=True)
-    assert job_id is not None
-    enqueue(job_id)
+        if owner != user.id:
+            raise NotFound(N_("No upload has this id."))
+
+    async def locate(metadata: dict[str, str]) -> dict[str, str]:
+        if existing is not None:
+            return {}
+        upload_id = uuid.uuid4().hex
+        await unit_of_work(
+            lambda session: record_upload(session=session, upload_id=upload_id, owner=user)
+        )
+        return {"uid": upload_id}
+
+    return locate
+
+
+# Completing an upload copies up to max_upload_bytes: a few at a time, on threads of their own.
+_completion_threads = anyio.CapacityLimiter(4)
+
+
+async def _finish_in_thread(store: ObjectStore, upload_id: str, user_id: int) -> Lesson:
+    """Complete an upload (store the source, create the lesson) off the event loop."""
+    return await anyio.to_thread.run_sync(
+        lambda: finish_upload(
+            directory=upload_dir(), store=store, upload_id=upload_id, user_id=user_id
+        ),
+        limiter=_completion_threads,
+    )
 
 
 def upload_complete_dep(
-    user: CurrentUser,
+    user: CurrentUser, store: StoreDep
 ) -> Callable[[str, dict[str, str]], Awaitable[None]]:
-    """When an upload completes: its source is stored and its lesson created off the event loop."""
+    """When the last byte arrives the upload is completed; if that fails, the client may retry."""
 
     async def complete(file_path: str, metadata: dict[str, str]) -> None:
-        await anyio.to_thread.run_sync(_complete_upload, user.id, file_path, metadata)
+        await _finish_in_thread(store, Path(file_path).name, user.id)
 
     return complete
 
@@ -446,15 +438,16 @@ def upload_router() -> APIRouter:
     settings = get_settings()
     return create_tus_router(
         prefix="/api/uploads",
-        files_dir=str(settings.home / "uploads"),
+        files_dir=str(upload_dir()),
         # The local backend does its file work in threads: chunks never block the event loop.
-        storage=LocalFileStorage(str(settings.home / "uploads")),
+        storage=LocalFileStorage(str(upload_dir())),
         max_size=settings.max_upload_bytes,
         auth=_tus_auth,  # type: ignore[arg-type]  # a FastAPI dependency, typed too narrowly
         days_to_keep=UPLOAD_KEEP.days,
         # tuspyserver awaits what the hooks return; its annotations say plain functions.
         pre_create_dep=pre_create_dep,  # type: ignore[arg-type]
         upload_complete_dep=upload_complete_dep,  # type: ignore[arg-type]
+        file_dep=upload_file_dep,  # type: ignore[arg-type]
         tags=["uploads"],
     )
 

@@ -12,17 +12,12 @@ from core.cli import acting_user, fail, say
 from core.db import session_scope
 from core.errors import NotFound, PlatformError
 from core.i18n import N_
-from core.jobs import enqueue, execute_job
-from core.people.models import User
+from core.jobs import execute_job
 from core.settings import get_settings
 from core.storage import get_store
+from courseware.ingest import ingest_lesson
 from courseware.models import Lesson, LessonStatus
-from courseware.service import (
-    check_upload_size,
-    find_or_create_course,
-    ingest_lesson,
-    lesson_summary,
-)
+from courseware.service import check_upload_size, find_or_create_course, lesson_summary
 
 lessons = typer.Typer(help="Lessons of the course library.", no_args_is_help=True)
 
@@ -40,27 +35,23 @@ def lessons_add(
     try:
         check_upload_size(path.stat().st_size, limit=get_settings().max_upload_bytes)
         user = acting_user(as_login)
-        with session_scope() as session:
-            user = session.get_one(User, user.id)
-            owner_org = org if org is not None else user.grants[0].org_id
-            target = find_or_create_course(
-                session=session, user=user, title=course, org_id=owner_org
-            )
-            lesson = ingest_lesson(
-                session=session,
-                store=get_store(),
-                user=user,
-                course=target,
-                title=title,
-                source=path,
-                filename=path.name,
-            )
-            lesson_id, job_id = lesson.id, lesson.job_id
+        owner_org = org if org is not None else user.grants[0].org_id
+        lesson = ingest_lesson(
+            store=get_store(),
+            user_id=user.id,
+            course=lambda session, owner: find_or_create_course(
+                session=session, user=owner, title=course, org_id=owner_org
+            ),
+            title=title,
+            source=path,
+            filename=path.name,
+            enqueue_job=not wait,
+        )
     except PlatformError as exc:
         raise fail(exc) from exc
+    lesson_id, job_id = lesson.id, lesson.job_id
     assert job_id is not None
     if not wait:
-        enqueue(job_id)
         typer.echo(lesson_id)
         return
     with Progress(

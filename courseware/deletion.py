@@ -84,17 +84,28 @@ def purged_prefixes(
     *, session: Session, lesson_id: int | None = None, course_id: int | None = None
 ) -> list[str]:
     """The storage prefixes a purge removes: of one deleted lesson, or of a deleted course with
-    all its lessons. Refused for what is not deleted (a purge job never removes live content)."""
+    all its lessons, their uploaded sources included (those live under `sources/`, stored before
+    the lesson existed). Refused for what is not deleted: a purge never removes live content."""
     if lesson_id is not None:
         lesson = session.get(Lesson, lesson_id)
         if lesson is not None and lesson.deleted_at is None and lesson.course.deleted_at is None:
             raise InvalidInput(N_("Lesson %(id)s is not deleted."), id=lesson_id)
-        return [f"lessons/{lesson_id}/"]
-    course = session.get(Course, course_id)
-    if course is not None and course.deleted_at is None:
-        raise InvalidInput(N_("Course %(id)s is not deleted."), id=course_id)
-    lesson_ids = session.scalars(select(Lesson.id).where(Lesson.course_id == course_id))
-    return [f"lessons/{lesson}/" for lesson in lesson_ids] + [f"courses/{course_id}/"]
+        lessons = [lesson] if lesson is not None else []
+        prefixes = [f"lessons/{lesson_id}/"]
+    else:
+        course = session.get(Course, course_id)
+        if course is not None and course.deleted_at is None:
+            raise InvalidInput(N_("Course %(id)s is not deleted."), id=course_id)
+        lessons = list(session.scalars(select(Lesson).where(Lesson.course_id == course_id)))
+        prefixes = [f"lessons/{lesson.id}/" for lesson in lessons] + [f"courses/{course_id}/"]
+    sources = [_source_folder(lesson.source_key) for lesson in lessons]
+    return prefixes + [folder for folder in sources if folder is not None]
+
+
+def _source_folder(source_key: str) -> str | None:
+    """The folder of an uploaded source stored apart from its lesson (`sources/{random}/`)."""
+    folder, _, _name = source_key.rpartition("/")
+    return f"{folder}/" if folder.startswith("sources/") else None
 
 
 def remove_rows(

@@ -4,7 +4,6 @@ The accounts get generated passwords, printed once by the command that loads the
 must be changed at the first login: a demo left running is no open door.
 """
 
-import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -17,12 +16,14 @@ from core.db import session_scope
 from core.jobs import execute_job
 from core.media import ffmpeg_exe
 from core.people.models import Organisation, OrgKind, Role, User
+from core.people.passwords import generate_password
 from core.people.service import add_member, create_org, create_user, grant_role
 from core.security import id_check_digit
 from core.settings import get_settings
 from core.storage import get_store
-from courseware.models import Visibility
-from courseware.service import create_course, ingest_lesson, update_lesson
+from courseware.ingest import CoursePicker, ingest_lesson
+from courseware.models import Course, Lesson, Visibility
+from courseware.service import create_course, update_lesson
 
 DEMO_ROOT = "示范区委"
 # One account per role (login, display name, role, index of its org in `_demo_orgs`); the
@@ -78,7 +79,7 @@ def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
             )
         users = {}
         for login, name, role, org_index in ACCOUNTS:
-            password = secrets.token_urlsafe(12)
+            password = generate_password()
             user = create_user(session=session, login=login, password=password, display_name=name)
             user.must_change_password = True
             grant_role(session=session, user=user, role=role, org_id=orgs[org_index].id)
@@ -87,7 +88,8 @@ def load_demo(*, seconds: float = 12.0) -> list[DemoAccount]:
             users[login] = user
             accounts.append(DemoAccount(login, password, role.value))
         session.flush()
-        job_ids = _demo_lessons(session, users["publisher"], orgs[1], seconds)
+        publisher_id, org_id = users["publisher"].id, orgs[1].id
+    job_ids = _demo_lessons(publisher_id, org_id, seconds)
     for job_id in job_ids:
         execute_job(job_id)
     return accounts
@@ -107,37 +109,47 @@ def _demo_orgs(session: Session) -> list[Organisation]:
     return [district, town, general, branch]
 
 
-def _demo_lessons(
-    session: Session, publisher: User, org: Organisation, seconds: float
-) -> list[int]:
+def _demo_lessons(publisher_id: int, org_id: int, seconds: float) -> list[int]:
+    """Courses and lessons made as the publisher would: the same ingest as an upload."""
     job_ids = []
     with tempfile.TemporaryDirectory() as scratch:
         for number, (category, course_title, titles) in enumerate(LESSONS):
-            course = create_course(
-                session=session,
-                user=publisher,
-                title=course_title,
-                org_id=org.id,
-                category=category,
-                description=f"{category}专题课程（演示内容）。",
-                visibility=Visibility.public if number == 0 else Visibility.org,
-            )
+            with session_scope() as session:
+                course_id = create_course(
+                    session=session,
+                    user=session.get_one(User, publisher_id),
+                    title=course_title,
+                    org_id=org_id,
+                    category=category,
+                    description=f"{category}专题课程（演示内容）。",
+                    visibility=Visibility.public if number == 0 else Visibility.org,
+                ).id
             for index, (title, hours) in enumerate(titles):
                 clip = Path(scratch) / f"demo-{number}-{index}.mp4"
                 _generate_clip(clip, seconds=seconds, pattern=number * 2 + index)
                 lesson = ingest_lesson(
-                    session=session,
                     store=get_store(),
-                    user=publisher,
-                    course=course,
+                    user_id=publisher_id,
+                    course=_course(course_id),
                     title=title,
                     source=clip,
                     filename=clip.name,
+                    enqueue_job=False,
                 )
-                update_lesson(session=session, user=publisher, lesson=lesson, credit_hours=hours)
+                with session_scope() as session:
+                    update_lesson(
+                        session=session,
+                        user=session.get_one(User, publisher_id),
+                        lesson=session.get_one(Lesson, lesson.id),
+                        credit_hours=hours,
+                    )
                 assert lesson.job_id is not None
                 job_ids.append(lesson.job_id)
     return job_ids
+
+
+def _course(course_id: int) -> CoursePicker:
+    return lambda session, _user: session.get_one(Course, course_id)
 
 
 def _generate_clip(path: Path, *, seconds: float, pattern: int) -> None:

@@ -119,3 +119,14 @@ class PlaybackPosition(Base):
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
     seconds: Mapped[float] = mapped_column(default=0.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Upload(Base):
+    """A resumable upload and who started it: only its owner may resume or finish it. The bytes
+    sit in the upload directory of the web node that took them until the lesson exists."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(CleanString(64), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,20 +2,20 @@
 
 import shutil
 import threading
-import time
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.i18n import N_
-from core.jobs import Progress, create_job
+from core.jobs import Progress
 from core.jobs.models import Job, JobStatus
 from core.people.models import Organisation, User
 from core.people.permissions import can_publish_in
@@ -59,25 +59,6 @@ def check_upload_size(size: int | None, *, limit: int) -> None:
             size=f"{size / 1024**2:.1f}",
             limit=f"{limit / 1024**2:.0f}",
         )
-
-
-def sweep_abandoned_uploads(*, directory: Path, max_age: timedelta) -> int:
-    """Delete resumable uploads nobody has touched for `max_age` (a dropped upload is resumable
-    until then); returns how many uploads went."""
-    if not directory.is_dir():
-        return 0
-    cutoff = time.time() - max_age.total_seconds()
-    removed = 0
-    for path in directory.iterdir():
-        if path.suffix == ".info" or not path.is_file() or path.stat().st_mtime > cutoff:
-            continue
-        info = path.with_name(f"{path.name}.info")
-        if info.exists() and info.stat().st_mtime > cutoff:
-            continue
-        path.unlink(missing_ok=True)
-        info.unlink(missing_ok=True)
-        removed += 1
-    return removed
 
 
 def safe_filename(name: str) -> str:
@@ -178,44 +159,6 @@ def publishing_orgs(*, session: Session, user: User) -> list[Organisation]:
     """Organisations the user may publish for (for the upload form)."""
     orgs = session.scalars(select(Organisation).order_by(Organisation.path))
     return [org for org in orgs if can_publish_in(user, org)]
-
-
-def ingest_lesson(
-    *,
-    session: Session,
-    store: ObjectStore,
-    user: User,
-    course: Course,
-    title: str,
-    source: Path,
-    filename: str,
-    upload_id: str | None = None,
-) -> Lesson:
-    """Store an uploaded source and create its lesson and transcode job (enqueue after commit)."""
-    if not can_edit_course(user, course):
-        raise PermissionDenied(N_("You may not add lessons to this course."))
-    title = lesson_title(title, filename=filename)
-    position = session.scalar(
-        select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course.id)
-    )
-    lesson = Lesson(
-        course=course,
-        title=title,
-        position=(position or 0) + 1,
-        status=LessonStatus.processing,
-        source_key="",
-        source_size=source.stat().st_size,
-        upload_id=upload_id,
-        created_by=user.id,
-    )
-    session.add(lesson)
-    session.flush()
-    lesson.source_key = f"lessons/{lesson.id}/source/{safe_filename(filename)}"
-    store.put_file(lesson.source_key, source)
-    job = create_job(session=session, kind=TRANSCODE_JOB, payload={"lesson_id": lesson.id})
-    lesson.job_id = job.id
-    session.flush()
-    return lesson
 
 
 def get_lesson(*, session: Session, user: User | None, lesson_id: int) -> Lesson:
@@ -409,19 +352,24 @@ def add_attachment(
 
 
 def save_position(*, session: Session, user: User, lesson: Lesson, seconds: float) -> None:
-    """Remember where the user is in a lesson (clamped to its duration)."""
+    """Remember where the user is in a lesson (clamped to its duration): one idempotent upsert,
+    so parallel first saves (two tabs, a retried request) never race on the unique index."""
     limit = lesson.duration or 0.0
     seconds = min(max(seconds, 0.0), limit)
-    row = session.scalar(
-        select(PlaybackPosition).where(
-            PlaybackPosition.user_id == user.id, PlaybackPosition.lesson_id == lesson.id
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(PlaybackPosition).values(
+        user_id=user.id, lesson_id=lesson.id, seconds=seconds, updated_at=utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PlaybackPosition.user_id, PlaybackPosition.lesson_id],
+            set_={
+                "seconds": statement.excluded.seconds,
+                "updated_at": statement.excluded.updated_at,
+            },
         )
     )
-    if row is None:
-        row = PlaybackPosition(user_id=user.id, lesson_id=lesson.id)
-        session.add(row)
-    row.seconds, row.updated_at = seconds, utcnow()
-    session.flush()
 
 
 def resume_position(*, session: Session, user: User | None, lesson: Lesson) -> float:

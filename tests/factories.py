@@ -4,6 +4,7 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from core.people.models import Organisation, OrgKind, Role, User
 from core.people.service import create_org, grant_role
 from core.security import hash_password, id_check_digit
+from core.storage import get_store
+from courseware.ingest import ingest_lesson
 from courseware.models import Course, Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 
@@ -97,6 +100,23 @@ def make_lesson(
     session.add(lesson)
     session.commit()
     return lesson
+
+
+def ingest(
+    publisher: User, course_id: int, source: Path, title: str, upload_id: str | None = None
+) -> Lesson:
+    """A lesson ingested from a media file as an upload makes it (detached); its transcode job is
+    committed but not queued, for the test to run it."""
+    return ingest_lesson(
+        store=get_store(),
+        user_id=publisher.id,
+        course=lambda session, _user: session.get_one(Course, course_id),
+        title=title,
+        source=source,
+        filename=source.name,
+        upload_id=upload_id,
+        enqueue_job=False,
+    )
 
 
 def csrf_token(client: TestClient) -> str:

@@ -1,10 +1,14 @@
-"""Faults injected at the database driver: chosen statements fail as a locked or lost database
-makes them fail (the driver's own OperationalError, wrapped by SQLAlchemy as usual)."""
+"""Real faults for tests: statements the database driver fails as a locked or lost database
+makes them fail (the driver's own OperationalError, wrapped by SQLAlchemy as usual), and a
+directory nobody may write to, root included."""
 
+import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -52,3 +56,18 @@ def job_update(*columns: str) -> Callable[[str], bool]:
         return re.findall(r"(\w+)=", assignments)[: len(columns)] == list(columns)
 
     return match
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """Make a directory unwritable for real, for root too (which ignores mode bits)."""
+    directory.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable:
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+        directory.chmod(0o755)

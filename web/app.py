@@ -49,13 +49,16 @@ from core.people.models import User
 from core.people.permissions import is_platform_admin
 from core.security import signing_key
 from core.settings import get_settings
+from core.storage import get_store
 from courseware import api as courseware_api
 from courseware import pages as courseware_pages
+from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
-from courseware.service import sweep_abandoned_uploads
+from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
 from web.headers import SecurityHeaders, security_headers
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
+from web.limits import BodyLimits
 
 WEB_DIR = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -110,11 +113,16 @@ def same_site_path(target: str | None, request: Request) -> str:
 
 
 async def _sweep_uploads_hourly(directory: Path) -> None:
-    """Each web node clears the resumable uploads abandoned in its own upload directory."""
+    """Each web node tidies its own upload directory: finished uploads are completed, expired
+    ones removed."""
     while True:
-        removed = await asyncio.to_thread(
-            sweep_abandoned_uploads, directory=directory, max_age=courseware_api.UPLOAD_KEEP
-        )
+        try:
+            removed = await asyncio.to_thread(
+                lambda: sweep_uploads(directory=directory, store=get_store(), max_age=UPLOAD_KEEP)
+            )
+        except Exception:
+            log.exception("sweeping the upload directory failed")
+            removed = 0
         if removed:
             log.info("removed %s abandoned uploads", removed)
         await asyncio.sleep(3600)
@@ -194,7 +202,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         worker = Worker(workers=1) if embedded_worker else None
         if worker is not None:
             worker.start()
-        sweeper = asyncio.create_task(_sweep_uploads_hourly(settings.home / "uploads"))
+        sweeper = asyncio.create_task(_sweep_uploads_hourly(upload_dir()))
         metrics = _serve_metrics(settings.metrics_address) if settings.metrics_address else None
         try:
             yield
@@ -226,7 +234,14 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         https_only=settings.https,
         max_age=settings.session_days * 24 * 3600,
     )
-    # Outermost of our middleware, so every response gets the headers, refusals included.
+    # Middleware runs outermost first, in the reverse of the order it is added here:
+    # signed media links are answered before sessions and routing (a segment costs an HMAC);
+    app.add_middleware(
+        SignedMedia, store=get_store, secret=signing_key("media-link"), ttl=settings.presign_delta
+    )
+    # an oversized body is refused before sessions, routes or logins look at it;
+    app.add_middleware(BodyLimits, settings=settings)
+    # and every response gets the security headers, refusals and segments included.
     app.add_middleware(SecurityHeaders, settings=settings)
 
     async def error_response(
@@ -271,7 +286,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     @app.exception_handler(PlatformError)
     async def platform_error(request: Request, exc: PlatformError) -> Response:
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
-        if status == 503:  # a store, queue or setting failed: its text names endpoints and keys
+        if exc.internal:  # a store, queue or setting failed: its text names endpoints and keys
             return await hidden_failure(request, exc, status)
         if status == 401 and not _wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)

@@ -43,6 +43,8 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 class StorageError(TemporaryError):
     """The object store failed to do what was asked; the message names the key."""
 
+    internal = True
+
 
 class ObjectNotFound(StorageError):
     """No object is stored under the key."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.media import die_with_parent
+from core.media import background_child
 from courseware.transcode.command import INIT_NAME, PLAYLIST_NAME, build_command
 from courseware.transcode.errors import MediaError, TranscodeCancelled
 from courseware.transcode.ladder import DEFAULT_HEIGHTS, Rung, plan_ladder
@@ -149,7 +149,7 @@ def _run_ffmpeg(
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        preexec_fn=die_with_parent,
+        preexec_fn=background_child,
     )
     assert process.stdout is not None and process.stderr is not None
     tail: deque[str] = deque(maxlen=_STDERR_LINES)

@@ -23,9 +23,8 @@ from courseware.service import (
     editable_courses,
     find_or_create_course,
     get_course,
-    ingest_lesson,
 )
-from tests.factories import Tree, log_in, make_tree, make_user
+from tests.factories import Tree, ingest, log_in, make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
 
@@ -64,16 +63,7 @@ def course_id(session: Session, tree: Tree) -> int:
 
 
 def _ingest(session: Session, course_id: int, clip: Path, title: str) -> tuple[int, int]:
-    lesson = ingest_lesson(
-        session=session,
-        store=get_store(),
-        user=_user(session, "pub"),
-        course=session.get_one(Course, course_id),
-        title=title,
-        source=clip,
-        filename=clip.name,
-    )
-    session.commit()
+    lesson = ingest(_user(session, "pub"), course_id, clip, title)
     assert lesson.job_id is not None
     return lesson.id, lesson.job_id
 
@@ -313,17 +303,7 @@ def test_a_transcode_still_publishes_a_lesson_nobody_deleted(
 def test_a_deleted_upload_is_not_reported(
     client: TestClient, session: Session, course_id: int, clip: Path
 ) -> None:
-    lesson = ingest_lesson(
-        session=session,
-        store=get_store(),
-        user=_user(session, "pub"),
-        course=session.get_one(Course, course_id),
-        title="上传的课",
-        source=clip,
-        filename=clip.name,
-        upload_id="upload-1",
-    )
-    session.commit()
+    lesson = ingest(_user(session, "pub"), course_id, clip, "上传的课", upload_id="upload-1")
     token = log_in(client, "pub")
     assert client.get("/api/uploads/upload-1").json()["id"] == lesson.id
     client.delete(f"/api/lessons/{lesson.id}", headers={"X-CSRF-Token": token})

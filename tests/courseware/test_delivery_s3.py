@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.jobs import execute_job
-from core.people.models import Role, User
+from core.people.models import Role
 from core.storage import ObjectStore, get_store, open_store
-from courseware.models import Lesson, Visibility
-from courseware.service import create_course, ingest_lesson
+from courseware.ingest import ingest_lesson
+from courseware.models import Course, Lesson, Visibility
+from courseware.service import create_course
 from tests.factories import make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
@@ -53,16 +54,16 @@ def test_public_lesson_on_s3_plays_from_presigned_urls(
         org_id=tree.town.id,
         visibility=Visibility.public,
     )
+    session.commit()
     lesson = ingest_lesson(
-        session=session,
         store=s3_store,
-        user=session.get_one(User, publisher.id),
-        course=course,
+        user_id=publisher.id,
+        course=lambda own, _user: own.get_one(Course, course.id),
         title="S3 课时",
         source=make_clip(tmp_path / "s3.mp4", seconds=3, width=640, height=360),
         filename="s3.mp4",
+        enqueue_job=False,
     )
-    session.commit()
     assert lesson.job_id is not None
     execute_job(lesson.job_id)
     with session_scope() as check:

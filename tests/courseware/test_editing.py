@@ -20,8 +20,8 @@ from core.people.models import Role, User
 from core.storage import get_store
 from courseware.editing import update_course
 from courseware.models import Course, Lesson, LessonStatus
-from courseware.service import create_course, ingest_lesson
-from tests.factories import Tree, log_in, make_tree, make_user
+from courseware.service import create_course
+from tests.factories import Tree, ingest, log_in, make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
 
@@ -314,14 +314,9 @@ def failed_lesson(session: Session, tree: Tree, course_id: int, tmp_path: Path) 
     """A lesson with a good source whose transcode failed (say the disk was full each time)."""
     publisher = session.scalar(select(User).where(User.login == "pub"))
     assert publisher is not None
-    lesson = ingest_lesson(
-        session=session,
-        store=get_store(),
-        user=publisher,
-        course=session.get_one(Course, course_id),
-        title="失败的课",
-        source=make_clip(tmp_path / "课.mp4", seconds=2),
-        filename="课.mp4",
+    lesson = session.get_one(
+        Lesson,
+        ingest(publisher, course_id, make_clip(tmp_path / "课.mp4", seconds=2), "失败的课").id,
     )
     job = session.get_one(Job, lesson.job_id)
     job.status, job.error, job.attempts = JobStatus.failed, "No space left on device", 3
@@ -363,7 +358,7 @@ def test_retry_needs_the_stored_source_and_an_editor(
         f"/api/lessons/{failed_lesson}/retry", headers={"X-CSRF-Token": member_token}
     )
     assert refused.status_code == 404  # members do not see failed lessons at all
-    get_store().delete_prefix(f"lessons/{failed_lesson}/source/")
+    get_store().delete(session.get_one(Lesson, failed_lesson).source_key)
     token = log_in(client, "pub")
     response = client.post(f"/api/lessons/{failed_lesson}/retry", headers={"X-CSRF-Token": token})
     assert response.status_code == 400

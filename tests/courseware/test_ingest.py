@@ -9,8 +9,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -55,6 +57,11 @@ def _show(lesson_id: int) -> dict:
     return json.loads(result.output)
 
 
+def _source_key(lesson_id: int) -> str:
+    with session_scope() as session:
+        return session.get_one(Lesson, lesson_id).source_key
+
+
 def _add(path: Path, *extra: str) -> tuple[int, int]:
     code, lesson_id, _ = _add_with_errors(path, *extra)
     return code, lesson_id
@@ -78,7 +85,8 @@ def test_cli_add_wait_publishes_a_ladder(tmp_path: Path, publisher: str) -> None
     assert all(r["bandwidth"] > 0 for r in shown["renditions"])
     assert abs(shown["duration"] - 5) < 0.5
     keys = set(get_store().list(f"lessons/{lesson_id}/"))
-    assert f"lessons/{lesson_id}/source/lesson.mp4" in keys
+    assert get_store().get_bytes(_source_key(lesson_id)) == clip.read_bytes()
+    assert _source_key(lesson_id).endswith("/lesson.mp4")
     assert f"lessons/{lesson_id}/poster.jpg" in keys
     assert {f"lessons/{lesson_id}/hls/{h}p/index.m3u8" for h in (480, 360)} <= keys
 
@@ -93,8 +101,8 @@ def test_not_media_fails_with_a_reason_and_keeps_the_original(
     assert shown["status"] == "failed"
     assert shown["error"] == REASONS["not_media"]  # stored in English, translated when shown
     assert _job(lesson_id).attempts == 1  # a bad source is not tried again
-    keys = list(get_store().list(f"lessons/{lesson_id}/"))
-    assert keys == [f"lessons/{lesson_id}/source/notes.mp4"]
+    assert list(get_store().list(f"lessons/{lesson_id}/")) == []  # nothing published
+    assert get_store().exists(_source_key(lesson_id))  # the original is kept
 
 
 def test_oversized_file_is_refused_by_the_cli(
@@ -200,6 +208,36 @@ def test_sigterm_stops_mid_transcode_and_gives_the_job_back(
     assert _show(lesson_id)["status"] == "ready"
 
 
+def _raw_get(app: Any, raw_path: str, cookie: str) -> tuple[int, bytes]:
+    """GET `raw_path` straight through the ASGI app, decoded as a server decodes it (percent
+    escapes undone, dot segments kept); returns the status and body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
 def _processes_using(fragment: str) -> list[int]:
     """Pids of running processes whose command line mentions `fragment`."""
     found = []
@@ -260,7 +298,42 @@ def test_hls_is_served_with_ranges_to_members_only(ready_lesson: int) -> None:
             assert anonymous.get(forged).status_code == 404
             expired = signed.split("?e=")[0] + "?e=1&s=" + signed.split("&s=")[1]
             assert anonymous.get(expired).status_code == 404
-        assert (
-            client.get(f"/media/lessons/{ready_lesson}/hls/../source/lesson.mp4").status_code == 404
-        )
+        # the raw path reaches the app as a client sent it (an HTTP client would drop the ../)
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        playlist = f"/media/lessons/{ready_lesson}/hls/480p/index.m3u8"
+        assert _raw_get(client.app, playlist, cookie)[0] == 200  # the raw request works
+        source_key = _source_key(ready_lesson)
+        for raw in (
+            f"/media/lessons/{ready_lesson}/hls/../../../{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/480p/../../../../{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/%2e%2e/%2e%2e/%2e%2e/{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/..%2F..%2F..%2F{source_key}",
+            f"/media/lessons/{ready_lesson}/hls/../poster.jpg",
+        ):
+            status, body = _raw_get(client.app, raw, cookie)
+            assert status == 404, raw
+            assert body != get_store().get_bytes(source_key)
         assert client.get(f"/media/lessons/{ready_lesson}/poster.jpg").status_code == 200
+
+
+def test_a_source_over_2_gib_is_ingested_with_its_64_bit_size(
+    tmp_path: Path, publisher: str
+) -> None:
+    """Sizes past 2**31 fit the columns on every engine (PostgreSQL's integer would not) and
+    the store copies the whole file. A sparse file stands in for a long recording; it is not
+    transcoded."""
+    size = 2**31 + 4097
+    source = tmp_path / "long.mp4"
+    with open(source, "wb") as sparse:
+        sparse.truncate(size)
+        sparse.seek(size - 5)
+        sparse.write(b"tail!")
+    code, lesson_id = _add(source)
+    assert code == 0
+    with session_scope() as session:
+        lesson = session.get_one(Lesson, lesson_id)
+        assert lesson.source_size == size
+        source_key = lesson.source_key
+    store = get_store()
+    assert store.stat(source_key).size == size
+    assert b"".join(store.open_range(source_key, size - 5)) == b"tail!"

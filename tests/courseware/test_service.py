@@ -1,20 +1,20 @@
 """Course library rules: credit hours, visibility down and up the tree, editing rights."""
 
-import os
-import time
-from datetime import timedelta
-from pathlib import Path
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import session_scope
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.people.models import Role
 from courseware.catalog import list_categories, list_courses
 from courseware.errors import UploadTooLarge
-from courseware.models import Lesson, LessonStatus, Visibility
+from courseware.models import Lesson, LessonStatus, PlaybackPosition, Visibility
 from courseware.service import (
     check_upload_size,
     create_course,
@@ -25,7 +25,6 @@ from courseware.service import (
     resume_position,
     safe_filename,
     save_position,
-    sweep_abandoned_uploads,
     update_lesson,
 )
 from tests.factories import Tree, make_tree, make_user
@@ -207,15 +206,27 @@ def test_credit_hours_by_hand_and_resume_position(session: Session) -> None:
     assert resume_position(session=session, user=member, lesson=lesson) == 0.0  # finished: restart
 
 
-def test_abandoned_uploads_are_swept_after_the_resume_window(tmp_path: Path) -> None:
-    old, fresh = tmp_path / "a", tmp_path / "b"
-    for upload in (old, fresh):
-        upload.write_bytes(b"part")
-        upload.with_name(f"{upload.name}.info").write_text("{}")
-    stale = time.time() - 3 * 24 * 3600
-    os.utime(old, (stale, stale))
-    os.utime(tmp_path / "a.info", (stale, stale))
-    removed = sweep_abandoned_uploads(directory=tmp_path, max_age=timedelta(days=2))
-    assert removed == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "b.info"]
-    assert sweep_abandoned_uploads(directory=tmp_path / "missing", max_age=timedelta(days=2)) == 0
+def test_parallel_first_position_saves_never_fail(session: Session) -> None:
+    """Several tabs save the first position of the same lesson at once: each save succeeds and
+    one row holds a value one of them sent (no read-then-insert race on the unique index)."""
+    tree, ids = _courses(session)
+    member = make_user(session, "m1", Role.member, tree.branch)
+    lessons = [_ready_lesson(session, ids["public"], status=LessonStatus.ready) for _ in range(6)]
+    tabs = 8
+
+    for lesson in lessons:
+        start = threading.Barrier(tabs)
+
+        def save(seconds: float, lesson: Lesson = lesson, start: threading.Barrier = start) -> None:
+            start.wait()
+            with session_scope() as own:
+                save_position(session=own, user=member, lesson=lesson, seconds=seconds)
+
+        with ThreadPoolExecutor(tabs) as pool:
+            outcomes = [pool.submit(save, float(10 + n)) for n in range(tabs)]
+            for outcome in outcomes:
+                outcome.result()  # raises here if any save failed
+        rows = session.scalars(
+            select(PlaybackPosition.seconds).where(PlaybackPosition.lesson_id == lesson.id)
+        ).all()
+        assert len(rows) == 1 and rows[0] in {float(10 + n) for n in range(tabs)}

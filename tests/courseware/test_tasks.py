@@ -26,11 +26,10 @@ from courseware.service import (
     TRANSCODE_JOB,
     create_course,
     credit_hours_for,
-    ingest_lesson,
     update_lesson,
 )
 from courseware.transcode.errors import REASONS
-from tests.factories import log_in, make_tree, make_user
+from tests.factories import ingest, log_in, make_tree, make_user
 from tests.faults import failing_statements, job_update
 from tests.media import make_clip
 from web.app import create_app
@@ -71,16 +70,7 @@ def publisher(session: Session) -> User:
 def _ingest(session: Session, user: User, clip: Path) -> tuple[int, int]:
     """A lesson with its source stored and its transcode job committed; (lesson id, job id)."""
     course = session.scalars(select(Course)).one()
-    lesson = ingest_lesson(
-        session=session,
-        store=get_store(),
-        user=user,
-        course=course,
-        title="第一课",
-        source=clip,
-        filename=clip.name,
-    )
-    session.commit()
+    lesson = ingest(user, course.id, clip, "第一课")
     assert lesson.job_id is not None
     return lesson.id, lesson.job_id
 

@@ -595,3 +595,16 @@ def test_retry_clears_what_an_earlier_attempt_left(tmp_path: Path) -> None:
     result = transcode(source=source, out_dir=out, heights=DEFAULT_HEIGHTS)
     assert not (out / "180p" / "seg_00009.m4s").exists()
     assert "stale" not in result.master.read_text()
+
+
+def test_ffmpeg_yields_the_cpu_to_the_web(ladder_clip: Path, tmp_path: Path) -> None:
+    """On an all-in-one node the transcode runs at a lower priority than the requests."""
+    niceness: list[int] = []
+
+    def look(fraction: float) -> None:
+        niceness.extend(os.getpriority(os.PRIO_PROCESS, pid) for pid in _our_ffmpeg_children())
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        transcode(source=ladder_clip, out_dir=tmp_path / "out", on_progress=look)
+    assert niceness and set(niceness) == {os.getpriority(os.PRIO_PROCESS, 0) + 10}

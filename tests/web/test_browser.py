@@ -17,6 +17,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Request,
+    Response,
     Route,
     expect,
     sync_playwright,
@@ -30,8 +31,9 @@ from core.people.accounts import set_password
 from core.people.models import Role
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
-from courseware.service import create_course, ingest_lesson
-from tests.factories import PASSWORD, Tree, make_tree, make_user
+from courseware.service import create_course
+from tests.factories import PASSWORD, Tree, ingest, make_tree, make_user
+from tests.faults import read_only
 from tests.media import make_clip
 from tests.s3 import free_port
 
@@ -318,19 +320,10 @@ def test_editor_edits_reorders_retries_and_deletes(
         session=session, user=publisher, title="编辑流程课程", org_id=tree.town.id
     )
     clip = make_clip(tmp_path / "课.mp4", seconds=2)
-    lessons = [
-        ingest_lesson(
-            session=session,
-            store=get_store(),
-            user=publisher,
-            course=course,
-            title=title,
-            source=clip,
-            filename="课.mp4",
-        )
-        for title in ("第一课", "第二课", "第三课")
-    ]
     session.commit()
+    lessons = [
+        ingest(publisher, course.id, clip, title) for title in ("第一课", "第二课", "第三课")
+    ]
     for lesson in lessons[:2]:
         assert lesson.job_id is not None and execute_job(lesson.job_id).status is JobStatus.done
     failed = session.get_one(Lesson, lessons[2].id)
@@ -409,3 +402,40 @@ def test_a_temporary_password_must_be_changed_at_first_login(
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(f"{server}/")
     expect(page.get_by_role("link", name="newcomer")).to_be_visible()
+
+
+def test_an_upload_the_server_could_not_store_is_completed_when_it_can(
+    server: str, page: Page, tree: Tree, tmp_path: Path, home: Path
+) -> None:
+    """The store refuses writes when the last byte arrives (made read-only for real): the
+    browser keeps the upload, asks for its lesson until the store is back, and gets it."""
+    clip = make_clip(tmp_path / "只读.mp4", seconds=2, width=320, height=180)
+    sources = home / "objects" / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    refused: list[int] = []
+
+    def watch(response: Response) -> None:
+        if "/api/uploads/" in response.url and response.status == 503:
+            refused.append(response.status)
+
+    log_in(page, server, "pub")
+    page.goto(f"{server}/upload")
+    page.get_by_label("新课程名称").fill("只读课程")
+    page.get_by_label("课时名称").fill("存储恢复后完成")
+    page.get_by_label("视频或音频文件").set_input_files(str(clip))
+    page.on("response", watch)
+
+    def asked_in_vain(response: Response) -> bool:
+        return (
+            "/api/uploads/" in response.url
+            and response.request.method == "GET"
+            and (response.status == 503)
+        )
+
+    with read_only(sources):
+        with page.expect_response(asked_in_vain, timeout=60_000):  # the lesson, asked for once
+            page.get_by_role("button", name="开始上传").click()
+        expect(page.locator("#percent")).to_have_text("100%")
+        assert len(refused) >= 2, refused  # the last chunk's PATCH was refused too
+    expect(page.locator("#done")).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("link", name="存储恢复后完成")).to_be_visible()

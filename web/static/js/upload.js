@@ -107,7 +107,7 @@ async function followLesson(uploadId) {
   el("phase").textContent = messages.processing;
   let lesson;
   try {
-    lesson = await api("GET", `/api/uploads/${uploadId}`);
+    lesson = await finishedLesson(uploadId);
   } catch (error) {
     retry = () => followLesson(uploadId);
     fail(error.message, "error");
@@ -136,6 +136,21 @@ async function followLesson(uploadId) {
     }
   };
   poll();
+}
+
+// Asking for the lesson completes the upload on the server if that failed before (a full disk,
+// a restart): keep asking, a bounded number of times, while the server answers that it cannot yet.
+async function finishedLesson(uploadId) {
+  let wait = 2000;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api("GET", `/api/uploads/${uploadId}`);
+    } catch (error) {
+      if ((error.status && error.status < 500) || attempt === 8) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, 30000);
+    }
+  }
 }
 
 function fail(message, state) {
