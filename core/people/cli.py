@@ -5,7 +5,9 @@ the first platform admin can be added without one (that is how a platform is set
 
 import json
 import secrets
-from typing import Annotated, Any
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import func, select
@@ -15,6 +17,7 @@ from core.audit.service import record
 from core.cli import acting_user, fail, say
 from core.db import session_scope
 from core.errors import PlatformError
+from core.paging import Page
 from core.people.members import list_members, register_member
 from core.people.models import Member, OrgKind, Role, RoleGrant, User
 from core.people.orgs import add_org, org_tree
@@ -33,6 +36,7 @@ AsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 # Lists print everything they match, a page of this many rows at a time.
 _CHUNK = 200
+T = TypeVar("T")
 
 
 def _has_platform_admin(session: Session) -> bool:
@@ -51,6 +55,18 @@ def _setting_up(as_login: str | None) -> bool:
         return False
     with session_scope() as session:
         return not _has_platform_admin(session)
+
+
+def _every_page(list_page: Callable[..., Page[T]]) -> list[T]:
+    """Every row of a paged list, fetched `_CHUNK` at a time."""
+    rows: list[T] = []
+    page = 1
+    while True:
+        found = list_page(page=page, per_page=_CHUNK)
+        rows += found.items
+        if page >= found.pages:
+            return rows
+        page += 1
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
@@ -187,34 +203,23 @@ def users_list(
     """The accounts the account reaches, with their roles."""
     try:
         actor = acting_user(as_login)
-        rows: list[dict[str, Any]] = []
         with session_scope() as session:
-            page = 1
-            while True:
-                found = list_users(
-                    session=session,
-                    actor=actor,
-                    query=query,
-                    org_id=org,
-                    page=page,
-                    per_page=_CHUNK,
-                )
-                rows += [
-                    {
-                        "id": user.id,
-                        "login": user.login,
-                        "display_name": user.display_name,
-                        "active": user.active,
-                        "roles": [
-                            {"role": g.role.value, "org_id": g.org_id}
-                            for g in sorted(user.grants, key=lambda g: g.id)
-                        ],
-                    }
-                    for user in found.items
-                ]
-                if page >= found.pages:
-                    break
-                page += 1
+            found = _every_page(
+                partial(list_users, session=session, actor=actor, query=query, org_id=org)
+            )
+            rows: list[dict[str, Any]] = [
+                {
+                    "id": user.id,
+                    "login": user.login,
+                    "display_name": user.display_name,
+                    "active": user.active,
+                    "roles": [
+                        {"role": g.role.value, "org_id": g.org_id}
+                        for g in sorted(user.grants, key=lambda g: g.id)
+                    ],
+                }
+                for user in found
+            ]
     except PlatformError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -261,22 +266,11 @@ def members_list(
     """The members the account manages, ID numbers masked."""
     try:
         actor = acting_user(as_login)
-        rows: list[dict[str, Any]] = []
         with session_scope() as session:
-            page = 1
-            while True:
-                found = list_members(
-                    session=session,
-                    actor=actor,
-                    query=query,
-                    org_id=org,
-                    page=page,
-                    per_page=_CHUNK,
-                )
-                rows += [_member_row(member) for member in found.items]
-                if page >= found.pages:
-                    break
-                page += 1
+            found = _every_page(
+                partial(list_members, session=session, actor=actor, query=query, org_id=org)
+            )
+            rows = [_member_row(member) for member in found]
     except PlatformError as exc:
         raise fail(exc) from exc
     columns = ["id", "name", "id_number_masked", "org_id", "phone", "joined_on", "active"]
