@@ -1,7 +1,5 @@
 """Every audit-log route against every role and org scope; no route changes an entry."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -13,15 +11,8 @@ from core.audit.models import AuditEntry
 from core.audit.service import record
 from core.people.models import Role
 from tests.factories import make_tree, make_user, token_for
-from web.app import create_app
 
 CALLERS = [None, "member", "pub", "adm", "far", "root"]
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

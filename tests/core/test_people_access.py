@@ -6,7 +6,6 @@ a world of its own and logs in once; every write route acts on objects of its ow
 routes do not depend on each other.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,6 @@ from core.people.models import OrgKind, Role
 from core.people.service import add_member, create_org, grant_role
 from core.settings import get_settings
 from tests.factories import id_number, make_tree, make_user, roster_csv, token_for
-from web.app import create_app
 
 CALLERS = [None, "member", "pub", "adm", "far", "root"]
 NO = {None: 401, "member": 403, "pub": 403}
@@ -35,12 +33,6 @@ class Case:
     json: Any = None
     form: dict[str, str] | None = None
     file: bytes | None = None
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture
