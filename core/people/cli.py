@@ -6,7 +6,6 @@ the first platform admin can be added without one (that is how a platform is set
 import json
 import secrets
 from collections.abc import Callable
-from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -57,16 +56,29 @@ def _setting_up(as_login: str | None) -> bool:
         return not _has_platform_admin(session)
 
 
-def _every_page(list_page: Callable[..., Page[T]]) -> list[T]:
-    """Every row of a paged list, fetched `_CHUNK` at a time."""
-    rows: list[T] = []
-    page = 1
-    while True:
-        found = list_page(page=page, per_page=_CHUNK)
-        rows += found.items
-        if page >= found.pages:
-            return rows
-        page += 1
+def _every_row(
+    as_login: str | None,
+    list_page: Callable[..., Page[T]],
+    shown: Callable[[T], dict[str, Any]],
+    **filters: Any,
+) -> list[dict[str, Any]]:
+    """Every row a paged list gives the acting account, fetched `_CHUNK` at a time and shown
+    as `shown` makes it."""
+    try:
+        actor = acting_user(as_login)
+        rows: list[dict[str, Any]] = []
+        with session_scope() as session:
+            page = 1
+            while True:
+                found = list_page(
+                    session=session, actor=actor, page=page, per_page=_CHUNK, **filters
+                )
+                rows += [shown(item) for item in found.items]
+                if page >= found.pages:
+                    return rows
+                page += 1
+    except PlatformError as exc:
+        raise fail(exc) from exc
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
@@ -201,27 +213,7 @@ def users_list(
     as_json: JsonOption = False,
 ) -> None:
     """The accounts the account reaches, with their roles."""
-    try:
-        actor = acting_user(as_login)
-        with session_scope() as session:
-            found = _every_page(
-                partial(list_users, session=session, actor=actor, query=query, org_id=org)
-            )
-            rows: list[dict[str, Any]] = [
-                {
-                    "id": user.id,
-                    "login": user.login,
-                    "display_name": user.display_name,
-                    "active": user.active,
-                    "roles": [
-                        {"role": g.role.value, "org_id": g.org_id}
-                        for g in sorted(user.grants, key=lambda g: g.id)
-                    ],
-                }
-                for user in found
-            ]
-    except PlatformError as exc:
-        raise fail(exc) from exc
+    rows = _every_row(as_login, list_users, _user_row, query=query, org_id=org)
     if as_json:
         _print_rows(rows, [], as_json=True)
         return
@@ -264,17 +256,22 @@ def members_list(
     as_json: JsonOption = False,
 ) -> None:
     """The members the account manages, ID numbers masked."""
-    try:
-        actor = acting_user(as_login)
-        with session_scope() as session:
-            found = _every_page(
-                partial(list_members, session=session, actor=actor, query=query, org_id=org)
-            )
-            rows = [_member_row(member) for member in found]
-    except PlatformError as exc:
-        raise fail(exc) from exc
+    rows = _every_row(as_login, list_members, _member_row, query=query, org_id=org)
     columns = ["id", "name", "id_number_masked", "org_id", "phone", "joined_on", "active"]
     _print_rows(rows, columns, as_json)
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "login": user.login,
+        "display_name": user.display_name,
+        "active": user.active,
+        "roles": [
+            {"role": g.role.value, "org_id": g.org_id}
+            for g in sorted(user.grants, key=lambda g: g.id)
+        ],
+    }
 
 
 def _member_row(member: Member) -> dict[str, Any]:
