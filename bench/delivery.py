@@ -16,52 +16,38 @@ import argparse
 import asyncio
 import os
 import posixpath
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media lives in the checkout
+from bench.harness import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    load_average,
+    own_cpu_seconds,
+    run_cli,
+    scratch_home,
+    start_app,
+    stop,
+    wait_for,
+)
 from tests.media import make_clip  # noqa: E402
 
 NGINX = Path("/usr/sbin/nginx")
-YUANJIAO = Path(sys.executable).with_name("yuanjiao")
 ORG_NAME = "基准区委"
 COURSE_TITLE = "基准课程"
 CLIP_SECONDS = 60
-STEP_TIMEOUT = 120.0  # seconds for one CLI step (the transcode of the clip included)
-START_TIMEOUT = 30.0  # seconds for a server to answer
 MAX_HEAD = 64 * 1024
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MB = 1_000_000
 
 
 # --- set-up ------------------------------------------------------------------------------------
-
-
-def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    """Run one `yuanjiao` command and return the last line it printed (the new id)."""
-    command = [str(YUANJIAO), *args]
-    try:
-        done = subprocess.run(
-            command, env=env, cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SystemExit(f"timed out after {STEP_TIMEOUT:.0f} s: {' '.join(command)}") from exc
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-2000:] + done.stderr[-4000:])
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}")
-    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def make_course_public(title: str) -> None:
@@ -78,31 +64,6 @@ def make_course_public(title: str) -> None:
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             raise SystemExit(f"expected one course titled {title!r} to make public")
     get_engine().dispose()
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200; fail with the server's log if it dies or times out."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    raise SystemExit(f"server did not answer {url} with 200 (exit code {process.poll()}):\n{tail}")
 
 
 def nginx_config(home: Path, objects: Path, port: int) -> Path:
@@ -145,28 +106,7 @@ http {{
     return config
 
 
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    """Terminate a server we started and reap it (kill it if it ignores SIGTERM)."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 # --- CPU accounting from /proc -----------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def children_of(pid: int) -> list[int]:
@@ -181,12 +121,6 @@ def children_of(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
-
-
-def own_cpu_seconds() -> float:
-    """CPU time of this process: the load generator."""
-    times = os.times()
-    return times.user + times.system
 
 
 # --- load generator ----------------------------------------------------------------------------
@@ -477,7 +411,7 @@ def limit_line(app: list[Phase], nginx: list[Phase]) -> str:
 
 
 def main() -> int:
-    """Set up, start both servers, measure them alternately, print the ratio last."""
+    """Check the arguments and nginx, then run the benchmark in a throw-away home."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=50, help="concurrent HLS viewers")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per phase")
@@ -493,16 +427,17 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-
-    home = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-delivery-")).resolve()
-    # nginx's worker drops to `nobody` when started by root: let it traverse into the store.
-    home.chmod(0o711)
     for name in ("YUANJIAO_DATABASE_URL", "YUANJIAO_STORAGE_URL", "YUANJIAO_QUEUE_URL"):
         os.environ.pop(name, None)
-    os.environ["YUANJIAO_HOME"] = str(home)
+    with scratch_home("yuanjiao-bench-delivery-") as home:
+        # nginx's worker drops to `nobody` when started by root: let it traverse into the store.
+        home.chmod(0o711)
+        return run(args, home)
+
+
+def run(args: argparse.Namespace, home: Path) -> int:
+    """Set up in `home`, start both servers, measure them alternately, print the ratio last."""
     env = dict(os.environ)
-    previous_cwd = Path.cwd()
-    os.chdir(home)  # so no stray .env file changes the settings
     app: subprocess.Popen[bytes] | None = None
     nginx: subprocess.Popen[bytes] | None = None
     try:
@@ -527,19 +462,9 @@ def main() -> int:
         )
 
         app_port, nginx_port = free_port(), free_port()
+        # No access log, as nginx's access_log off: compare serving, not logging.
         app_log = home / "app.log"
-        with app_log.open("wb") as out:
-            app = subprocess.Popen(
-                [
-                    *(str(YUANJIAO), "serve", "--host", "127.0.0.1", "--port", str(app_port)),
-                    "--no-access-log",  # as nginx's access_log off: compare serving, not logging
-                ],
-                env=env,
-                cwd=home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(f"http://127.0.0.1:{app_port}/healthz", app, app_log)
+        app = start_app(env, home, app_port, app_log)
         nginx_log = home / "nginx-error.log"
         config = nginx_config(home, objects, nginx_port)
         nginx = subprocess.Popen(
@@ -568,8 +493,7 @@ def main() -> int:
             "note: the load generator is one asyncio process (raw HTTP/1.1 keep-alive, uvloop)"
             f" competing with the server for the machine's {os.cpu_count()} cores"
         )
-        load = Path("/proc/loadavg").read_text().split()[0]
-        print(f"machine load average (1 min) before measuring: {load}")
+        print(f"machine load average (1 min) before measuring: {load_average()}")
         phases: dict[str, list[Phase]] = {"app": [], "nginx": []}
         for round_number in range(1, args.rounds + 1):
             for target, (port, pids) in targets.items():
@@ -603,8 +527,6 @@ def main() -> int:
     finally:
         stop(nginx)
         stop(app)
-        os.chdir(previous_cwd)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

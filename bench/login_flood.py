@@ -42,51 +42,38 @@ import asyncio
 import os
 import random
 import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-YUANJIAO = Path(sys.executable).with_name("yuanjiao")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.harness
+from bench.harness import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    load_average,
+    own_cpu_seconds,
+    run_cli,
+    scratch_home,
+    start_app,
+    stop,
+)
+
 PASSWORD = "Regular-user-pass-1"
 NEW_DEVICE_LOGIN = "newphone"
 OTHER_ACCOUNTS = 30
 CONCENTRATED_ADDRESSES = 8
 SETTLE_SECONDS = 6.0  # longer than PasswordSlots.MAX_WAIT
-STEP_TIMEOUT = 120.0
-START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
 CSRF = re.compile(rb'name="csrf-token" content="([^"]+)"')
 
 
 # --- set-up ------------------------------------------------------------------------------------
-
-
-def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    """Run one `yuanjiao` command and return the last line it printed."""
-    command = [str(YUANJIAO), *args]
-    try:
-        done = subprocess.run(
-            command, env=env, cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SystemExit(f"timed out after {STEP_TIMEOUT:.0f} s: {' '.join(command)}") from exc
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-2000:] + done.stderr[-4000:])
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}")
-    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def add_accounts(org_id: int, logins: list[str]) -> None:
@@ -106,59 +93,12 @@ def add_accounts(org_id: int, logins: list[str]) -> None:
     get_engine().dispose()
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200; fail with the server's log if it dies or times out."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    raise SystemExit(f"server did not answer {url} with 200 (exit code {process.poll()}):\n{tail}")
-
-
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    """Terminate the server we started and reap it (kill it if it ignores SIGTERM)."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 # --- measuring the server from /proc ----------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def rss_mib(pid: int) -> float:
     """Resident memory of a process now."""
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE / MIB
-
-
-def own_cpu_seconds() -> float:
-    """CPU time of this process: the load generator."""
-    times = os.times()
-    return times.user + times.system
 
 
 # --- a small HTTP/1.1 client -------------------------------------------------------------------
@@ -461,7 +401,7 @@ def report(phases: list[Phase], idle: float) -> None:
 
 
 def main() -> int:
-    """Set up, start the server, measure the phases, print the ratio last."""
+    """Check the arguments, then run the benchmark in a throw-away home."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=4, help="regular users logging in")
     parser.add_argument("--flood", type=int, default=200, help="concurrent guessing connections")
@@ -471,15 +411,16 @@ def main() -> int:
     args = parser.parse_args()
     if min(args.users, args.flood, args.rounds) < 1 or args.seconds <= 0 or args.warmup < 0:
         parser.error("--users, --flood, --rounds and --seconds must be positive, --warmup >= 0")
-
-    home = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-login-")).resolve()
     for name in list(os.environ):
         if name.startswith("YUANJIAO_"):
             del os.environ[name]
-    os.environ["YUANJIAO_HOME"] = str(home)
+    with scratch_home("yuanjiao-bench-login-") as home:
+        return run(args, home)
+
+
+def run(args: argparse.Namespace, home: Path) -> int:
+    """Set up in `home`, start the server, measure the phases, print the ratio last."""
     env = dict(os.environ)
-    previous_cwd = Path.cwd()
-    os.chdir(home)  # so no stray .env file changes the settings
     server: subprocess.Popen[bytes] | None = None
     try:
         started = time.monotonic()
@@ -490,16 +431,7 @@ def main() -> int:
         add_accounts(org_id, [*users, NEW_DEVICE_LOGIN, *others])
         port = free_port()
         log = home / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [str(YUANJIAO), "serve", "--host", "127.0.0.1", "--port", str(port)]
-                + ["--no-access-log"],
-                env=env,
-                cwd=home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(f"http://127.0.0.1:{port}/healthz", server, log)
+        server = start_app(env, home, port, log)
         time.sleep(1.0)
         idle = rss_mib(server.pid)
         print(
@@ -508,8 +440,10 @@ def main() -> int:
             f" new device; flood: {args.flood} connections, wrong passwords at the regular users,"
             f" {OTHER_ACCOUNTS} other accounts and unknown logins"
         )
-        load = Path("/proc/loadavg").read_text().split()[0]
-        print(f"machine: {os.cpu_count()} cores, load average (1 min) before measuring: {load}")
+        print(
+            f"machine: {os.cpu_count()} cores, load average (1 min) before measuring:"
+            f" {load_average()}"
+        )
         browsers = {login: Browser(port) for login in [*users, NEW_DEVICE_LOGIN]}
         phases: list[Phase] = []
         for seed, (name, addresses) in enumerate(plan(args.rounds)):
@@ -542,8 +476,6 @@ def main() -> int:
         return 0
     finally:
         stop(server)
-        os.chdir(previous_cwd)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

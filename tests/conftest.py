@@ -33,11 +33,14 @@ os.environ["YUANJIAO_LADDER_HEIGHTS"] = "[480, 360]"
 
 pytest_plugins = ["tests.s3"]
 
+from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from core.db import Base, get_engine, new_session  # noqa: E402
 from core.jobs import get_huey  # noqa: E402
 from core.migrate import upgrade_database  # noqa: E402
+from tests.factories import Tree, make_tree  # noqa: E402
+from web.app import create_app  # noqa: E402
 
 _skipped: list[str] = []
 
@@ -86,3 +89,17 @@ def session() -> Iterator[Session]:
 def home() -> Path:
     """The YUANJIAO_HOME of this test run."""
     return _HOME
+
+
+@pytest.fixture
+def tree(session: Session) -> Tree:
+    """The org tree of tests.factories.make_tree, committed (a test module that needs accounts
+    in it too overrides this fixture)."""
+    return make_tree(session)
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    """A client of the whole application, started up (and shut down after the test)."""
+    with TestClient(create_app()) as test_client:
+        yield test_client

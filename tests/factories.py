@@ -65,6 +65,19 @@ def make_user(session: Session, login: str, role: Role, org: Organisation) -> Us
     return user
 
 
+def make_callers(session: Session, tree: Tree) -> dict[str, User]:
+    """The accounts an access test calls every route as, by login: a member of the first branch,
+    a publisher and an org admin ("adm") of the town, an org admin of the unrelated district
+    ("far") and a platform admin ("root")."""
+    return {
+        "member": make_user(session, "member", Role.member, tree.branch),
+        "pub": make_user(session, "pub", Role.publisher, tree.town),
+        "adm": make_user(session, "adm", Role.org_admin, tree.town),
+        "far": make_user(session, "far", Role.org_admin, tree.other),
+        "root": make_user(session, "root", Role.platform_admin, tree.district),
+    }
+
+
 def make_course(
     session: Session,
     publisher: User,

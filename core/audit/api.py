@@ -13,7 +13,14 @@ from core.audit.service import AuditFilter, export_log, page_entries
 from core.errors import InvalidInput
 from core.i18n import N_
 from core.paging import PER_PAGE
-from core.people.api import AdminUser, PageNumber, PerPage, client_address, reader_locale
+from core.people.api import (
+    AdminUser,
+    PageNumber,
+    PerPage,
+    client_address,
+    page_read,
+    reader_locale,
+)
 from core.people.schemas import PageRead
 
 router = APIRouter(prefix="/api/audit", dependencies=[Depends(verify_csrf)], tags=["audit"])
@@ -54,12 +61,7 @@ def audit_index(
     found = page_entries(
         session=session, viewer=viewer, wanted=wanted, page=page, per_page=per_page
     )
-    return {
-        "items": [AuditRead.model_validate(entry) for entry in found.items],
-        "total": found.total,
-        "page": found.page,
-        "per_page": found.per_page,
-    }
+    return page_read(found, [AuditRead.model_validate(entry) for entry in found.items])
 
 
 @router.get("/export")

@@ -2,7 +2,6 @@
 page, and export what the filter shows."""
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +12,7 @@ from core.api import SessionDep, verify_csrf
 from core.audit.service import ACTIONS, DETAIL_LABELS, TARGET_TYPES, AuditFilter, page_entries
 from core.paging import page_links
 from core.people.api import AdminUser
+from core.people.forms import admin_page
 from core.people.models import Organisation
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -72,22 +72,20 @@ def audit_page(
     unreadable = [
         value for value, day in ((since, first), (until, last)) if value.strip() and not day
     ]
-    context: dict[str, Any] = {
-        "user": viewer,
-        "section": "audit",
-        "entries": [
+    return admin_page(
+        request,
+        "audit/log.html",
+        actor=viewer,
+        section="audit",
+        entries=[
             (entry, entry.at.astimezone(CHINA_TIME), names.get(entry.org_id or 0, ""))
             for entry in found.items
         ],
-        "actions": ACTIONS,
-        "target_types": TARGET_TYPES,
-        "detail_labels": DETAIL_LABELS,
-        "filters": shown,
-        "bad_dates": bool(unreadable),
-        "export_url": "/api/audit/export?" + urlencode({k: v for k, v in exported.items() if v}),
-        "paging": page_links("/admin/audit", shown, found),
-    }
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "audit/log.html", context
+        actions=ACTIONS,
+        target_types=TARGET_TYPES,
+        detail_labels=DETAIL_LABELS,
+        filters=shown,
+        bad_dates=bool(unreadable),
+        export_url="/api/audit/export?" + urlencode({k: v for k, v in exported.items() if v}),
+        paging=page_links("/admin/audit", shown, found),
     )
-    return response

@@ -93,15 +93,7 @@ def change_password(
     if user is None or not user.active or user.password_hash != old_hash:
         raise InvalidInput(N_("The password was changed meanwhile: log in again."))
     _store_password(session=session, user=user, password_hash=new_hash, must_change=False)
-    record(
-        session=session,
-        action="password_changed",
-        actor=user,
-        target_type="user",
-        target_id=user.id,
-        org_id=home_org_id(user),
-        address=address,
-    )
+    _record_about(user, session=session, action="password_changed", actor=user, address=address)
     return start_session(session=session, user=user, address=address, user_agent=user_agent)
 
 
@@ -115,15 +107,7 @@ def reset_password(
     if target is None or not can_manage_user(actor, target):
         raise NotFound(N_("User %(id)s not found."), id=user_id)
     _store_password(session=session, user=target, password_hash=password_hash, must_change=True)
-    record(
-        session=session,
-        action="password_reset",
-        actor=actor,
-        target_type="user",
-        target_id=target.id,
-        org_id=home_org_id(target),
-        address=address,
-    )
+    _record_about(target, session=session, action="password_reset", actor=actor, address=address)
     return target
 
 
@@ -376,13 +360,11 @@ def finish_login(
         token = start_session(
             session=session, user=user, address=attempt.address, user_agent=attempt.user_agent
         )
-        record(
+        _record_about(
+            user,
             session=session,
             action="login",
             actor=user,
-            target_type="user",
-            target_id=user.id,
-            org_id=home_org_id(user),
             address=attempt.address,
             detail={"known_device": attempt.device is not None},
         )
@@ -437,6 +419,28 @@ def _record_failure(
 def home_org_id(user: User) -> int | None:
     """The organisation an entry about `user` is filed under: that of their first role."""
     return min(user.grants, key=lambda grant: grant.id).org_id if user.grants else None
+
+
+def _record_about(
+    user: User,
+    *,
+    session: Session,
+    action: str,
+    actor: User,
+    address: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit an action on `user`'s account, filed under their home organisation."""
+    record(
+        session=session,
+        action=action,
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        org_id=home_org_id(user),
+        address=address,
+        detail=detail,
+    )
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -515,30 +519,16 @@ def end_session(*, session: Session, token: str, address: str = "") -> User | No
     row.revoked_at = utcnow()
     user = session.get(User, row.user_id)
     if user is not None and address:
-        record(
-            session=session,
-            action="logout",
-            actor=user,
-            target_type="user",
-            target_id=user.id,
-            org_id=home_org_id(user),
-            address=address,
-        )
+        _record_about(user, session=session, action="logout", actor=user, address=address)
     return user
 
 
 def log_out_everywhere(*, session: Session, user: User, address: str) -> int:
     """End every session of `user`, on every device; returns how many were open."""
     ended = revoke_sessions(session=session, user_id=user.id)
-    record(
-        session=session,
-        action="logout",
-        actor=user,
-        target_type="user",
-        target_id=user.id,
-        org_id=home_org_id(user),
-        address=address,
-        detail={"everywhere": True, "sessions": ended},
+    detail = {"everywhere": True, "sessions": ended}
+    _record_about(
+        user, session=session, action="logout", actor=user, address=address, detail=detail
     )
     return ended
 

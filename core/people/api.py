@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from core.api import (
     MAX_ID,
@@ -27,7 +28,7 @@ from core.people.members import (
     set_member_active,
     update_member,
 )
-from core.people.models import Member, User
+from core.people.models import Member, RoleGrant, User
 from core.people.orgs import OrgNode, add_org, move_org, org_tree, rename_org, set_org_active
 from core.people.permissions import is_admin
 from core.people.roster import (
@@ -125,11 +126,13 @@ def user_read(user: User) -> UserRead:
         must_change_password=user.must_change_password,
         last_login_at=user.last_login_at,
         created_at=user.created_at,
-        grants=[
-            GrantRead(id=g.id, role=g.role, org_id=g.org_id, org_name=g.org.name)
-            for g in sorted(user.grants, key=lambda g: g.id)
-        ],
+        grants=[grant_read(g) for g in sorted(user.grants, key=lambda g: g.id)],
     )
+
+
+def grant_read(grant: RoleGrant) -> GrantRead:
+    """A role held on an organisation's subtree, as the API shows it."""
+    return GrantRead(id=grant.id, role=grant.role, org_id=grant.org_id, org_name=grant.org.name)
 
 
 def member_read(member: Member) -> MemberRead:
@@ -148,15 +151,18 @@ def member_read(member: Member) -> MemberRead:
     )
 
 
-def _page(page: Page[Any], shown: list[Any]) -> dict[str, Any]:
+def page_read(page: Page[Any], shown: list[Any]) -> dict[str, Any]:
+    """A page of a list as the API shows it (PageRead): its items as shown, and where it is."""
     return {"items": shown, "total": page.total, "page": page.page, "per_page": page.per_page}
 
 
-def _org_node(nodes: list[OrgNode], org_id: int) -> OrgNode:
+def _org_shown(session: Session, actor: User, org_id: int) -> OrgRead:
+    """An organisation the actor manages, with its place and counts in their tree."""
+    nodes = org_tree(session=session, actor=actor)
     node = next((node for node in nodes if node.org.id == org_id), None)
     if node is None:
         raise NotFound(N_("Organisation %(id)s not found."), id=org_id)
-    return node
+    return org_read(node)
 
 
 # Organisations
@@ -179,13 +185,13 @@ def orgs_create(body: OrgCreate, request: Request, session: SessionDep, actor: A
         parent_id=body.parent_id,
         address=client_address(request),
     )
-    return org_read(_org_node(org_tree(session=session, actor=actor), org.id))
+    return _org_shown(session, actor, org.id)
 
 
 @router.get("/orgs/{org_id}", response_model=OrgRead)
 def orgs_show(org_id: RowId, session: SessionDep, actor: AdminUser) -> Any:
     """One organisation the caller manages."""
-    return org_read(_org_node(org_tree(session=session, actor=actor), org_id))
+    return _org_shown(session, actor, org_id)
 
 
 @router.patch("/orgs/{org_id}", response_model=OrgRead)
@@ -200,7 +206,7 @@ def orgs_update(
         set_org_active(
             session=session, actor=actor, org_id=org_id, active=body.active, address=address
         )
-    return org_read(_org_node(org_tree(session=session, actor=actor), org_id))
+    return _org_shown(session, actor, org_id)
 
 
 @router.post("/orgs/{org_id}/move", response_model=OrgRead)
@@ -215,7 +221,7 @@ def orgs_move(
         parent_id=body.parent_id,
         address=client_address(request),
     )
-    return org_read(_org_node(org_tree(session=session, actor=actor), org_id))
+    return _org_shown(session, actor, org_id)
 
 
 # Accounts and roles
@@ -234,7 +240,7 @@ def users_index(
     found = list_users(
         session=session, actor=actor, query=q, org_id=org_id, page=page, per_page=per_page
     )
-    return _page(found, [user_read(user) for user in found.items])
+    return page_read(found, [user_read(user) for user in found.items])
 
 
 @router.post("/users", response_model=UserCreated, status_code=201)
@@ -290,7 +296,7 @@ def users_grant(
         org_id=body.org_id,
         address=client_address(request),
     )
-    return GrantRead(id=grant.id, role=grant.role, org_id=grant.org_id, org_name=grant.org.name)
+    return grant_read(grant)
 
 
 @router.delete("/users/{user_id}/roles/{grant_id}", status_code=204)
@@ -330,7 +336,7 @@ def members_index(
         page=page,
         per_page=per_page,
     )
-    return _page(found, [member_read(member) for member in found.items])
+    return page_read(found, [member_read(member) for member in found.items])
 
 
 @router.post("/members", response_model=MemberRead, status_code=201)

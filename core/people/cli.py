@@ -5,7 +5,8 @@ the first platform admin can be added without one (that is how a platform is set
 
 import json
 import secrets
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from core.audit.service import record
 from core.cli import acting_user, fail, say
 from core.db import session_scope
 from core.errors import PlatformError
+from core.paging import Page
 from core.people.members import list_members, register_member
 from core.people.models import Member, OrgKind, Role, RoleGrant, User
 from core.people.orgs import add_org, org_tree
@@ -33,6 +35,7 @@ AsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 # Lists print everything they match, a page of this many rows at a time.
 _CHUNK = 200
+T = TypeVar("T")
 
 
 def _has_platform_admin(session: Session) -> bool:
@@ -51,6 +54,31 @@ def _setting_up(as_login: str | None) -> bool:
         return False
     with session_scope() as session:
         return not _has_platform_admin(session)
+
+
+def _every_row(
+    as_login: str | None,
+    list_page: Callable[..., Page[T]],
+    shown: Callable[[T], dict[str, Any]],
+    **filters: Any,
+) -> list[dict[str, Any]]:
+    """Every row a paged list gives the acting account, fetched `_CHUNK` at a time and shown
+    as `shown` makes it."""
+    try:
+        actor = acting_user(as_login)
+        rows: list[dict[str, Any]] = []
+        with session_scope() as session:
+            page = 1
+            while True:
+                found = list_page(
+                    session=session, actor=actor, page=page, per_page=_CHUNK, **filters
+                )
+                rows += [shown(item) for item in found.items]
+                if page >= found.pages:
+                    return rows
+                page += 1
+    except PlatformError as exc:
+        raise fail(exc) from exc
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
@@ -185,38 +213,7 @@ def users_list(
     as_json: JsonOption = False,
 ) -> None:
     """The accounts the account reaches, with their roles."""
-    try:
-        actor = acting_user(as_login)
-        rows: list[dict[str, Any]] = []
-        with session_scope() as session:
-            page = 1
-            while True:
-                found = list_users(
-                    session=session,
-                    actor=actor,
-                    query=query,
-                    org_id=org,
-                    page=page,
-                    per_page=_CHUNK,
-                )
-                rows += [
-                    {
-                        "id": user.id,
-                        "login": user.login,
-                        "display_name": user.display_name,
-                        "active": user.active,
-                        "roles": [
-                            {"role": g.role.value, "org_id": g.org_id}
-                            for g in sorted(user.grants, key=lambda g: g.id)
-                        ],
-                    }
-                    for user in found.items
-                ]
-                if page >= found.pages:
-                    break
-                page += 1
-    except PlatformError as exc:
-        raise fail(exc) from exc
+    rows = _every_row(as_login, list_users, _user_row, query=query, org_id=org)
     if as_json:
         _print_rows(rows, [], as_json=True)
         return
@@ -259,28 +256,22 @@ def members_list(
     as_json: JsonOption = False,
 ) -> None:
     """The members the account manages, ID numbers masked."""
-    try:
-        actor = acting_user(as_login)
-        rows: list[dict[str, Any]] = []
-        with session_scope() as session:
-            page = 1
-            while True:
-                found = list_members(
-                    session=session,
-                    actor=actor,
-                    query=query,
-                    org_id=org,
-                    page=page,
-                    per_page=_CHUNK,
-                )
-                rows += [_member_row(member) for member in found.items]
-                if page >= found.pages:
-                    break
-                page += 1
-    except PlatformError as exc:
-        raise fail(exc) from exc
+    rows = _every_row(as_login, list_members, _member_row, query=query, org_id=org)
     columns = ["id", "name", "id_number_masked", "org_id", "phone", "joined_on", "active"]
     _print_rows(rows, columns, as_json)
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "login": user.login,
+        "display_name": user.display_name,
+        "active": user.active,
+        "roles": [
+            {"role": g.role.value, "org_id": g.org_id}
+            for g in sorted(user.grants, key=lambda g: g.id)
+        ],
+    }
 
 
 def _member_row(member: Member) -> dict[str, Any]:

@@ -83,17 +83,52 @@ def _form_problem(locale: str, exc: ValidationError) -> str:
     return " ".join(dict.fromkeys(problems))
 
 
-def attempt(request: Request, session: Session, change: Callable[[], T]) -> T | str:
-    """Run a change asked for by a form; if it is refused, undo whatever it began and return
-    the reason in the reader's language (a wrong role or scope still raises: an error page)."""
+def admin_page(
+    request: Request,
+    template: str,
+    *,
+    actor: User,
+    section: str,
+    error: str | None = None,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """A page of the administration under its `section` tab, with the notice of a change just
+    made (`?done=`) or the reason one was refused."""
+    done = request.query_params.get("done")
+    shared = {"user": actor, "section": section, "error": error, "done": done}
+    return render(request, template, {**shared, **context}, status=status)
+
+
+def submit(
+    request: Request,
+    session: Session,
+    change: Callable[[], T],
+    *,
+    done: str | Callable[[T], Response],
+    again: Callable[..., Response],
+) -> Response:
+    """The round trip of an administration form: run the change it asks for, then show the
+    result (a redirect to `done`, or the page `done` makes of the outcome). A refused change is
+    undone and the form's page shown again, `again(error=reason, status=400)`, with the reason
+    in the reader's language (a wrong role or scope still raises: an error page)."""
     try:
-        return change()
+        outcome = change()
     except ValidationError as exc:
         session.rollback()
-        return _form_problem(reader_locale(request), exc)
+        reason = _form_problem(reader_locale(request), exc)
     except InvalidInput as exc:
         session.rollback()
-        return error_text(reader_locale(request), exc)
+        reason = error_text(reader_locale(request), exc)
+    else:
+        return redirect(done) if isinstance(done, str) else done(outcome)
+    return again(error=reason, status=400)
+
+
+def switched(active: str) -> tuple[bool, str]:
+    """What a deactivate / reactivate form asks for (active=1 or 0), and the notice after it."""
+    wanted = active == "1"
+    return wanted, "reactivated" if wanted else "deactivated"
 
 
 def optional_id(value: str) -> int | None:

@@ -1,6 +1,9 @@
 """HTML pages of member administration: the member list and search, the member form, and
 roster import with its row-by-row report. The export is the API's download."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -10,7 +13,15 @@ from sqlalchemy.orm import Session
 from core.api import RowId, SessionDep, verify_csrf
 from core.i18n import N_, error_text, gettext
 from core.people.api import AdminUser, client_address, reader_locale
-from core.people.forms import active_choices, attempt, optional_id, pager, redirect, render
+from core.people.forms import (
+    active_choices,
+    admin_page,
+    optional_id,
+    pager,
+    redirect,
+    submit,
+    switched,
+)
 from core.people.members import (
     get_managed_member,
     list_members,
@@ -19,13 +30,46 @@ from core.people.members import (
     set_member_active,
     update_member,
 )
-from core.people.models import User
+from core.people.models import Member, User
 from core.people.orgs import org_tree
 from core.people.roster import MAX_ROSTER_BYTES, ImportReport, import_roster
 from core.people.schemas import MemberCreate, MemberEdit
 from core.settings import get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+@dataclass(frozen=True)
+class MemberForm:
+    """The member form as posted (a route's dependency)."""
+
+    name: Annotated[str, Form()] = ""
+    id_number: Annotated[str, Form()] = ""
+    org_id: Annotated[str, Form()] = ""
+    phone: Annotated[str, Form()] = ""
+    joined_on: Annotated[str, Form()] = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The fields as the member schemas take them."""
+        return {
+            "name": self.name,
+            "id_number": self.id_number,
+            "org_id": optional_id(self.org_id),
+            "phone": self.phone,
+            "joined_on": self.joined_on or None,
+        }
+
+    def shown(self) -> dict[str, str]:
+        """What the form shows again after a refusal: the ID number is never sent back."""
+        return {
+            "name": self.name,
+            "org_id": self.org_id,
+            "phone": self.phone,
+            "joined_on": self.joined_on,
+        }
+
+
+MemberFields = Annotated[MemberForm, Depends()]
 
 
 def _members_page(
@@ -37,7 +81,7 @@ def _members_page(
     org_id: str = "",
     status_filter: str = "",
     page: str = "1",
-    found_by_number: list[Any] | None = None,
+    found_by_number: list[Member] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -55,23 +99,20 @@ def _members_page(
         members, paging = found.items, pager(request, found)
     else:
         members, paging = found_by_number, None
-    return render(
+    return admin_page(
         request,
         "people/members.html",
-        {
-            "user": actor,
-            "section": "members",
-            "members": members,
-            "paging": paging,
-            "q": q[:200],
-            "org_filter": org_filter,
-            "status_filter": status_filter,
-            "by_number": found_by_number is not None,
-            "orgs": org_tree(session=session, actor=actor),
-            "error": error,
-            "done": request.query_params.get("done"),
-        },
+        actor=actor,
+        section="members",
+        error=error,
         status=status,
+        members=members,
+        paging=paging,
+        q=q[:200],
+        org_filter=org_filter,
+        status_filter=status_filter,
+        by_number=found_by_number is not None,
+        orgs=org_tree(session=session, actor=actor),
     )
 
 
@@ -99,19 +140,17 @@ def members_lookup(
     id_number: Annotated[str, Form()] = "",
 ) -> Response:
     """Find a member by exact ID number (posted, so the number is in no URL or access log)."""
-    outcome = attempt(
-        request,
-        session,
-        lambda: lookup_members(
-            session=session,
-            actor=actor,
-            id_number=id_number[:40],
-            hash_key=get_settings().id_hash_key,
-        ),
+    page = partial(_members_page, request, session, actor)
+
+    def change() -> list[Member]:
+        hash_key = get_settings().id_hash_key
+        return lookup_members(
+            session=session, actor=actor, id_number=id_number[:40], hash_key=hash_key
+        )
+
+    return submit(
+        request, session, change, done=lambda found: page(found_by_number=found), again=page
     )
-    if isinstance(outcome, str):
-        return _members_page(request, session, actor, error=outcome, status=400)
-    return _members_page(request, session, actor, found_by_number=outcome)
 
 
 def _member_form(
@@ -140,32 +179,32 @@ def _member_form(
             if member is not None
             else {"org_id": request.query_params.get("org_id", "")}
         )
-    return render(
+    return admin_page(
         request,
         "people/member_form.html",
-        {
-            "user": actor,
-            "section": "members",
-            "member": member,
-            "values": values,
-            "orgs": active_choices(org_tree(session=session, actor=actor)),
-            "error": error,
-            "done": request.query_params.get("done"),
-        },
+        actor=actor,
+        section="members",
+        error=error,
         status=status,
+        member=member,
+        values=values,
+        orgs=active_choices(org_tree(session=session, actor=actor)),
     )
 
 
-def _member_values(
-    name: str, id_number: str, org_id: str, phone: str, joined_on: str
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "id_number": id_number,
-        "org_id": optional_id(org_id),
-        "phone": phone,
-        "joined_on": joined_on or None,
-    }
+def _on_member_page(
+    request: Request,
+    session: Session,
+    actor: User,
+    member_id: int,
+    change: Callable[[], object],
+    notice: str,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """A change posted from a member's page, which shows again after it."""
+    again = partial(_member_form, request, session, actor, member_id=member_id, values=values)
+    done = f"/admin/members/{member_id}?done={notice}"
+    return submit(request, session, change, done=done, again=again)
 
 
 @router.get("/admin/members/new")
@@ -176,21 +215,12 @@ def member_new(request: Request, session: SessionDep, actor: AdminUser) -> Respo
 
 @router.post("/admin/members")
 def member_create(
-    request: Request,
-    session: SessionDep,
-    actor: AdminUser,
-    name: Annotated[str, Form()] = "",
-    id_number: Annotated[str, Form()] = "",
-    org_id: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    joined_on: Annotated[str, Form()] = "",
+    request: Request, session: SessionDep, actor: AdminUser, form: MemberFields
 ) -> Response:
     """Register the member."""
 
     def change() -> int:
-        body = MemberCreate.model_validate(
-            _member_values(name, id_number, org_id, phone, joined_on)
-        )
+        body = MemberCreate.model_validate(form.fields())
         return register_member(
             session=session,
             actor=actor,
@@ -203,12 +233,13 @@ def member_create(
             address=client_address(request),
         ).id
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        # The ID number is never sent back into the page.
-        values = {"name": name, "org_id": org_id, "phone": phone, "joined_on": joined_on}
-        return _member_form(request, session, actor, values=values, error=outcome, status=400)
-    return redirect(f"/admin/members/{outcome}?done=created")
+    return submit(
+        request,
+        session,
+        change,
+        done=lambda member_id: redirect(f"/admin/members/{member_id}?done=created"),
+        again=partial(_member_form, request, session, actor, values=form.shown()),
+    )
 
 
 @router.get("/admin/members/import")
@@ -226,22 +257,20 @@ def _import_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    return render(
+    return admin_page(
         request,
         "people/import.html",
-        {
-            "user": actor,
-            "section": "members",
-            "report": report,
-            "problems": [
-                {"row": problem.row, "message": error_text(reader_locale(request), problem.error)}
-                for problem in (report.errors if report else [])
-            ],
-            "checked_only": checked_only,
-            "max_mb": MAX_ROSTER_BYTES // 1024**2,
-            "error": error,
-        },
+        actor=actor,
+        section="members",
+        error=error,
         status=status,
+        report=report,
+        problems=[
+            {"row": problem.row, "message": error_text(reader_locale(request), problem.error)}
+            for problem in (report.errors if report else [])
+        ],
+        checked_only=checked_only,
+        max_mb=MAX_ROSTER_BYTES // 1024**2,
     )
 
 
@@ -254,6 +283,7 @@ def import_roster_page(
     check: Annotated[str, Form()] = "",
 ) -> Response:
     """Import (or, with `check`, only check) a roster and show the report row by row."""
+    page = partial(_import_page, request, actor)
     data = file.file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
         message = gettext(
@@ -261,11 +291,10 @@ def import_roster_page(
             N_("The file is larger than the %(limit)s MB limit."),
             limit=MAX_ROSTER_BYTES // 1024**2,
         )
-        return _import_page(request, actor, error=message, status=413)
-    outcome = attempt(
-        request,
-        session,
-        lambda: import_roster(
+        return page(error=message, status=413)
+
+    def change() -> ImportReport:
+        return import_roster(
             session=session,
             actor=actor,
             data=data,
@@ -273,17 +302,12 @@ def import_roster_page(
             apply=not check,
             file_name=file.filename or "",
             address=client_address(request),
-        ),
-    )
-    if isinstance(outcome, str):
-        return _import_page(request, actor, error=outcome, status=400)
-    return _import_page(
-        request,
-        actor,
-        report=outcome,
-        checked_only=bool(check),
-        status=400 if outcome.errors else 200,
-    )
+        )
+
+    def shown(report: ImportReport) -> Response:
+        return page(report=report, checked_only=bool(check), status=400 if report.errors else 200)
+
+    return submit(request, session, change, done=shown, again=page)
 
 
 @router.get("/admin/members/{member_id}")
@@ -296,21 +320,12 @@ def member_page(
 
 @router.post("/admin/members/{member_id}")
 def member_update(
-    request: Request,
-    member_id: RowId,
-    session: SessionDep,
-    actor: AdminUser,
-    name: Annotated[str, Form()] = "",
-    id_number: Annotated[str, Form()] = "",
-    org_id: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    joined_on: Annotated[str, Form()] = "",
+    request: Request, member_id: RowId, session: SessionDep, actor: AdminUser, form: MemberFields
 ) -> Response:
     """Save the member's details (an empty ID number field keeps the number)."""
 
     def change() -> None:
-        given = _member_values(name, id_number, org_id, phone, joined_on)
-        body = MemberEdit.model_validate({**given, "id_number": id_number or None})
+        body = MemberEdit.model_validate({**form.fields(), "id_number": form.id_number or None})
         update_member(
             session=session,
             actor=actor,
@@ -324,13 +339,7 @@ def member_update(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        values = {"name": name, "org_id": org_id, "phone": phone, "joined_on": joined_on}
-        return _member_form(
-            request, session, actor, member_id=member_id, values=values, error=outcome, status=400
-        )
-    return redirect(f"/admin/members/{member_id}?done=saved")
+    return _on_member_page(request, session, actor, member_id, change, "saved", form.shown())
 
 
 @router.post("/admin/members/{member_id}/active")
@@ -342,7 +351,7 @@ def member_active(
     active: Annotated[str, Form()] = "",
 ) -> Response:
     """Deactivate (active=0) or reactivate (active=1) the member."""
-    wanted = active == "1"
+    wanted, notice = switched(active)
 
     def change() -> None:
         set_member_active(
@@ -353,7 +362,4 @@ def member_active(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _member_form(request, session, actor, member_id=member_id, error=outcome, status=400)
-    return redirect(f"/admin/members/{member_id}?done={'reactivated' if wanted else 'deactivated'}")
+    return _on_member_page(request, session, actor, member_id, change, notice)

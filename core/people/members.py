@@ -27,6 +27,16 @@ from core.people.service import (
 from core.security import hash_id_number, mask_id_number, normalise_id_number
 
 
+def members_within(*, session: Session, actor: User, org_id: int | None) -> Select[Any]:
+    """The members the actor manages, only those in `org_id`'s subtree when it is given."""
+    statement: Select[Any] = select(Member).where(managed_members(actor))
+    if org_id is not None:
+        org = get_managed_org(session=session, actor=actor, org_id=org_id)
+        below = select(Organisation.id).where(Organisation.path.startswith(org.path))
+        statement = statement.where(Member.org_id.in_(below))
+    return statement
+
+
 def list_members(
     *,
     session: Session,
@@ -39,14 +49,10 @@ def list_members(
 ) -> Page[Member]:
     """Members the actor manages, by name: matching `query` in the name, within the subtree of
     `org_id`, and active or not."""
-    statement: Select[Any] = select(Member).where(managed_members(actor))
+    statement = members_within(session=session, actor=actor, org_id=org_id)
     if query.strip():
         needle = query.strip().lower()
         statement = statement.where(func.lower(Member.name).contains(needle, autoescape=True))
-    if org_id is not None:
-        org = get_managed_org(session=session, actor=actor, org_id=org_id)
-        below = select(Organisation.id).where(Organisation.path.startswith(org.path))
-        statement = statement.where(Member.org_id.in_(below))
     if active is not None:
         statement = statement.where(Member.active.is_(active))
     statement = statement.order_by(Member.name, Member.id)
@@ -90,16 +96,7 @@ def register_member(
         phone=phone,
         joined_on=joined_on,
     )
-    record(
-        session=session,
-        action="member_added",
-        actor=actor,
-        target_type="member",
-        target_id=member.id,
-        org_id=org_id,
-        address=address,
-        detail={"name": member.name},
-    )
+    _record_about(member, session=session, action="member_added", actor=actor, address=address)
     return member
 
 
@@ -147,15 +144,13 @@ def update_member(
     except IntegrityError as exc:
         raise InvalidInput(N_("A member with this ID number is already registered.")) from exc
     session.refresh(member)
-    record(
+    _record_about(
+        member,
         session=session,
         action="member_updated",
         actor=actor,
-        target_type="member",
-        target_id=member.id,
-        org_id=member.org_id,
         address=address,
-        detail={"name": member.name, "fields": changed},
+        fields=changed,
     )
     return member
 
@@ -171,14 +166,22 @@ def set_member_active(
         require_active(member.org)
     member.active = active
     session.flush()
+    action = "member_reactivated" if active else "member_deactivated"
+    _record_about(member, session=session, action=action, actor=actor, address=address)
+    return member
+
+
+def _record_about(
+    member: Member, *, session: Session, action: str, actor: User, address: str, **detail: object
+) -> None:
+    """Audit an action on a member, filed under their organisation; the entry names them."""
     record(
         session=session,
-        action="member_reactivated" if active else "member_deactivated",
+        action=action,
         actor=actor,
         target_type="member",
         target_id=member.id,
         org_id=member.org_id,
         address=address,
-        detail={"name": member.name},
+        detail={"name": member.name, **detail},
     )
-    return member

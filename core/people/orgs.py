@@ -83,6 +83,12 @@ def org_name_paths(*, session: Session) -> dict[int, str]:
     }
 
 
+def _check_top_level(actor: User) -> None:
+    """Only platform admins put an organisation at the top of the tree."""
+    if not is_platform_admin(actor):
+        raise PermissionDenied(N_("Only platform admins add top-level organisations."))
+
+
 def add_org(
     *,
     session: Session,
@@ -94,8 +100,7 @@ def add_org(
 ) -> Organisation:
     """Add an organisation in the actor's subtree (top-level ones: platform admins only)."""
     if parent_id is None:
-        if not is_platform_admin(actor):
-            raise PermissionDenied(N_("Only platform admins add top-level organisations."))
+        _check_top_level(actor)
     else:
         target_org(session=session, actor=actor, org_id=parent_id)
     org = create_org(session=session, name=name, kind=kind, parent_id=parent_id)
@@ -144,8 +149,7 @@ def move_org(
     if parent_id == org.parent_id:
         return org
     if parent_id is None:
-        if not is_platform_admin(actor):
-            raise PermissionDenied(N_("Only platform admins add top-level organisations."))
+        _check_top_level(actor)
         prefix = "/"
     else:
         parent = target_org(session=session, actor=actor, org_id=parent_id)

@@ -1,6 +1,8 @@
 """HTML pages of the administration: the org tree, and accounts with their roles. Forms post
 back here; a refused change shows the same page again with the reason."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,12 +16,13 @@ from core.people.api import AdminUser, client_address
 from core.people.forms import (
     LEVEL,
     active_choices,
-    attempt,
+    admin_page,
     grantable_roles,
     optional_id,
     pager,
     redirect,
-    render,
+    submit,
+    switched,
 )
 from core.people.models import OrgKind, User
 from core.people.orgs import add_org, move_org, org_tree, rename_org, set_org_active
@@ -51,19 +54,16 @@ def admin_home(actor: AdminUser) -> Response:
 def _orgs_page(
     request: Request, session: Session, actor: User, *, error: str | None = None, status: int = 200
 ) -> Response:
-    return render(
+    return admin_page(
         request,
         "people/orgs.html",
-        {
-            "user": actor,
-            "section": "orgs",
-            "nodes": org_tree(session=session, actor=actor),
-            "kinds": list(OrgKind),
-            "top_level": is_platform_admin(actor),
-            "error": error,
-            "done": request.query_params.get("done"),
-        },
+        actor=actor,
+        section="orgs",
+        error=error,
         status=status,
+        nodes=org_tree(session=session, actor=actor),
+        kinds=list(OrgKind),
+        top_level=is_platform_admin(actor),
     )
 
 
@@ -96,12 +96,17 @@ def orgs_create(
             address=client_address(request),
         ).id
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        if parent is not None:
-            return _org_page(request, session, actor, parent, error=outcome, status=400)
-        return _orgs_page(request, session, actor, error=outcome, status=400)
-    return redirect(f"/admin/orgs/{outcome}?done=created")
+    return submit(
+        request,
+        session,
+        change,
+        done=lambda org_id: redirect(f"/admin/orgs/{org_id}?done=created"),
+        again=(
+            partial(_orgs_page, request, session, actor)
+            if parent is None
+            else partial(_org_page, request, session, actor, parent)
+        ),
+    )
 
 
 def _org_page(
@@ -115,7 +120,6 @@ def _org_page(
 ) -> Response:
     org = get_managed_org(session=session, actor=actor, org_id=org_id)
     nodes = org_tree(session=session, actor=actor)
-    node = next(node for node in nodes if node.org.id == org.id)
     parents = [
         other
         for other in active_choices(nodes)
@@ -123,22 +127,32 @@ def _org_page(
         and not other.org.path.startswith(org.path)
         and other.org.id != org.parent_id
     ]
-    return render(
+    return admin_page(
         request,
         "people/org.html",
-        {
-            "user": actor,
-            "section": "orgs",
-            "node": node,
-            "org": org,
-            "parents": parents,
-            "may_move_to_top": is_platform_admin(actor) and org.parent_id is not None,
-            "child_kinds": [kind for kind in OrgKind if LEVEL[kind] > LEVEL[org.kind]],
-            "error": error,
-            "done": request.query_params.get("done"),
-        },
+        actor=actor,
+        section="orgs",
+        error=error,
         status=status,
+        node=next(node for node in nodes if node.org.id == org.id),
+        org=org,
+        parents=parents,
+        may_move_to_top=is_platform_admin(actor) and org.parent_id is not None,
+        child_kinds=[kind for kind in OrgKind if LEVEL[kind] > LEVEL[org.kind]],
     )
+
+
+def _on_org_page(
+    request: Request,
+    session: Session,
+    actor: User,
+    org_id: int,
+    change: Callable[[], object],
+    notice: str,
+) -> Response:
+    """A change posted from an organisation's page, which shows again after it."""
+    again = partial(_org_page, request, session, actor, org_id)
+    return submit(request, session, change, done=f"/admin/orgs/{org_id}?done={notice}", again=again)
 
 
 @router.get("/admin/orgs/{org_id}")
@@ -163,10 +177,7 @@ def org_rename(
             session=session, actor=actor, org_id=org_id, name=name, address=client_address(request)
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _org_page(request, session, actor, org_id, error=outcome, status=400)
-    return redirect(f"/admin/orgs/{org_id}?done=renamed")
+    return _on_org_page(request, session, actor, org_id, change, "renamed")
 
 
 @router.post("/admin/orgs/{org_id}/move")
@@ -190,10 +201,7 @@ def org_move(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _org_page(request, session, actor, org_id, error=outcome, status=400)
-    return redirect(f"/admin/orgs/{org_id}?done=moved")
+    return _on_org_page(request, session, actor, org_id, change, "moved")
 
 
 @router.post("/admin/orgs/{org_id}/active")
@@ -205,7 +213,7 @@ def org_active(
     active: Annotated[str, Form()] = "",
 ) -> Response:
     """Deactivate (active=0) or reactivate (active=1) the organisation with its subtree."""
-    wanted = active == "1"
+    wanted, notice = switched(active)
 
     def change() -> None:
         set_org_active(
@@ -216,10 +224,7 @@ def org_active(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _org_page(request, session, actor, org_id, error=outcome, status=400)
-    return redirect(f"/admin/orgs/{org_id}?done={'reactivated' if wanted else 'deactivated'}")
+    return _on_org_page(request, session, actor, org_id, change, notice)
 
 
 # Accounts and roles
@@ -243,18 +248,16 @@ def users_page(
         org_id=org_filter,
         page=optional_id(page) or 1,
     )
-    return render(
+    return admin_page(
         request,
         "people/users.html",
-        {
-            "user": actor,
-            "section": "users",
-            "accounts": found.items,
-            "paging": pager(request, found),
-            "q": q[:200],
-            "org_filter": org_filter,
-            "orgs": org_tree(session=session, actor=actor),
-        },
+        actor=actor,
+        section="users",
+        accounts=found.items,
+        paging=pager(request, found),
+        q=q[:200],
+        org_filter=org_filter,
+        orgs=org_tree(session=session, actor=actor),
     )
 
 
@@ -267,18 +270,16 @@ def _new_user_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    return render(
+    return admin_page(
         request,
         "people/user_new.html",
-        {
-            "user": actor,
-            "section": "users",
-            "orgs": active_choices(org_tree(session=session, actor=actor)),
-            "roles": grantable_roles(actor),
-            "values": values or {"org_id": request.query_params.get("org_id", "")},
-            "error": error,
-        },
+        actor=actor,
+        section="users",
+        error=error,
         status=status,
+        orgs=active_choices(org_tree(session=session, actor=actor)),
+        roles=grantable_roles(actor),
+        values=values or {"org_id": request.query_params.get("org_id", "")},
     )
 
 
@@ -322,18 +323,27 @@ def user_create(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _new_user_page(request, session, actor, values=values, error=outcome, status=400)
-    account, generated = outcome
-    response = render(
+    def created(outcome: tuple[User, str | None]) -> Response:
+        account, generated = outcome
+        response = admin_page(
+            request,
+            "people/user_created.html",
+            actor=actor,
+            section="users",
+            status=201,
+            account=account,
+            password=generated,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return submit(
         request,
-        "people/user_created.html",
-        {"user": actor, "section": "users", "account": account, "password": generated},
-        status=201,
+        session,
+        change,
+        done=created,
+        again=partial(_new_user_page, request, session, actor, values=values),
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _user_page(
@@ -346,23 +356,34 @@ def _user_page(
     status: int = 200,
 ) -> Response:
     account = get_managed_user(session=session, actor=actor, user_id=user_id)
-    return render(
+    return admin_page(
         request,
         "people/user.html",
-        {
-            "user": actor,
-            "section": "users",
-            "account": account,
-            "grants": sorted(account.grants, key=lambda g: g.id),
-            "revocable": {g.id for g in account.grants if can_grant(actor, g.role, g.org)},
-            "manageable": can_manage_user(actor, account),
-            "orgs": active_choices(org_tree(session=session, actor=actor)),
-            "roles": grantable_roles(actor),
-            "error": error,
-            "done": request.query_params.get("done"),
-        },
+        actor=actor,
+        section="users",
+        error=error,
         status=status,
+        account=account,
+        grants=sorted(account.grants, key=lambda g: g.id),
+        revocable={g.id for g in account.grants if can_grant(actor, g.role, g.org)},
+        manageable=can_manage_user(actor, account),
+        orgs=active_choices(org_tree(session=session, actor=actor)),
+        roles=grantable_roles(actor),
     )
+
+
+def _on_user_page(
+    request: Request,
+    session: Session,
+    actor: User,
+    user_id: int,
+    change: Callable[[], object],
+    notice: str,
+) -> Response:
+    """A change posted from an account's page, which shows again after it."""
+    again = partial(_user_page, request, session, actor, user_id)
+    done = f"/admin/users/{user_id}?done={notice}"
+    return submit(request, session, change, done=done, again=again)
 
 
 @router.get("/admin/users/{user_id}")
@@ -385,10 +406,7 @@ def user_rename(
         UserUpdate.model_validate({"display_name": display_name})
         rename_user(session=session, actor=actor, user_id=user_id, display_name=display_name)
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _user_page(request, session, actor, user_id, error=outcome, status=400)
-    return redirect(f"/admin/users/{user_id}?done=saved")
+    return _on_user_page(request, session, actor, user_id, change, "saved")
 
 
 @router.post("/admin/users/{user_id}/active")
@@ -400,7 +418,7 @@ def user_active(
     active: Annotated[str, Form()] = "",
 ) -> Response:
     """Deactivate (active=0, ending its sessions) or reactivate (active=1) the account."""
-    wanted = active == "1"
+    wanted, notice = switched(active)
 
     def change() -> None:
         set_user_active(
@@ -411,10 +429,7 @@ def user_active(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _user_page(request, session, actor, user_id, error=outcome, status=400)
-    return redirect(f"/admin/users/{user_id}?done={'reactivated' if wanted else 'deactivated'}")
+    return _on_user_page(request, session, actor, user_id, change, notice)
 
 
 @router.post("/admin/users/{user_id}/roles")
@@ -439,10 +454,7 @@ def user_grant(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _user_page(request, session, actor, user_id, error=outcome, status=400)
-    return redirect(f"/admin/users/{user_id}?done=granted")
+    return _on_user_page(request, session, actor, user_id, change, "granted")
 
 
 @router.post("/admin/users/{user_id}/roles/{grant_id}/revoke")
@@ -460,7 +472,4 @@ def user_revoke(
             address=client_address(request),
         )
 
-    outcome = attempt(request, session, change)
-    if isinstance(outcome, str):
-        return _user_page(request, session, actor, user_id, error=outcome, status=400)
-    return redirect(f"/admin/users/{user_id}?done=revoked")
+    return _on_user_page(request, session, actor, user_id, change, "revoked")

@@ -16,22 +16,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.audit.service import record
 from core.errors import InvalidInput, PlatformError
 from core.i18n import LOCALES, N_, gettext
+from core.people.members import members_within
 from core.people.models import Member, Organisation, Role, User
 from core.people.orgs import org_name_paths
-from core.people.permissions import can_manage_org, managed_members, managed_orgs
-from core.people.service import (
-    check_joined_on,
-    check_member_name,
-    check_phone,
-    get_managed_org,
-)
+from core.people.permissions import can_manage_org, managed_orgs
+from core.people.service import check_joined_on, check_member_name, check_phone
 from core.security import hash_id_number, mask_id_number, normalise_id_number
 from core.spreadsheet import Cell, read_table, write_csv, write_xlsx
 
@@ -406,11 +402,7 @@ def export_roster(
 ) -> bytes:
     """The members of the actor's subtree (or of `org_id`'s) as a spreadsheet in the reader's
     language, ID numbers masked; the export is audited."""
-    statement: Select[Any] = select(Member).where(managed_members(actor))
-    if org_id is not None:
-        org = get_managed_org(session=session, actor=actor, org_id=org_id)
-        below = select(Organisation.id).where(Organisation.path.startswith(org.path))
-        statement = statement.where(Member.org_id.in_(below))
+    statement = members_within(session=session, actor=actor, org_id=org_id)
     members = list(session.scalars(statement.order_by(Member.org_id, Member.name, Member.id)))
     paths = org_name_paths(session=session)
     header = [gettext(locale, label) for label in LABELS.values()]

@@ -35,6 +35,16 @@ def get_managed_user(*, session: Session, actor: User, user_id: int) -> User:
     return user
 
 
+def _get_changeable_user(*, session: Session, actor: User, user_id: int) -> User:
+    """An account the actor may change: within reach, with every role in their subtrees."""
+    user = get_managed_user(session=session, actor=actor, user_id=user_id)
+    if not can_manage_user(actor, user):
+        raise PermissionDenied(
+            N_("This account also holds roles outside your organisations: ask an admin above you.")
+        )
+    return user
+
+
 def list_users(
     *,
     session: Session,
@@ -64,6 +74,11 @@ def list_users(
         )
         statement = statement.where(User.id.in_(holders))
     return paginate(session, statement.order_by(User.login), page=page, per_page=per_page)
+
+
+def _grant_detail(user: User, grant: RoleGrant) -> dict[str, object]:
+    """What an audit entry about a role granted or revoked says."""
+    return {"login": user.login, "role": grant.role.value, "grant_id": grant.id}
 
 
 def _audit_org(user: User) -> int | None:
@@ -102,7 +117,7 @@ def add_user(
             target_id=user.id,
             org_id=org.id,
             address=address,
-            detail={"login": user.login, "role": role.value, "grant_id": grant.id},
+            detail=_grant_detail(user, grant),
         )
     return user, (chosen if password is None else None)
 
@@ -124,11 +139,7 @@ def set_user_active(
 ) -> User:
     """Deactivate an account (ending every session it has open) or reactivate it. It takes an
     admin who manages all its roles; nobody switches off themselves or the last platform admin."""
-    user = get_managed_user(session=session, actor=actor, user_id=user_id)
-    if not can_manage_user(actor, user):
-        raise PermissionDenied(
-            N_("This account also holds roles outside your organisations: ask an admin above you.")
-        )
+    user = _get_changeable_user(session=session, actor=actor, user_id=user_id)
     if user.active == active:
         return user
     detail: dict[str, object] = {"login": user.login}
@@ -158,11 +169,7 @@ def rename_user(
     *, session: Session, actor: User, user_id: int, display_name: str, address: str = ""
 ) -> User:
     """Change an account's display name."""
-    user = get_managed_user(session=session, actor=actor, user_id=user_id)
-    if not can_manage_user(actor, user):
-        raise PermissionDenied(
-            N_("This account also holds roles outside your organisations: ask an admin above you.")
-        )
+    user = _get_changeable_user(session=session, actor=actor, user_id=user_id)
     user.display_name = checked_text(
         display_name,
         limit=DISPLAY_NAME_MAX,
@@ -192,7 +199,7 @@ def assign_role(
         target_id=user.id,
         org_id=org.id,
         address=address,
-        detail={"login": user.login, "role": role.value, "grant_id": grant.id},
+        detail=_grant_detail(user, grant),
     )
     return grant
 
@@ -221,7 +228,7 @@ def revoke_role(
         and _other_active_platform_admins(session, user.id) == 0
     ):
         raise InvalidInput(N_("This is the last active platform admin."))
-    detail = {"login": user.login, "role": grant.role.value, "grant_id": grant.id}
+    detail = _grant_detail(user, grant)
     org_id = grant.org_id
     user.grants.remove(grant)
     session.flush()

@@ -1,7 +1,5 @@
 """Every audit-log route against every role and org scope; no route changes an entry."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -11,27 +9,16 @@ from sqlalchemy.orm import Session
 from core.audit import api, pages
 from core.audit.models import AuditEntry
 from core.audit.service import record
-from core.people.models import Role
-from tests.factories import make_tree, make_user, token_for
-from web.app import create_app
+from tests.factories import make_callers, make_tree, token_for
 
 CALLERS = [None, "member", "pub", "adm", "far", "root"]
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def world(session: Session) -> None:
     tree = make_tree(session)
-    make_user(session, "member", Role.member, tree.branch)
-    make_user(session, "pub", Role.publisher, tree.town)
-    adm = make_user(session, "adm", Role.org_admin, tree.town)
-    far = make_user(session, "far", Role.org_admin, tree.other)
-    make_user(session, "root", Role.platform_admin, tree.district)
+    callers = make_callers(session, tree)
+    adm, far = callers["adm"], callers["far"]
     record(session=session, action="org_renamed", actor=adm, org_id=tree.branch.id, target_id=1)
     record(session=session, action="org_renamed", actor=far, org_id=tree.other.id, target_id=2)
     record(session=session, action="login_failed", actor_login="nobody", address="10.1.1.1")

@@ -6,7 +6,6 @@ a world of its own and logs in once; every write route acts on objects of its ow
 routes do not depend on each other.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,7 @@ from sqlalchemy.orm import Session
 from core.people.models import OrgKind, Role
 from core.people.service import add_member, create_org, grant_role
 from core.settings import get_settings
-from tests.factories import id_number, make_tree, make_user, roster_csv, token_for
-from web.app import create_app
+from tests.factories import id_number, make_callers, make_tree, make_user, roster_csv, token_for
 
 CALLERS = [None, "member", "pub", "adm", "far", "root"]
 NO = {None: 401, "member": 403, "pub": 403}
@@ -38,23 +36,13 @@ class Case:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def world(session: Session) -> dict[str, int]:
     tree = make_tree(session)
     second = create_org(
         session=session, name="二村党总支", kind=OrgKind.general_branch, parent_id=tree.town.id
     )
     spare = create_org(session=session, name="备用支部", kind=OrgKind.branch, parent_id=second.id)
-    make_user(session, "member", Role.member, tree.branch)
-    make_user(session, "pub", Role.publisher, tree.town)
-    make_user(session, "adm", Role.org_admin, tree.town)
-    make_user(session, "far", Role.org_admin, tree.other)
-    make_user(session, "root", Role.platform_admin, tree.district)
+    make_callers(session, tree)
     ids: dict[str, int] = {
         "district": tree.district.id,
         "town": tree.town.id,

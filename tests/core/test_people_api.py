@@ -1,7 +1,5 @@
 """The people API and pages as clients use them: limits and formats, messages, files."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -10,13 +8,6 @@ from sqlalchemy.orm import Session
 from core.people import roster, schemas
 from core.people.models import Member, Organisation, Role, User
 from tests.factories import Tree, id_number, log_in, make_tree, make_user, roster_csv
-from web.app import create_app
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

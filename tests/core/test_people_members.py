@@ -19,14 +19,9 @@ from core.people.members import (
 )
 from core.people.models import Member, Role
 from core.security import hash_id_number
-from tests.factories import Tree, id_number, make_tree, make_user
+from tests.factories import Tree, id_number, make_user
 
 KEY = "test-key"
-
-
-@pytest.fixture
-def tree(session: Session) -> Tree:
-    return make_tree(session)
 
 
 def _register(session: Session, actor: object, org_id: int, name: str, serial: int) -> Member:

@@ -9,12 +9,7 @@ from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.people.models import Organisation, OrgKind, Role
 from core.people.orgs import add_org, move_org, org_tree, rename_org, set_org_active
 from core.people.service import add_member, create_org, grant_role, subtree_ids
-from tests.factories import Tree, id_number, make_tree, make_user
-
-
-@pytest.fixture
-def tree(session: Session) -> Tree:
-    return make_tree(session)
+from tests.factories import Tree, id_number, make_user
 
 
 def _paths(session: Session) -> dict[int, str]:

@@ -16,15 +16,10 @@ from core.people import roster
 from core.people.models import Member, OrgKind, Role, User
 from core.people.roster import ImportReport, RosterFormat, export_roster, import_roster
 from core.people.service import add_member, create_org
-from tests.factories import Tree, id_number, make_tree, make_user, roster_csv, roster_xlsx
+from tests.factories import Tree, id_number, make_user, roster_csv, roster_xlsx
 
 KEY = "test-key"
 HEADINGS = ["姓名", "身份证号", "组织", "电话", "入党日期"]
-
-
-@pytest.fixture
-def tree(session: Session) -> Tree:
-    return make_tree(session)
 
 
 @pytest.fixture

@@ -20,12 +20,7 @@ from core.people.users import (
     set_user_active,
 )
 from core.security import verify_password
-from tests.factories import Tree, make_tree, make_user
-
-
-@pytest.fixture
-def tree(session: Session) -> Tree:
-    return make_tree(session)
+from tests.factories import Tree, make_user
 
 
 def _open_session(session: Session, user: User, token: str) -> None:

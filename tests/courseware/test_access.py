@@ -1,7 +1,5 @@
 """Every course-library route against anonymous, member, outsider and publisher callers."""
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -11,13 +9,6 @@ from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import log_in, make_tree, make_user, token_for
-from web.app import create_app
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 either engine, org-scoped find-or-create through uploads, and per-role lesson lists."""
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,15 +13,8 @@ from core.storage import get_store
 from courseware.models import Course, Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import Tree, log_in, make_tree, make_user, token_for
-from web.app import create_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Deleting lessons and courses: gone for everyone at once, then nothing left in storage or in
 the tables, also when the lesson was being transcoded at that moment."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,6 @@ from courseware.service import (
 from tests.factories import Tree, ingest, log_in, make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 change audited."""
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ from courseware.service import create_course
 from tests.factories import Tree, ingest, log_in, make_tree, make_user
 from tests.media import make_clip
 from web.app import create_app
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

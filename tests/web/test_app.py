@@ -1,9 +1,7 @@
 """The assembled application: health, metrics, language, login, and the command line."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,16 +12,9 @@ from core.security import verify_password
 from courseware.models import Course, Lesson, LessonStatus
 from courseware.service import create_course
 from tests.factories import csrf_token, log_in, make_tree, make_user
-from web.app import create_app
 from web.cli import app as cli
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def test_health(client: TestClient, home: Path) -> None:

@@ -5,7 +5,6 @@ import base64
 import json
 import statistics
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,12 +22,6 @@ from web.app import create_app
 from web.auth import REFUSAL_DELAY
 
 NEW_PASSWORD = "Another-horse-42"
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -35,12 +35,6 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
 def _policy(header: str) -> dict[str, list[str]]:
     directives = (part.split() for part in header.split(";") if part.strip())
     return {words[0]: words[1:] for words in directives}

@@ -1,10 +1,8 @@
 """One language at a time: complete catalogues, plural forms, errors in the reader's language."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
@@ -14,16 +12,9 @@ from core.errors import NotFound
 from core.i18n import LOCALE_DIR, error_text, ngettext
 from core.people.models import Role
 from tests.factories import make_course, make_lesson, make_tree, make_user
-from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def _extracted() -> set[str]:
