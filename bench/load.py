@@ -34,6 +34,7 @@ import base64
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -537,6 +538,9 @@ def main() -> int:
     os.environ["YUANJIAO_JOB_STALE_SECONDS"] = "15"
     if args.database_url:
         os.environ["YUANJIAO_DATABASE_URL"] = args.database_url
+        # an external database is no single embedded node: its keys are given, never generated
+        for key in ("YUANJIAO_SECRET_KEY", "YUANJIAO_ID_HASH_KEY"):
+            os.environ.setdefault(key, secrets.token_urlsafe(32))
     if args.queue_url:
         os.environ["YUANJIAO_QUEUE_URL"] = args.queue_url
     env = dict(os.environ)
