@@ -9,25 +9,28 @@ Three steps, in this order:
 3. the job is enqueued after the commit, so a worker never looks for a row not yet visible.
 
 A failure in step 1 or 2 leaves no lesson and removes the copy; the caller still has its file and
-may try again. An upload id makes ingest idempotent: the lesson's `upload_id` is unique, so a
-retried or concurrent completion of the same upload finds the lesson the first one made.
+may try again. A crash between the two leaves a copy no lesson points to: `sweep_unused_sources`
+removes such copies once they are old enough that no ingest can still be about to commit them.
+An upload id makes ingest idempotent: the lesson's `upload_id` is unique, so a retried or
+concurrent completion of the same upload finds the lesson the first one made.
 """
 
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import session_scope
+from core.db import session_scope, utcnow
 from core.errors import PermissionDenied
 from core.i18n import N_
 from core.jobs import create_job, enqueue
 from core.people.models import User
-from core.storage import ObjectStore
+from core.storage import ObjectNotFound, ObjectStore
 from courseware.fields import lesson_title
 from courseware.models import Course, Lesson, LessonStatus
 from courseware.permissions import can_edit_course
@@ -57,7 +60,7 @@ def ingest_lesson(
         return done
     title = lesson_title(title, filename=filename)  # refused before anything is copied
     size = source.stat().st_size
-    key = f"sources/{uuid.uuid4().hex}/{safe_filename(filename)}"
+    key = f"{SOURCES}{uuid.uuid4().hex}/{safe_filename(filename)}"
     store.put_file(key, source)
     try:
         with session_scope() as session:
@@ -122,6 +125,32 @@ def _create_lesson(
     lesson.job_id = job.id
     session.flush()
     return lesson
+
+
+SOURCES = "sources/"
+
+
+def sweep_unused_sources(*, store: ObjectStore, older_than: timedelta) -> int:
+    """Remove source copies that no lesson points to and that are older than `older_than` (a
+    crash between the copy and the commit); returns how many went. A deleted lesson still
+    points to its source until its purge job removes both."""
+    cutoff = utcnow() - older_than
+    with session_scope() as session:
+        used = set(
+            session.scalars(select(Lesson.source_key).where(Lesson.source_key.startswith(SOURCES)))
+        )
+    removed = 0
+    for key in list(store.list(SOURCES)):
+        if key in used:
+            continue
+        try:
+            stale = store.stat(key).modified < cutoff
+        except ObjectNotFound:
+            continue
+        if stale:
+            store.delete(key)
+            removed += 1
+    return removed
 
 
 def _forget(store: ObjectStore, key: str) -> None:

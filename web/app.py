@@ -54,6 +54,7 @@ from courseware import api as courseware_api
 from courseware import pages as courseware_pages
 from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
+from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
 from web.headers import SecurityHeaders, security_headers
@@ -112,19 +113,23 @@ def same_site_path(target: str | None, request: Request) -> str:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
+def _sweep(directory: Path) -> tuple[int, int]:
+    store = get_store()
+    uploads = sweep_uploads(directory=directory, store=store, max_age=UPLOAD_KEEP)
+    return uploads, sweep_unused_sources(store=store, older_than=UPLOAD_KEEP)
+
+
 async def _sweep_uploads_hourly(directory: Path) -> None:
-    """Each web node tidies its own upload directory: finished uploads are completed, expired
-    ones removed."""
+    """Each web node tidies its own upload directory (finished uploads are completed, expired
+    ones removed) and the store's source copies that no lesson came to point to."""
     while True:
         try:
-            removed = await asyncio.to_thread(
-                lambda: sweep_uploads(directory=directory, store=get_store(), max_age=UPLOAD_KEEP)
-            )
+            uploads, sources = await asyncio.to_thread(_sweep, directory)
         except Exception:
             log.exception("sweeping the upload directory failed")
-            removed = 0
-        if removed:
-            log.info("removed %s abandoned uploads", removed)
+            uploads = sources = 0
+        if uploads or sources:
+            log.info("removed %s abandoned uploads and %s unused sources", uploads, sources)
         await asyncio.sleep(3600)
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +27,7 @@ from core.security import signing_key
 from core.settings import get_settings
 from core.storage import get_store
 from courseware.delivery import check_signature
+from courseware.ingest import sweep_unused_sources
 from courseware.models import Lesson, Visibility
 from courseware.service import create_course
 from courseware.transcode.errors import REASONS
@@ -337,3 +339,21 @@ def test_a_source_over_2_gib_is_ingested_with_its_64_bit_size(
     store = get_store()
     assert store.stat(source_key).size == size
     assert b"".join(store.open_range(source_key, size - 5)) == b"tail!"
+
+
+def test_a_source_copy_no_lesson_points_to_is_swept_once_old(
+    tmp_path: Path, publisher: str, home: Path
+) -> None:
+    """A crash between the copy and the commit leaves a copy behind; the sweep removes it, and
+    only it, once no ingest can still be about to commit it."""
+    _code, lesson_id = _add(make_clip(tmp_path / "kept.mp4", seconds=1))
+    store = get_store()
+    used, orphan, fresh = _source_key(lesson_id), "sources/crashed/a.mp4", "sources/copying/b.mp4"
+    store.put_bytes(orphan, b"left by a crash")
+    store.put_bytes(fresh, b"an ingest about to commit")
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for key in (used, orphan):
+        os.utime(home / "objects" / key, (three_days_ago, three_days_ago))
+    assert sweep_unused_sources(store=store, older_than=timedelta(days=2)) == 1
+    assert not store.exists(orphan)
+    assert store.exists(used) and store.exists(fresh)
