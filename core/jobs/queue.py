@@ -93,11 +93,8 @@ def enqueue(job_id: int, *, delay: float = 0) -> bool:
         return False
     try:
         with session_scope() as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.queued)
-                .values(enqueued_at=utcnow())
-            )
+            # Whatever the status: a worker may already have taken and finished the job.
+            session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow()))
     except Exception as exc:
         log.warning("job %s handed to the queue, but the time not noted: %s", job_id, exc)
     return True
