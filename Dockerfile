@@ -4,7 +4,7 @@
 FROM node:20-slim AS vendor
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts \
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
     && mkdir -p vendor/swagger-ui \
     && cp node_modules/hls.js/dist/hls.min.js node_modules/tus-js-client/dist/tus.min.js vendor/ \
     && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \

@@ -12,6 +12,9 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 VENDOR := web/static/vendor
 SWAGGER_UI := $(VENDOR)/swagger-ui/swagger-ui-bundle.js $(VENDOR)/swagger-ui/swagger-ui.css
 VENDOR_FILES := $(VENDOR)/hls.min.js $(VENDOR)/tus.min.js $(SWAGGER_UI)
+# axe-core is a test tool: tests/web/test_accessibility.py reads it from node_modules and injects
+# it into pages; it is never copied into web/static, so no user is ever sent it.
+AXE := node_modules/axe-core/axe.min.js
 # No package needs an install script (swagger-ui-dist's dependency only reports the download).
 NPM_FLAGS := --no-audit --no-fund --ignore-scripts
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
@@ -29,7 +32,7 @@ help: ## list the targets
 run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://127.0.0.1:8000
 	$(BIN)/yuanjiao run $(RUN_ARGS)
 
-test: $(VENV)/.installed-test vendor chromium ## run the whole test suite
+test: $(VENV)/.installed-test vendor $(AXE) chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test vendor nginx ## transcode, delivery, load and login-flood benchmarks
@@ -72,6 +75,9 @@ $(VENDOR)/hls.min.js: node_modules/.installed
 $(VENDOR)/tus.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp node_modules/tus-js-client/dist/tus.min.js $@
+
+$(AXE): node_modules/.installed
+	test -f $@
 
 # /docs serves Swagger UI from here: the API reference works without internet access.
 $(VENDOR)/swagger-ui/%: node_modules/.installed

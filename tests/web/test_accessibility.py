@@ -1,0 +1,390 @@
+"""Every page of the site, as every role, in both languages, at 1920×1080 and 390×844, in headless
+Chromium: axe-core finds nothing at all, of any impact, with the AAA rule `color-contrast-enhanced`
+turned on (text ≥ 7:1: terminal sites watch from across a room); on a phone every tap target
+is at least 44×44 CSS px and the top bar stays one row; no page scrolls sideways.
+
+axe-core comes from npm (`make test` installs it into node_modules) and is injected with
+`add_init_script`, which the browser runs outside the page's Content-Security-Policy; the policy
+itself stays in force, so the pages are checked as users get them. axe is never served by the site.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy.orm import Session
+
+from core.people.members import register_member
+from core.people.models import Role, User
+from core.settings import get_settings
+from courseware.models import LessonStatus, Visibility
+from tests.factories import (
+    PASSWORD,
+    Tree,
+    id_number,
+    make_course,
+    make_lesson,
+    make_tree,
+    make_user,
+    roster_csv,
+)
+
+# The server and browser of the other browser tests.
+from tests.web.test_browser import browser, playwright, server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+# /docs is Swagger UI from npm, a reference for programmers rather than a page members use: its
+# own markup (buttons inside buttons, pale method badges, small expanders) is not ours to change,
+# so only the page around it is checked; its title is its own <h2>, so the page has no <h1>.
+SWAGGER_UI = "#swagger-ui"
+MIN_TARGET = 44  # CSS px, WCAG 2.5.5 (AAA); 2.5.8 asks 24
+
+# Interactive elements a finger has to hit. Hidden ones (menu closed, display:none) are skipped.
+TARGETS = (
+    "a[href], button, input:not([type=hidden]), select, textarea, summary,"
+    " [tabindex]:not([tabindex='-1'])"
+)
+
+# Runs in the page: each visible target smaller than 44×44, except links inside a paragraph of
+# text, which WCAG 2.5.8 exempts as inline targets (the line height decides their size).
+SMALL_TARGETS = """([selector, minimum, skip]) => {
+  const visible = (el) => {
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    return style.visibility !== "hidden" && box.width > 0 && box.height > 0;
+  };
+  const inline = (el) => {
+    if (el.tagName !== "A" || getComputedStyle(el).display !== "inline") return false;
+    const paragraph = el.parentElement.closest("p, dd, li.help-item");
+    if (!paragraph) return false;
+    let own = paragraph.textContent;
+    for (const link of paragraph.querySelectorAll("a")) own = own.replace(link.textContent, "");
+    return /[\\p{L}\\p{N}]/u.test(own);
+  };
+  const small = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (!visible(el) || inline(el) || (skip && el.closest(skip))) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
+      const name = (el.getAttribute("aria-label") || el.textContent || el.name || el.type || "")
+        .trim().replace(/\\s+/g, " ").slice(0, 40);
+      const size = `${Math.round(box.width)}×${Math.round(box.height)}`;
+      small.push(`${el.tagName.toLowerCase()} "${name}" ${size}`);
+    }
+  }
+  return small;
+}"""
+
+# Runs in the page: the top bar's visible parts, when they do not all sit in one row.
+TOPBAR_ROWS = """() => {
+  const bar = document.querySelector(".topbar");
+  if (!bar) return [];
+  const parts = [...bar.querySelectorAll(".brand, .menu-button, nav > *")].filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== "hidden";
+  });
+  const boxes = parts.map((el) => el.getBoundingClientRect());
+  const top = Math.min(...boxes.map((b) => b.top));
+  const bottom = Math.max(...boxes.map((b) => b.bottom));
+  const tallest = Math.max(...boxes.map((b) => b.height));
+  return bottom - top > tallest + 1
+    ? parts.map((el, i) => `${el.textContent.trim().slice(0, 20)}@${Math.round(boxes[i].top)}`)
+    : [];
+}"""
+
+AXE_RUN = """async (skip) => {
+  const context = skip ? { exclude: [[skip]] } : document;
+  const rules = { "color-contrast-enhanced": { enabled: true } };
+  const result = await axe.run(context, { rules });
+  return result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    nodes: v.nodes.slice(0, 4).map((n) => {
+      const why = n.failureSummary.split("\\n").slice(1, 2).join("").trim();
+      return `${n.target.join(" ")}: ${why}`;
+    }),
+    count: v.nodes.length,
+  }));
+}"""
+
+
+@dataclass
+class Survey:
+    """What the walk found, one line per finding, by kind."""
+
+    axe: list[str] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    topbar: list[str] = field(default_factory=list)
+    overflow: list[str] = field(default_factory=list)
+    pages: int = 0
+
+    def check(self, page: Page, label: str, skip: str | None = None) -> None:
+        """axe, then tap targets, top bar and overflow at phone width, at both sizes; `skip`
+        names a part of the page that is not ours to check."""
+        self.pages += 1
+        for name, size in (("1920", DESKTOP), ("390", PHONE)):
+            page.set_viewport_size(size)
+            where = f"{label} @{name}"
+            for violation in page.evaluate(AXE_RUN, skip):
+                kind = f"{violation['id']} ({violation['impact']}, {violation['count']})"
+                line = f"{where}: {kind} {violation['nodes']}"
+                tolerated = skip and violation["id"] == "page-has-heading-one"
+                (self.tolerated if tolerated else self.axe).append(line)
+            self.topbar += [f"{where}: {rows}" for rows in [page.evaluate(TOPBAR_ROWS)] if rows]
+            if size is PHONE:
+                self.targets += [
+                    f"{where}: {t}"
+                    for t in page.evaluate(SMALL_TARGETS, [TARGETS, MIN_TARGET, skip])
+                ]
+                menu = page.locator(".menu-button")
+                if menu.is_visible():
+                    menu.click()
+                    self.targets += [
+                        f"{where} (menu open): {t}"
+                        for t in page.evaluate(
+                            SMALL_TARGETS, [".topbar nav a, .topbar nav button", MIN_TARGET, None]
+                        )
+                    ]
+                    page.keyboard.press("Escape")
+                wide = page.evaluate("() => document.documentElement.scrollWidth")
+                if wide > PHONE["width"]:
+                    self.overflow.append(f"{where}: {wide} px wide")
+        page.set_viewport_size(DESKTOP)
+
+
+@dataclass
+class Site:
+    """The seeded data the walk visits."""
+
+    tree: Tree
+    users: dict[str, User]
+    course_id: int
+    ready: int
+    processing: int
+    failed: int
+    member_id: int
+
+
+def seed(session: Session) -> Site:
+    """An org tree, one account per role, a course with a lesson in each state, two members."""
+    tree = make_tree(session)
+    users = {
+        "member": make_user(session, "member", Role.member, tree.branch),
+        "pub": make_user(session, "pub", Role.publisher, tree.town),
+        "adm": make_user(session, "adm", Role.org_admin, tree.town),
+        "root": make_user(session, "root", Role.platform_admin, tree.district),
+    }
+    course = make_course(session, users["pub"], tree.town, "党史学习", Visibility.public)
+    ready = make_lesson(session, course, "第一课：建党初心", credit_hours=1)
+    processing = make_lesson(session, course, "第二课：转码中", status=LessonStatus.processing)
+    failed = make_lesson(session, course, "第三课：失败", status=LessonStatus.failed)
+    failed.error = "The file could not be read as video."
+    org_course = make_course(session, users["pub"], tree.branch, "支部内部课", Visibility.org)
+    make_lesson(session, org_course, "内部学习")
+    key = get_settings().id_hash_key
+    member = register_member(
+        session=session,
+        actor=users["adm"],
+        org_id=tree.branch.id,
+        name="王芳",
+        id_number=id_number(1),
+        hash_key=key,
+        phone="13800138000",
+    )
+    register_member(
+        session=session,
+        actor=users["adm"],
+        org_id=tree.sibling.id,
+        name="张伟",
+        id_number=id_number(2),
+        hash_key=key,
+    )
+    session.commit()
+    return Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
+
+
+@pytest.fixture
+def context_for(browser: Browser) -> Iterator[Callable[[str], BrowserContext]]:  # noqa: F811
+    """New browser contexts in a language, with axe-core loaded into every page."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make test` installs axe-core from npm")
+    opened: list[BrowserContext] = []
+
+    def open_context(locale: str) -> BrowserContext:
+        context = browser.new_context(viewport=DESKTOP, locale=locale.replace("_", "-"))
+        context.add_init_script(path=AXE)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
+
+
+def log_in(page: Page, base: str, login: str, password: str = PASSWORD) -> None:
+    """Log in through the form (in whatever language the page is)."""
+    page.goto(f"{base}/login")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(password)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    if password == PASSWORD:
+        expect(page.locator("form[action='/logout']")).to_have_count(1)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
+    server: str,  # noqa: F811
+    context_for: Callable[[str], BrowserContext],
+    session: Session,
+    locale: str,
+) -> None:
+    site = seed(session)
+    survey = Survey()
+
+    def visit_as(
+        login: str | None, paths: list[str], extra: Callable[[Page], None] | None = None
+    ) -> None:
+        context = context_for(locale)
+        context.add_cookies([{"name": "lang", "value": locale, "url": server}])
+        page = context.new_page()
+        if login:
+            log_in(page, server, login)
+        for path in paths:
+            page.goto(f"{server}{path}")
+            if path == "/docs":  # Swagger UI draws the reference after the page has loaded
+                expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+            survey.check(
+                page, f"{login or 'anonymous'} {path}", SWAGGER_UI if path == "/docs" else None
+            )
+        if extra:
+            extra(page)
+        context.close()
+
+    def anonymous_extra(page: Page) -> None:
+        log_in(page, server, "member", "wrong-password-1")
+        survey.check(page, "anonymous /login (refused)")
+
+    visit_as(
+        None,
+        [
+            "/",
+            "/?q=党史",
+            f"/courses/{site.course_id}",
+            f"/lessons/{site.ready}",
+            "/login",
+            "/docs",
+            "/courses/999999",
+        ],
+        anonymous_extra,
+    )
+    visit_as(
+        "member",
+        [
+            "/",
+            f"/courses/{site.course_id}",
+            f"/lessons/{site.ready}",
+            "/account/password",
+            "/upload",
+        ],
+    )
+    visit_as(
+        "pub",
+        [
+            "/upload",
+            f"/courses/{site.course_id}",
+            f"/lessons/{site.ready}",
+            f"/lessons/{site.processing}",
+            f"/lessons/{site.failed}",
+        ],
+    )
+
+    def admin_extra(page: Page) -> None:
+        page.goto(f"{server}/admin/users/new")
+        page.locator("input[name=login]").fill("lihua")
+        page.locator("select[name=org_id]").select_option(str(site.tree.branch.id))
+        page.locator("form[action='/admin/users'] button[type=submit]").click()
+        expect(page.locator("#new-password")).to_be_visible()
+        survey.check(page, "adm user created")
+        page.goto(f"{server}/admin/members/import")
+        bad = [["姓名", "身份证号", "组织"], ["刘洋", "11010519491231002", "第三支部"]]
+        page.locator("input[type=file]").set_input_files(
+            files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": roster_csv(bad)}]
+        )
+        page.locator("form[action='/admin/members/import'] button:not([name])").click()
+        expect(page.locator("#import-errors")).to_be_visible()
+        survey.check(page, "adm import report")
+        page.goto(f"{server}/admin/audit")
+        survey.check(page, "adm /admin/audit (with entries)")
+
+    visit_as(
+        "adm",
+        [
+            "/admin/orgs",
+            f"/admin/orgs/{site.tree.town.id}",
+            "/admin/users",
+            "/admin/users/new",
+            f"/admin/users/{site.users['member'].id}",
+            "/admin/members",
+            "/admin/members/new",
+            f"/admin/members/{site.member_id}",
+            "/admin/members/import",
+        ],
+        admin_extra,
+    )
+    visit_as(
+        "root",
+        [
+            "/",
+            "/admin/orgs",
+            f"/admin/orgs/{site.tree.district.id}",
+            "/admin/users",
+            "/admin/audit",
+            f"/lessons/{site.ready}",
+        ],
+    )
+
+    report = "\n".join(
+        [f"[axe] {line}" for line in survey.axe]
+        + [f"[tap target < 44 px] {line}" for line in survey.targets]
+        + [f"[top bar wraps] {line}" for line in survey.topbar]
+        + [f"[scrolls sideways] {line}" for line in survey.overflow]
+    )
+    assert all("/docs" in line for line in survey.tolerated), survey.tolerated
+    assert survey.pages >= 30
+    assert not report, f"{report.count(chr(10)) + 1} findings:\n{report}"
+
+
+def test_menu_button_works_from_the_keyboard(
+    server: str,  # noqa: F811
+    context_for: Callable[[str], BrowserContext],
+    session: Session,
+) -> None:
+    make_user(session, "root", Role.platform_admin, make_tree(session).district)
+    page = context_for("zh_CN").new_page()
+    page.set_viewport_size(PHONE)
+    log_in(page, server, "root")
+    menu = page.get_by_role("button", name="菜单")
+    links = page.get_by_role("navigation", name="菜单")
+    expect(links).to_be_hidden()
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(links.get_by_role("link", name="管理")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(links.get_by_role("link", name="课程目录")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(links).to_be_hidden()
+    expect(menu).to_be_focused()
+    page.keyboard.press("Space")
+    expect(links.get_by_role("button", name="退出")).to_be_visible()
+
+    page.set_viewport_size(DESKTOP)  # wide screens show the links and no menu button
+    expect(menu).to_be_hidden()
+    expect(page.get_by_role("link", name="管理")).to_be_visible()
