@@ -227,7 +227,9 @@ class StaticAssets:
         if scope["type"] != "http" or not (path.startswith(PREFIX) or path == "/favicon.ico"):
             await self.app(scope, receive, send)
             return
-        headers = {name.decode(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
         if scope["method"] not in ("GET", "HEAD"):
             await _answer(send, 405, {"allow": "GET, HEAD"}, b"Method not allowed\n")
             return
@@ -235,9 +237,10 @@ class StaticAssets:
             location = f"{PREFIX}favicon.svg"
             await _answer(send, 301, {"location": location, "cache-control": "max-age=86400"})
             return
+        head = scope["method"] == "HEAD"
         found = self.assets.find(path.removeprefix(PREFIX))
         if found is None:
-            await _answer(send, 404, {}, b"Not found\n")
+            await _answer(send, 404, {}, b"Not found\n", head=head)
             return
         asset, immutable = found
         encoding = accepted_encoding(headers.get("accept-encoding", ""), asset.bodies)
@@ -255,17 +258,20 @@ class StaticAssets:
         answer["content-length"] = str(len(body))
         if encoding != "identity":
             answer["content-encoding"] = encoding
-        await _answer(send, 200, answer, b"" if scope["method"] == "HEAD" else body)
+        await _answer(send, 200, answer, body, head=head)
 
 
-async def _answer(send: Send, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+async def _answer(
+    send: Send, status: int, headers: dict[str, str], body: bytes = b"", *, head: bool = False
+) -> None:
+    """Send a whole response; the body's length but not the body itself for a HEAD request."""
     if body and "content-type" not in headers:
         headers = {**headers, "content-type": "text/plain; charset=utf-8"}
     if status != 304 and "content-length" not in headers:
         headers = {**headers, "content-length": str(len(body))}
     raw = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 if __name__ == "__main__":
