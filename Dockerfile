@@ -6,7 +6,7 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
     && mkdir -p vendor/swagger-ui \
-    && cp node_modules/hls.js/dist/hls.min.js node_modules/tus-js-client/dist/tus.min.js vendor/ \
+    && cp node_modules/hls.js/dist/hls.light.min.js node_modules/tus-js-client/dist/tus.min.js vendor/ \
     && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
           node_modules/swagger-ui-dist/swagger-ui.css vendor/swagger-ui/
 
@@ -32,6 +32,8 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home y
 COPY --from=build /opt/venv /opt/venv
 # The vendor files are not package data (they are built); put them where web/static is served from.
 COPY --from=vendor /build/vendor/ /opt/venv/lib/python3.11/site-packages/web/static/vendor/
+# gzip and brotli copies of every static file, vendor files included (see web/assets.py).
+RUN python -m web.assets
 WORKDIR /app
 COPY alembic.ini ./
 COPY migrations ./migrations

@@ -9,9 +9,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-VENDOR := web/static/vendor
+STATIC := web/static
+VENDOR := $(STATIC)/vendor
 SWAGGER_UI := $(VENDOR)/swagger-ui/swagger-ui-bundle.js $(VENDOR)/swagger-ui/swagger-ui.css
-VENDOR_FILES := $(VENDOR)/hls.min.js $(VENDOR)/tus.min.js $(SWAGGER_UI)
+VENDOR_FILES := $(VENDOR)/hls.light.min.js $(VENDOR)/tus.min.js $(SWAGGER_UI)
+# The compressed copies are rebuilt when any static file changes (see web/assets.py).
+STATIC_SOURCES = $(shell find $(STATIC) -type f -not -path '$(STATIC)/precompressed/*')
+ASSETS := $(STATIC)/precompressed/.built
 # axe-core is a test tool: tests/web/test_accessibility.py reads it from node_modules and injects
 # it into pages; it is never copied into web/static, so no user is ever sent it.
 AXE := node_modules/axe-core/axe.min.js
@@ -22,20 +26,20 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-re
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all help run test bench lint messages vendor chromium nginx clean distclean
+.PHONY: all help run test bench lint messages vendor assets chromium nginx clean distclean
 
-all: $(VENV)/.installed vendor ## install the app (editable) and the browser packages
+all: $(VENV)/.installed vendor assets ## install the app (editable), the browser packages, compressed assets
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/'
 
-run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://127.0.0.1:8000
+run: $(VENV)/.installed vendor assets ## migrate, load demo content and serve http://127.0.0.1:8000
 	$(BIN)/yuanjiao run $(RUN_ARGS)
 
-test: $(VENV)/.installed-test vendor $(AXE) chromium ## run the whole test suite
+test: $(VENV)/.installed-test vendor assets $(AXE) chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor nginx ## transcode, delivery, load and login-flood benchmarks
+bench: $(VENV)/.installed-test vendor assets nginx ## transcode, delivery, load and login-flood benchmarks
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/load.py
@@ -51,6 +55,12 @@ messages: $(VENV)/.installed ## collect the texts to translate into core/locale 
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 vendor: $(VENDOR_FILES) ## copy hls.js, tus-js-client and Swagger UI into web/static/vendor
+
+assets: $(ASSETS) ## gzip and brotli copies of the static files, named by content hash
+
+$(ASSETS): $(VENV)/.installed $(VENDOR_FILES) $(STATIC_SOURCES)
+	$(BIN)/python -m web.assets
+	touch $@
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +78,11 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	if [ -f package-lock.json ]; then npm ci $(NPM_FLAGS); else npm install $(NPM_FLAGS); fi
 	touch $@
 
-$(VENDOR)/hls.min.js: node_modules/.installed
+# The light build: no in-playlist subtitles, DRM or alternate audio; captions are sidecar WebVTT
+# <track> elements, which the browser itself shows.
+$(VENDOR)/hls.light.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
-	cp node_modules/hls.js/dist/hls.min.js $@
+	cp node_modules/hls.js/dist/hls.light.min.js $@
 
 $(VENDOR)/tus.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
@@ -98,7 +110,7 @@ nginx:
 	else echo "nginx is missing: install Debian's nginx package (make bench needs it)" >&2; exit 1; fi
 
 clean: ## remove built files and caches (keeps .venv and the data in var/)
-	rm -rf $(VENDOR) node_modules build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENDOR) $(STATIC)/precompressed node_modules build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean ## also remove .venv (the data in var/ stays)

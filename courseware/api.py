@@ -433,10 +433,34 @@ def upload_complete_dep(
     return complete
 
 
+TUS_VERSION = "1.0.0"
+# What this endpoint does of tus's extensions. tuspyserver would also announce concatenation
+# (refused here: one file per upload) and deferred length (the size is checked at creation).
+TUS_EXTENSIONS = "creation,creation-with-upload,expiration,termination"
+
+
+def tus_capabilities() -> Response:
+    """The tus server's capabilities (tus discovery), with or without the trailing slash and
+    without a session: a client asks before it has logged in, a browser before a CORS request."""
+    headers = {
+        "Tus-Resumable": TUS_VERSION,
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": TUS_EXTENSIONS,
+        "Tus-Max-Size": str(get_settings().max_upload_bytes),
+    }
+    return Response(status_code=204, headers=headers)
+
+
 def upload_router() -> APIRouter:
-    """The tus endpoint (creation, resume, termination) for browser uploads."""
+    """The tus endpoint (discovery, creation, resume, termination) for uploads from browsers
+    and other tus clients."""
     settings = get_settings()
-    return create_tus_router(
+    router = APIRouter()
+    for path in ("/api/uploads", "/api/uploads/"):
+        router.add_api_route(
+            path, tus_capabilities, methods=["OPTIONS"], status_code=204, include_in_schema=False
+        )
+    tus = create_tus_router(
         prefix="/api/uploads",
         files_dir=str(upload_dir()),
         # The local backend does its file work in threads: chunks never block the event loop.
@@ -450,6 +474,8 @@ def upload_router() -> APIRouter:
         file_dep=upload_file_dep,  # type: ignore[arg-type]
         tags=["uploads"],
     )
+    router.include_router(tus)
+    return router
 
 
 async def _tus_auth(request: Request, user: Annotated[User, Depends(current_user)]) -> None:

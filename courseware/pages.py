@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from core.api import CurrentUser, OptionalUser, RowId, SessionDep
-from core.errors import PermissionDenied
+from core.errors import NotFound, PermissionDenied
 from core.i18n import N_
 from core.settings import get_settings
 from courseware.catalog import list_categories, list_courses
@@ -35,9 +35,13 @@ LIMITS = {
 }
 
 
-def _render(request: Request, template: str, context: dict[str, Any]) -> Response:
+def _render(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> Response:
     context = {"limits": LIMITS, "cover_url": cover_url, **context}
-    return request.app.state.templates.TemplateResponse(request, f"courseware/{template}", context)
+    return request.app.state.templates.TemplateResponse(
+        request, f"courseware/{template}", context, status_code=status
+    )
 
 
 @router.get("/")
@@ -86,8 +90,18 @@ def course_page(
 def lesson_page(
     request: Request, lesson_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
-    """The player, with resume point, quality and speed controls, and attachments."""
-    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+    """The player, with resume point, quality and speed controls, and attachments.
+
+    A visitor who is not logged in and may not watch is offered a login that comes back here,
+    whether the lesson exists or not, so the offer tells nothing of which ids exist; a logged-in
+    user who may not watch gets the same "not found" as for a lesson that does not exist."""
+    try:
+        lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+    except NotFound:
+        if user is not None:
+            raise
+        context = {"user": None, "next": request.url.path}
+        return _render(request, "login_to_watch.html", context, status=401)
     return _render(
         request,
         "lesson.html",

@@ -1,4 +1,5 @@
-"""The FastAPI application: routers of every package, sessions, error pages, static files.
+"""The FastAPI application: routers of every package, sessions, error pages, static files
+(web.assets).
 
 Errors are answered once, here: JSON (`{"detail": ...}`) for the API and media routes, an HTML
 page in the reader's language for everything else. What went wrong inside (exception text,
@@ -19,7 +20,6 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.exceptions import HTTPException
@@ -57,6 +57,7 @@ from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from web import auth
+from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
 from web.limits import BodyLimits
@@ -229,6 +230,10 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     )
     templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_page_context])
     install_translations(templates.env)
+    # Pages name static files by hashed address: static_url("js/player.js"), and the import map.
+    assets = AssetIndex()
+    templates.env.globals["static_url"] = assets.url
+    templates.env.globals["import_map"] = assets.import_map
     app.state.templates = templates
     # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
@@ -244,10 +249,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.add_middleware(
         SignedMedia, store=get_store, secret=signing_key("media-link"), ttl=settings.presign_delta
     )
+    # static files too, from memory (scripts, styles, the favicon);
+    app.add_middleware(StaticAssets, assets=assets)
     # an oversized body is refused before sessions, routes or logins look at it;
     app.add_middleware(BodyLimits, settings=settings)
     # and every response gets the security headers, refusals and segments included.
-    app.add_middleware(SecurityHeaders, settings=settings)
+    inline_scripts = (assets.import_map_source,)
+    app.add_middleware(SecurityHeaders, settings=settings, inline_scripts=inline_scripts)
 
     async def error_response(
         request: Request,
@@ -321,7 +329,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         re-raises the exception afterwards, so the server logs it too."""
         status = 503 if engine_error(exc) is not None else 500
         response = await hidden_failure(request, exc, status)
-        response.headers.update(security_headers(settings))  # this one skips our middleware
+        # this one skips our middleware
+        response.headers.update(security_headers(settings, inline_scripts=inline_scripts))
         return response
 
     @app.get("/healthz", include_in_schema=False)
@@ -370,5 +379,4 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
-    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -1,5 +1,6 @@
-"""Security headers on every response: a Content-Security-Policy without inline script, no
-framing, no MIME sniffing, a Referrer-Policy, and HSTS when the site is served over https.
+"""Security headers on every response: a Content-Security-Policy without inline script (but for
+the import map, allowed by its hash), no framing, no MIME sniffing, a Referrer-Policy, and HSTS
+when the site is served over https.
 
 The policy allows what the pages need and nothing more: scripts, styles and fonts from this
 site; `blob:` for the video element and the web worker hls.js builds from a blob; and, when
@@ -7,6 +8,7 @@ lessons are kept in S3, the store's public endpoint, which players fetch presign
 and posters from.
 """
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -28,14 +30,15 @@ def media_origin(storage_url: str) -> str | None:
     return config.endpoint_url
 
 
-def security_headers(settings: Settings) -> dict[str, str]:
-    """The headers every response carries, for these settings."""
+def security_headers(settings: Settings, *, inline_scripts: Sequence[str] = ()) -> dict[str, str]:
+    """The headers every response carries, for these settings; `inline_scripts` are the CSP
+    sources ('sha256-...') of the inline scripts pages may carry (the import map)."""
     media = media_origin(settings.storage_url)
     extra = f" {media}" if media else ""
     policy = "; ".join(
         (
             "default-src 'self'",
-            "script-src 'self'",
+            " ".join(("script-src 'self'", *inline_scripts)),
             "style-src 'self'",
             f"img-src 'self' data: blob:{extra}",
             f"media-src 'self' blob:{extra}",
@@ -62,9 +65,11 @@ def security_headers(settings: Settings) -> dict[str, str]:
 class SecurityHeaders:
     """ASGI middleware that adds `security_headers` to every HTTP response it passes on."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, inline_scripts: Sequence[str] = ()
+    ) -> None:
         self.app = app
-        self.headers = security_headers(settings)
+        self.headers = security_headers(settings, inline_scripts=inline_scripts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

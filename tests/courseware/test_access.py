@@ -1,5 +1,8 @@
 """Every course-library route against anonymous, member, outsider and publisher callers."""
 
+import re
+from urllib.parse import unquote
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -8,7 +11,7 @@ from core.people.models import Role
 from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
 from courseware.service import create_course
-from tests.factories import log_in, make_tree, make_user, token_for
+from tests.factories import PASSWORD, log_in, make_tree, make_user, token_for
 
 
 @pytest.fixture
@@ -50,7 +53,8 @@ READS = [
     ("/api/lessons/{lesson}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
     ("/api/lessons/{pending}", {None: 404, "member": 404, "outsider": 404, "pub": 200}),
     ("/courses/{private}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
-    ("/lessons/{lesson}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
+    # anonymous visitors are offered a login (test_anonymous_visitors_are_offered_a_login)
+    ("/lessons/{lesson}", {None: 401, "member": 200, "outsider": 404, "pub": 200}),
     ("/upload", {None: 303, "member": 403, "outsider": 403, "pub": 200}),
 ]
 
@@ -64,6 +68,65 @@ def test_read_routes(
         log_in(client, who)
     response = client.get(route.format(**world), follow_redirects=False)
     assert response.status_code == expected[who], response.text
+
+
+MISSING = 987654
+
+
+def _with_id_masked(page: str, lesson_id: int) -> str:
+    """The page with the lesson id it names (in its links and its message) as "ID"."""
+    return re.sub(
+        rf"(?<=lessons/){lesson_id}\b|(?<=lessons%2F){lesson_id}\b|(?<= ){lesson_id}(?= )",
+        "ID",
+        page,
+    )
+
+
+def test_anonymous_visitors_are_offered_a_login_for_any_lesson_they_cannot_see(
+    client: TestClient, world: dict[str, int]
+) -> None:
+    """The same offer for a restricted lesson and for an id no lesson has: anonymous visitors
+    learn nothing of which lessons exist."""
+    restricted = client.get(f"/lessons/{world['lesson']}")
+    missing = client.get(f"/lessons/{MISSING}")
+    assert restricted.status_code == missing.status_code == 401
+    assert "登录后观看" in restricted.text and "第一课" not in restricted.text
+    assert _with_id_masked(restricted.text, world["lesson"]) == _with_id_masked(
+        missing.text, MISSING
+    )
+    login = re.search(r'href="(/login\?next=[^"]+)"', restricted.text)
+    assert login is not None and unquote(login[1]) == f"/login?next=/lessons/{world['lesson']}"
+    # after logging in through that link, the member is back on the lesson, and may watch it
+    form = client.get(unquote(login[1])).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    following = re.search(r'name="next" value="([^"]+)"', form)
+    assert token is not None and following is not None
+    answer = client.post(
+        "/login",
+        data={
+            "login": "member",
+            "password": PASSWORD,
+            "csrf_token": token[1],
+            "next": following[1],
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == f"/lessons/{world['lesson']}"
+    page = client.get(answer.headers["location"])
+    assert page.status_code == 200 and "第一课" in page.text
+
+
+def test_a_logged_in_user_without_rights_sees_what_a_missing_lesson_shows(
+    client: TestClient, world: dict[str, int]
+) -> None:
+    log_in(client, "outsider")
+    restricted = client.get(f"/lessons/{world['lesson']}")
+    missing = client.get(f"/lessons/{MISSING}")
+    assert restricted.status_code == missing.status_code == 404
+    assert "登录后观看" not in restricted.text
+    assert _with_id_masked(restricted.text, world["lesson"]) == _with_id_masked(
+        missing.text, MISSING
+    )
 
 
 def test_catalog_lists_only_visible_courses(client: TestClient, world: dict[str, int]) -> None:

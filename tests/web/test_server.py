@@ -1,6 +1,7 @@
 """A real server under load never locks up: more clients than threads and pooled connections
 get every answer, /healthz stays quick, the server recovers when the load stops, SIGTERM stops
-it in time, and signed media links are served while every database thread is stuck.
+it in time, and signed media links and static files are served while every database thread is
+stuck.
 
 The server runs with a pool of 2 database connections and no overflow, so a request that held a
 connection while it waited for a worker thread (the old lock-up: 39 of 40 threads waiting for one
@@ -223,8 +224,8 @@ class _DatabaseHeld:
 
 def test_signed_segments_never_wait_for_the_database(server: Server, lesson_id: int) -> None:
     """With the database held, position saves pile up on every worker thread and pooled
-    connection; signed segment links are still served at once, and all the saves go through
-    once the database is free."""
+    connection; signed segment links and static files are still served at once, and all the
+    saves go through once the database is free."""
 
     async def scenario() -> tuple[list[float], list[str]]:
         async with _client(server, CLIENTS) as client, _client(server, 2) as player:
@@ -246,7 +247,7 @@ def test_signed_segments_never_wait_for_the_database(server: Server, lesson_id: 
                 await asyncio.sleep(1.5)  # every thread and connection is now taken
                 assert not any(save.done() for save in saves)
                 timings = []
-                for url in segments * 5:
+                for url in [*segments, "/static/js/player.js", "/static/app.css"] * 5:
                     started = time.monotonic()
                     response = await player.get(url)  # a signed link needs no session
                     assert response.status_code == 200 and response.content
