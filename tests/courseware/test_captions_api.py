@@ -146,6 +146,10 @@ def test_size_limits_of_a_caption_upload(client: TestClient, lesson_id: int) -> 
     assert "最多允许 2048 KB" in over_parser.json()["detail"]
     over_body = _upload(client, token, lesson_id, b"x" * (MAX_CAPTION_BYTES + 200 * 1024))
     assert over_body.status_code == 413
+    anonymous = TestClient(create_app()).post(  # refused before the login check, unread
+        f"/api/lessons/{lesson_id}/captions", content=b"x" * (MAX_CAPTION_BYTES + 100 * 1024)
+    )
+    assert anonymous.status_code == 413 and "2 MB" in anonymous.json()["detail"]
 
 
 def test_captions_wait_until_the_lesson_is_processed(
