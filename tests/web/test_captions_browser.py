@@ -72,11 +72,21 @@ def test_editor_adds_captions_and_a_viewer_plays_them(
     expect(track).to_have_attribute("srclang", "zh-CN")
     expect(track).to_have_attribute("label", "中文")
     expect(track).to_have_attribute("default", "")
+    # the Chinese track is the default on a Chinese page: shown without a click, hls.js or not
     member.wait_for_function(
         """() => {
             const track = document.getElementById("video").textTracks[0];
-            track.mode = "showing";
-            return track.cues !== null && track.cues.length === 2;
+            return track.mode === "showing" && track.cues !== null && track.cues.length === 2;
+        }"""
+    )
+    member.evaluate(
+        "const video = document.getElementById('video'); video.muted = true; video.play()"
+    )
+    member.wait_for_function(
+        """() => {
+            const video = document.getElementById("video");
+            const active = video.textTracks[0].activeCues;
+            return video.currentTime > 0.3 && active !== null && active.length === 1;
         }"""
     )
     cues = member.evaluate(
