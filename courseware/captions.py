@@ -44,7 +44,7 @@ _SETTING = re.compile(
 )
 _ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")
 _TAG = re.compile(r"<(/?[A-Za-z0-9][^<>\n]*)>")
-_START_TAG = re.compile(r"^([a-z]+)((?:\.[A-Za-z0-9_-]+)*)(?:[ \t]+(.*))?$")
+_START_TAG = re.compile(r"^([A-Za-z]+)((?:\.[A-Za-z0-9_-]+)*)(?:[ \t]+(.*))?$")
 _TIMESTAMP_TAG = re.compile(rf"^{_TIME}$")
 _ENTITY = re.compile(r"&(?:amp|lt|gt|lrm|rlm|nbsp|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
 # Tags WebVTT defines; `v` and `lang` carry an annotation (the speaker, the language).
@@ -361,9 +361,9 @@ def _webvtt_tag(inside: str) -> str:
         name = inside[1:].strip().lower()
         return f"</{name}>" if name in _TAGS else ""
     match = _START_TAG.match(inside)
-    if match is None or match.group(1) not in _TAGS:
+    if match is None or match.group(1).lower() not in _TAGS:
         return ""
-    name, classes, annotation = match.groups()
+    name, classes, annotation = match.group(1).lower(), match.group(2), match.group(3)
     if name in _ANNOTATED and annotation and annotation.strip():
         return f"<{name}{classes} {_escape(annotation.strip())}>"
     return f"<{name}{classes}>"

@@ -89,6 +89,11 @@ def test_webvtt_keeps_settings_and_webvtt_markup_drops_the_rest() -> None:
     assert "STYLE" not in body and "NOTE" not in body and "script" not in body
 
 
+def test_srt_tags_in_capitals_become_webvtt_tags() -> None:
+    data = b"1\n00:00:01,000 --> 00:00:02,000\n<I>Lean</I> <B>bold</b>\n"
+    assert read_captions(data, duration=10)[0].text == "<i>Lean</i> <b>bold</b>"
+
+
 def test_cues_are_stored_in_time_order() -> None:
     data = "1\n00:00:05,000 --> 00:00:06,000\n后\n\n2\n00:00:01,000 --> 00:00:02,000\n前\n"
     assert [cue.text for cue in read_captions(data.encode(), duration=10)] == ["前", "后"]
