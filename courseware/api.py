@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tuspyserver import create_tus_router
@@ -32,18 +32,22 @@ from core.people.models import User
 from core.security import signing_key
 from core.settings import get_settings
 from core.storage import ObjectNotFound, ObjectStore, get_store, validate_key
+from courseware.captions import CONTENT_TYPE as CAPTIONS_TYPE
+from courseware.captions import MAX_CAPTION_BYTES
 from courseware.catalog import list_courses
 from courseware.cover import MAX_COVER_BYTES, cover_url
 from courseware.deletion import delete_course, delete_lesson
 from courseware.delivery import check_signature, direct_url, object_response, read_in_thread
 from courseware.editing import (
+    remove_captions,
     remove_cover,
     reorder_lessons,
     retry_lesson,
+    set_captions,
     set_cover,
     update_course,
 )
-from courseware.models import Attachment, Course, Lesson
+from courseware.models import Attachment, CaptionLanguage, Course, Lesson
 from courseware.permissions import listed_lessons
 from courseware.playlist import rewrite_playlist
 from courseware.schemas import (
@@ -57,6 +61,7 @@ from courseware.schemas import (
 )
 from courseware.service import (
     add_attachment,
+    caption_summary,
     check_upload_size,
     create_course,
     get_course,
@@ -272,6 +277,42 @@ def lessons_attach(
     return {"id": attachment.id, "name": attachment.name, "size": attachment.size}
 
 
+@router.post("/api/lessons/{lesson_id}/captions", status_code=201)
+def lessons_caption(
+    lesson_id: RowId,
+    session: SessionDep,
+    store: StoreDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="SRT or WebVTT, UTF-8 or GB18030 (GBK)")],
+    language: Annotated[CaptionLanguage, Form()],
+) -> dict[str, Any]:
+    """Give the lesson captions in a language (SRT or WebVTT, checked cue by cue and stored as
+    WebVTT beside its HLS), replacing any it had in that language."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+    caption = set_captions(
+        session=session,
+        store=store,
+        user=user,
+        lesson=lesson,
+        language=language,
+        data=file.file.read(MAX_CAPTION_BYTES + 1),
+    )
+    return caption_summary(caption)
+
+
+@router.delete("/api/lessons/{lesson_id}/captions/{language}", status_code=204)
+def lessons_uncaption(
+    lesson_id: RowId,
+    language: CaptionLanguage,
+    session: SessionDep,
+    store: StoreDep,
+    user: CurrentUser,
+) -> None:
+    """Take the lesson's captions in a language off it."""
+    lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+    remove_captions(session=session, store=store, user=user, lesson=lesson, language=language)
+
+
 @router.get("/api/uploads/{upload_id}")
 async def uploads_show(upload_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
     """The lesson a finished tus upload became. If completing the upload failed before (a
@@ -291,12 +332,15 @@ def _link_ttl(lesson: Lesson) -> timedelta:
 async def media_hls(
     path: str, lesson: CurrentLesson, store: StoreDep, request: Request
 ) -> Response:
-    """Playlists come from the app, checked against the viewer's rights, with their media files
-    rewritten to direct links (presigned on S3, signed on the local store)."""
+    """Playlists and captions come from the app, checked against the viewer's rights; the
+    playlists' media files are rewritten to direct links (presigned on S3, signed on the local
+    store)."""
     try:
         key = validate_key(f"lessons/{lesson.id}/hls/{path}")
     except ValueError as exc:
         raise NotFound(N_("File not found.")) from exc
+    if key.endswith(".vtt"):
+        return await _captions_response(store, key)
     ttl = _link_ttl(lesson)
     if not key.endswith(".m3u8"):
         return await object_response(store, key, request.headers.get("range"), ttl=ttl)
@@ -314,6 +358,17 @@ async def media_hls(
         media_type="application/vnd.apple.mpegurl",
         headers={"Cache-Control": "private, no-cache"},
     )
+
+
+async def _captions_response(store: ObjectStore, key: str) -> Response:
+    """A caption file, from the app on both stores: a `<track>` loads only from the page's own
+    origin (a redirect to S3 would need CORS), and the file is small. Never cached unchecked:
+    an editor may replace it under the same URL."""
+    try:
+        body = await read_in_thread(store.get_bytes, key)
+    except ObjectNotFound as exc:
+        raise NotFound(N_("Captions not found.")) from exc
+    return Response(body, media_type=CAPTIONS_TYPE, headers={"Cache-Control": "private, no-cache"})
 
 
 @media_router.get("/media/o/{key:path}")

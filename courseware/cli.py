@@ -1,4 +1,5 @@
-"""Command line for lessons: add a file (queued or transcoded here with --wait) and show one."""
+"""Command line for lessons: add a file (queued or transcoded here with --wait), give one
+captions, and show one."""
 
 import json
 import time
@@ -15,9 +16,16 @@ from core.i18n import N_
 from core.jobs import execute_job
 from core.settings import get_settings
 from core.storage import get_store
+from courseware.captions import MAX_CAPTION_BYTES
+from courseware.editing import set_captions
 from courseware.ingest import ingest_lesson
-from courseware.models import Lesson, LessonStatus
-from courseware.service import check_upload_size, find_or_create_course, lesson_summary
+from courseware.models import CaptionLanguage, Lesson, LessonStatus
+from courseware.service import (
+    check_upload_size,
+    find_or_create_course,
+    get_lesson,
+    lesson_summary,
+)
 
 lessons = typer.Typer(help="Lessons of the course library.", no_args_is_help=True)
 
@@ -75,6 +83,37 @@ def lessons_add(
         typer.echo(lesson_id)
         raise typer.Exit(code=1)
     typer.echo(lesson_id)
+
+
+@lessons.command("captions")
+def lessons_captions(
+    lesson_id: int,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    language: Annotated[
+        CaptionLanguage, typer.Option(help="language of the captions")
+    ] = CaptionLanguage.zh_CN,
+    as_login: Annotated[str | None, typer.Option("--as", help="act as this login")] = None,
+) -> None:
+    """Give a lesson captions from an SRT or WebVTT file, replacing those it had in the
+    language; checked cue by cue like an upload on the lesson's page."""
+    try:
+        user = acting_user(as_login)
+        with path.open("rb") as source:
+            data = source.read(MAX_CAPTION_BYTES + 1)
+        with session_scope() as session:
+            lesson = get_lesson(session=session, user=user, lesson_id=lesson_id)
+            caption = set_captions(
+                session=session,
+                store=get_store(),
+                user=user,
+                lesson=lesson,
+                language=language,
+                data=data,
+            )
+            cues, label = caption.cues, caption.label
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    typer.echo(say("%(cues)s captions in %(label)s stored.", cues=cues, label=label))
 
 
 @lessons.command("show")

@@ -2,7 +2,8 @@
 
 Deleting sets `deleted_at`, so the lesson or course disappears from every list, page, media
 route and search in the same commit. A job then removes every object under `lessons/{id}/`
-(source, HLS, poster, attachments) and `courses/{id}/` (cover), and after them the rows.
+(source, HLS with its captions, poster, attachments) and `courses/{id}/` (cover), and after
+them the rows.
 
 A transcode may still be running when its lesson is deleted. It writes its objects first and
 checks the lesson last (`lesson_for_job`, before its results are committed): if the lesson is
@@ -22,7 +23,7 @@ from core.jobs import create_job
 from core.jobs.models import Job
 from core.people.models import User
 from core.storage import ObjectStore
-from courseware.models import Attachment, Course, Lesson, PlaybackPosition
+from courseware.models import Attachment, Course, Lesson, LessonCaption, PlaybackPosition
 from courseware.permissions import can_edit_course
 
 DELETE_LESSON_JOB = "courseware.delete_lesson"
@@ -119,6 +120,7 @@ def remove_rows(
     else:
         lesson_ids = list(session.scalars(select(Lesson.id).where(Lesson.course_id == course_id)))
     session.execute(delete(Attachment).where(Attachment.lesson_id.in_(lesson_ids)))
+    session.execute(delete(LessonCaption).where(LessonCaption.lesson_id.in_(lesson_ids)))
     session.execute(delete(PlaybackPosition).where(PlaybackPosition.lesson_id.in_(lesson_ids)))
     session.execute(delete(Lesson).where(Lesson.id.in_(lesson_ids)))
     if course_id is not None:

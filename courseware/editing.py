@@ -1,4 +1,5 @@
-"""What editors do to existing courses and lessons: metadata, cover, lesson order, retries.
+"""What editors do to existing courses and lessons: metadata, cover, lesson order, retries,
+captions.
 
 Every change is checked against the editor's rights and recorded in the audit log in the same
 transaction.
@@ -10,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.audit.service import record
-from core.errors import InvalidInput, PermissionDenied
+from core.db import utcnow
+from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.i18n import N_
 from core.jobs import create_job
 from core.jobs.models import Job
@@ -18,9 +20,17 @@ from core.people.models import User
 from core.people.permissions import can_publish_in
 from core.people.service import get_org
 from core.storage import ObjectStore
+from courseware.captions import CONTENT_TYPE, caption_key, convert_captions
 from courseware.cover import EXTENSIONS, read_cover
 from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION
-from courseware.models import Course, Lesson, LessonStatus, Visibility
+from courseware.models import (
+    CaptionLanguage,
+    Course,
+    Lesson,
+    LessonCaption,
+    LessonStatus,
+    Visibility,
+)
 from courseware.permissions import can_edit_course
 from courseware.service import TRANSCODE_JOB
 
@@ -156,3 +166,55 @@ def retry_lesson(*, session: Session, store: ObjectStore, user: User, lesson: Le
     session.flush()
     _audit(session, user, "lesson_retried", lesson, {"job_id": job.id})
     return job
+
+
+def set_captions(
+    *,
+    session: Session,
+    store: ObjectStore,
+    user: User,
+    lesson: Lesson,
+    language: CaptionLanguage,
+    data: bytes,
+) -> LessonCaption:
+    """Check a caption file (SRT or WebVTT) against the lesson, store it as WebVTT beside the
+    lesson's HLS and list it with the lesson, replacing its earlier captions in `language`."""
+    if not can_edit_course(user, lesson.course):
+        raise PermissionDenied(N_("You may not edit this lesson."))
+    if lesson.status is not LessonStatus.ready or lesson.duration is None:
+        raise InvalidInput(N_("Captions can be added once the lesson has been processed."))
+    body, cues = convert_captions(data, duration=lesson.duration)
+    key = caption_key(lesson.id, language)
+    store.put_bytes(key, body, content_type=CONTENT_TYPE)
+    caption = session.scalar(
+        select(LessonCaption).where(
+            LessonCaption.lesson_id == lesson.id, LessonCaption.language == language
+        )
+    )
+    if caption is None:
+        caption = LessonCaption(lesson_id=lesson.id, language=language)
+        session.add(caption)
+    caption.label, caption.key, caption.size, caption.cues = language.label, key, len(body), cues
+    caption.created_by, caption.created_at = user.id, utcnow()
+    session.flush()
+    _audit(session, user, "lesson_updated", lesson, {"captions": language.value, "cues": cues})
+    return caption
+
+
+def remove_captions(
+    *, session: Session, store: ObjectStore, user: User, lesson: Lesson, language: CaptionLanguage
+) -> None:
+    """Take the lesson's captions in `language` off it and out of storage."""
+    if not can_edit_course(user, lesson.course):
+        raise PermissionDenied(N_("You may not edit this lesson."))
+    caption = session.scalar(
+        select(LessonCaption).where(
+            LessonCaption.lesson_id == lesson.id, LessonCaption.language == language
+        )
+    )
+    if caption is None:
+        raise NotFound(N_("The lesson has no captions in this language."))
+    store.delete(caption.key)
+    session.delete(caption)
+    session.flush()
+    _audit(session, user, "lesson_updated", lesson, {"captions_removed": language.value})

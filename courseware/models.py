@@ -108,6 +108,44 @@ class Attachment(Base):
     lesson: Mapped[Lesson] = relationship(back_populates="attachments")
 
 
+class CaptionLanguage(enum.StrEnum):
+    """The languages a lesson may have captions in: Chinese, and English beside it."""
+
+    zh_CN = "zh-CN"
+    en = "en"
+
+    @property
+    def label(self) -> str:
+        """The language's name in itself, as a player's captions menu shows it."""
+        return {"zh-CN": "中文", "en": "English"}[self.value]
+
+
+class LessonCaption(Base):
+    """A lesson's captions in one language: a WebVTT file stored beside its HLS, at
+    `lessons/{id}/hls/captions/{language}.vtt`, so whatever copies the HLS tree copies them too."""
+
+    __tablename__ = "lesson_captions"
+    __table_args__ = (UniqueConstraint("lesson_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    # Stored by value ("zh-CN"), the code players and browsers know it by.
+    language: Mapped[CaptionLanguage] = mapped_column(
+        Enum(
+            CaptionLanguage,
+            native_enum=False,
+            length=10,
+            values_callable=lambda kind: [member.value for member in kind],
+        )
+    )
+    label: Mapped[str] = mapped_column(CleanString(40))
+    key: Mapped[str] = mapped_column(CleanString(400))
+    size: Mapped[int] = mapped_column(default=0)
+    cues: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PlaybackPosition(Base):
     """Where a user last was in a lesson, so the player resumes there."""
 

@@ -12,6 +12,7 @@ from core.settings import get_settings
 from courseware.catalog import list_categories, list_courses
 from courseware.cover import cover_url
 from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION, LESSON_TITLE
+from courseware.models import CaptionLanguage
 from courseware.permissions import can_edit_course, listed_lessons
 from courseware.service import (
     editable_courses,
@@ -106,6 +107,7 @@ def lesson_page(
         request,
         "lesson.html",
         {
+            "caption_languages": list(CaptionLanguage),
             "user": user,
             "lesson": lesson,
             "summary": lesson_summary(session=session, lesson=lesson),

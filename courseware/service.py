@@ -21,6 +21,7 @@ from core.people.models import Organisation, User
 from core.people.permissions import can_publish_in
 from core.people.service import get_org
 from core.storage import ObjectStore
+from courseware.captions import caption_url
 from courseware.errors import UploadTooLarge
 from courseware.fields import (
     CATEGORY,
@@ -32,8 +33,10 @@ from courseware.fields import (
 )
 from courseware.models import (
     Attachment,
+    CaptionLanguage,
     Course,
     Lesson,
+    LessonCaption,
     LessonStatus,
     PlaybackPosition,
     Visibility,
@@ -207,6 +210,29 @@ def lesson_summary(*, session: Session, lesson: Lesson) -> dict[str, Any]:
             {"height": r["height"], "bandwidth": r["bandwidth"]} for r in lesson.renditions
         ],
         "master": lesson.master_key,
+        "captions": lesson_captions(session=session, lesson=lesson),
+    }
+
+
+def lesson_captions(*, session: Session, lesson: Lesson) -> list[dict[str, Any]]:
+    """The lesson's caption tracks, Chinese first, each with the URL a player or a terminal
+    site's sync fetches it from."""
+    order = list(CaptionLanguage)
+    captions = sorted(
+        session.scalars(select(LessonCaption).where(LessonCaption.lesson_id == lesson.id)),
+        key=lambda caption: order.index(caption.language),
+    )
+    return [caption_summary(caption) for caption in captions]
+
+
+def caption_summary(caption: LessonCaption) -> dict[str, Any]:
+    """One caption track as the lesson's JSON lists it."""
+    return {
+        "language": caption.language.value,
+        "label": caption.label,
+        "url": caption_url(caption.lesson_id, caption.language),
+        "cues": caption.cues,
+        "size": caption.size,
     }
 
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.i18n import N_, gettext
 from core.people.roster import MAX_ROSTER_BYTES
 from core.settings import Settings
+from courseware.captions import MAX_CAPTION_BYTES
 from courseware.cover import MAX_COVER_BYTES
 from web.i18n import pick_locale
 
@@ -56,6 +57,11 @@ LARGE_BODIES = (
         frozenset({"PUT"}),
         re.compile(r"^/api/courses/[^/]+/cover/?$"),
         lambda _settings: MAX_COVER_BYTES + FRAMING,
+    ),
+    LargeBody(
+        frozenset({"POST"}),
+        re.compile(r"^/api/lessons/[^/]+/captions/?$"),
+        lambda _settings: MAX_CAPTION_BYTES + FRAMING,
     ),
 )
 

@@ -85,6 +85,9 @@ DETAIL_LABELS = {
     "action": N_("Action"),
     "since": N_("From"),
     "until": N_("Until"),
+    "captions": N_("Captions"),
+    "cues": N_("Cues"),
+    "captions_removed": N_("Captions removed"),
 }
 _EXPORT_COLUMNS = (
     N_("Time (UTC)"),

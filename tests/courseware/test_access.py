@@ -7,11 +7,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from core.people.models import Role
+from core.people.models import Organisation, Role
 from core.storage import get_store
-from courseware.models import Lesson, LessonStatus, Visibility
+from courseware.editing import set_captions
+from courseware.models import CaptionLanguage, Lesson, LessonStatus, Visibility
 from courseware.service import create_course
 from tests.factories import PASSWORD, log_in, make_tree, make_user, token_for
+
+CAPTIONS = "1\n00:00:01,000 --> 00:00:02,000\n第一句\n".encode()
 
 
 @pytest.fixture
@@ -35,6 +38,15 @@ def world(session: Session) -> dict[str, int]:
     failed = Lesson(course=private, title="失败", status=LessonStatus.failed, source_key="z/a.mp4")
     get_store().put_bytes("z/a.mp4", b"source")
     session.add_all([lesson, pending, failed])
+    session.flush()
+    set_captions(
+        session=session,
+        store=get_store(),
+        user=publisher,
+        lesson=lesson,
+        language=CaptionLanguage.zh_CN,
+        data=CAPTIONS,
+    )
     session.commit()
     return {
         "private": private.id,
@@ -43,6 +55,8 @@ def world(session: Session) -> dict[str, int]:
         "pending": pending.id,
         "failed": failed.id,
         "town": tree.town.id,
+        "branch": tree.branch.id,
+        "sibling": tree.sibling.id,
         "other": tree.other.id,
     }
 
@@ -55,6 +69,10 @@ READS = [
     ("/courses/{private}", {None: 404, "member": 200, "outsider": 404, "pub": 200}),
     # anonymous visitors are offered a login (test_anonymous_visitors_are_offered_a_login)
     ("/lessons/{lesson}", {None: 401, "member": 200, "outsider": 404, "pub": 200}),
+    (
+        "/media/lessons/{lesson}/hls/captions/zh-CN.vtt",
+        {None: 404, "member": 200, "outsider": 404, "pub": 200},
+    ),
     ("/upload", {None: 303, "member": 403, "outsider": 403, "pub": 200}),
 ]
 
@@ -144,6 +162,7 @@ WRITES = [
     ("PUT", "/api/courses/{private}/lesson-order", "order", 200),
     ("PATCH", "/api/lessons/{lesson}", {"description": "简介"}, 200),
     ("DELETE", "/api/lessons/{lesson}", None, 204),
+    ("DELETE", "/api/lessons/{lesson}/captions/zh-CN", None, 204),
     ("POST", "/api/lessons/{failed}/retry", None, 202),
 ]
 
@@ -250,3 +269,44 @@ def test_non_ascii_csrf_header_is_refused_not_a_crash(
         headers={"X-CSRF-Token": "é".encode()},
     )
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "org", "status"),
+    [
+        (None, None, None, 401),
+        ("member", None, None, 403),
+        ("outsider", None, None, 404),
+        ("pub", None, None, 201),
+        ("branch-pub", Role.publisher, "branch", 201),
+        ("sibling-pub", Role.publisher, "sibling", 404),
+        ("town-admin", Role.org_admin, "town", 201),
+        ("far-admin", Role.org_admin, "other", 404),
+        ("root", Role.platform_admin, "other", 201),
+    ],
+)
+def test_captions_are_changed_exactly_by_the_lessons_editors(
+    client: TestClient,
+    session: Session,
+    world: dict[str, int],
+    who: str | None,
+    role: Role | None,
+    org: str | None,
+    status: int,
+) -> None:
+    """Publishers and admins of the owning branch or above, and platform admins, add and remove
+    captions; a member of the branch sees the lesson but may not; other orgs do not see it."""
+    if who is not None and role is not None and org is not None:
+        make_user(session, who, role, session.get_one(Organisation, world[org]))
+    token = token_for(client, who)
+    response = client.post(
+        f"/api/lessons/{world['lesson']}/captions",
+        files={"file": ("a.srt", CAPTIONS)},
+        data={"language": "en"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == status, response.text
+    deleted = client.delete(
+        f"/api/lessons/{world['lesson']}/captions/en", headers={"X-CSRF-Token": token}
+    )
+    assert deleted.status_code == (204 if status == 201 else status), deleted.text

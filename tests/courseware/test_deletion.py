@@ -17,7 +17,14 @@ from core.jobs.models import Job, JobStatus
 from core.people.models import Role, User
 from core.storage import get_store
 from courseware.deletion import delete_course, delete_lesson
-from courseware.models import Attachment, Course, Lesson, LessonStatus, PlaybackPosition
+from courseware.models import (
+    Attachment,
+    Course,
+    Lesson,
+    LessonCaption,
+    LessonStatus,
+    PlaybackPosition,
+)
 from courseware.service import (
     create_course,
     editable_courses,
@@ -69,8 +76,8 @@ def clip(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ready_lesson(session: Session, course_id: int, clip: Path, client: TestClient) -> int:
-    """A published lesson with every kind of object: source, HLS, poster, an attachment; and
-    a member's saved position."""
+    """A published lesson with every kind of object: source, HLS, poster, an attachment,
+    captions; and a member's saved position."""
     lesson_id, job_id = _ingest(session, course_id, clip, "第一课：党章总纲")
     assert execute_job(job_id).status is JobStatus.done
     token = log_in(client, "pub")
@@ -80,11 +87,22 @@ def ready_lesson(session: Session, course_id: int, clip: Path, client: TestClien
         headers={"X-CSRF-Token": token},
     )
     assert attached.status_code == 201
+    captioned = client.post(
+        f"/api/lessons/{lesson_id}/captions",
+        files={"file": ("字幕.srt", "1\n00:00:00,500 --> 00:00:02,000\n党章总纲\n".encode())},
+        data={"language": "zh-CN"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert captioned.status_code == 201, captioned.text
     member = _user(session, "member")
     session.add(PlaybackPosition(user_id=member.id, lesson_id=lesson_id, seconds=1.0))
     session.commit()
     keys = set(get_store().list(f"lessons/{lesson_id}/"))
-    assert {f"lessons/{lesson_id}/poster.jpg", f"lessons/{lesson_id}/attachments/课件.pdf"} < keys
+    assert {
+        f"lessons/{lesson_id}/poster.jpg",
+        f"lessons/{lesson_id}/attachments/课件.pdf",
+        f"lessons/{lesson_id}/hls/captions/zh-CN.vtt",
+    } < keys
     return lesson_id
 
 
@@ -93,6 +111,7 @@ def _rows(session: Session, lesson_id: int) -> list[object]:
     return [
         *session.scalars(select(Lesson).where(Lesson.id == lesson_id)),
         *session.scalars(select(Attachment).where(Attachment.lesson_id == lesson_id)),
+        *session.scalars(select(LessonCaption).where(LessonCaption.lesson_id == lesson_id)),
         *session.scalars(select(PlaybackPosition).where(PlaybackPosition.lesson_id == lesson_id)),
     ]
 
@@ -117,6 +136,7 @@ def test_a_deleted_lesson_is_gone_at_once_and_purged_by_its_job(
         f"/media/lessons/{lesson_id}/hls/360p/index.m3u8",
         f"/media/lessons/{lesson_id}/poster.jpg",
         f"/media/lessons/{lesson_id}/attachments/课件.pdf",
+        f"/media/lessons/{lesson_id}/hls/captions/zh-CN.vtt",
     ]
     assert [member.get(url).status_code for url in urls] == [200] * len(urls)
     assert "党章总纲" in member.get(f"/courses/{course_id}").text
