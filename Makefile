@@ -32,11 +32,12 @@ run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://12
 test: $(VENV)/.installed-test vendor chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor nginx ## transcode, delivery, load and login-flood benchmarks
+bench: $(VENV)/.installed-test vendor nginx chromium ## transcode, delivery, load, login-flood and playback benchmarks
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/login_flood.py
+	$(BIN)/python bench/playback.py
 
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
