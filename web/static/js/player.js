@@ -54,7 +54,11 @@ function start(box) {
   let begun = false; // ... and was told to load media
 
   setTvMode(chooseTvMode());
-  tv.addEventListener("click", () => { setTvMode(!box.classList.contains("tv")); remember(TV_KEY, box.classList.contains("tv") ? "1" : "0"); });
+  tv.addEventListener("click", () => {
+    const on = !box.classList.contains("tv");
+    setTvMode(on);
+    remember(TV_KEY, on ? "1" : "0");
+  });
 
   if (window.Hls && window.Hls.isSupported()) {
     player.hls = createHls();
@@ -79,6 +83,7 @@ function start(box) {
   speed.addEventListener("click", () => {
     speedIndex = (speedIndex + 1) % SPEEDS.length;
     video.playbackRate = SPEEDS[speedIndex];
+    video.defaultPlaybackRate = SPEEDS[speedIndex]; // kept when a retry reloads the source
     speed.textContent = `${speed.dataset.label}: ${SPEEDS[speedIndex]}×`;
   });
   captions.addEventListener("click", toggleCaptions);
@@ -109,7 +114,11 @@ function start(box) {
     showTime();
   });
   video.addEventListener("playing", () => hideNote());
-  video.addEventListener("ended", () => { wake(); const next = el("next"); if (next) next.focus(); });
+  video.addEventListener("ended", () => { // a remote on the player is offered the next lesson
+    wake();
+    const next = el("next");
+    if (next && box.contains(document.activeElement)) next.focus();
+  });
   video.addEventListener("click", togglePlay);
   showTime();
   wireKeys();
