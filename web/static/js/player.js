@@ -97,6 +97,7 @@ function start(box) {
     fullscreen.textContent = on ? label.labelExitFullscreen : label.labelFullscreen;
   });
   retryButton.addEventListener("click", () => {
+    if (document.activeElement === retryButton) video.focus(); // not lost when the box hides
     errorBox.hidden = true;
     mediaErrors = 0;
     if (video.currentTime > 0) startAt = video.currentTime;
@@ -210,6 +211,8 @@ function start(box) {
     retryButton.hidden = !canRetry;
     errorBox.hidden = false;
     wake();
+    // A remote on the player lands on "retry" (the picture's place in the arrow keys' rows).
+    if (canRetry && (box.classList.contains("tv") || box.contains(document.activeElement))) retryButton.focus();
   }
 
   function showNote(message) { note.textContent = message; note.hidden = false; }
@@ -326,7 +329,7 @@ function start(box) {
       if (target === video && activate) { event.preventDefault(); togglePlay(); return; }
       if (wasHidden) { event.preventDefault(); return; } // the first key only brings the controls back
       const buttons = [...box.querySelectorAll(".player-buttons button, .player-buttons a")].filter((b) => !b.hidden);
-      const rows = [[video], [seek], buttons];
+      const rows = [[errorBox.hidden || retryButton.hidden ? video : retryButton], [seek], buttons];
       const row = rows.findIndex((r) => r.includes(target));
       if (row < 0) return;
       const moves = { ArrowUp: -1, ArrowDown: 1 };
