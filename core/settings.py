@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # at most `password_hash_queue` more waiting; beyond that a login is told to try again.
     password_hash_slots: int = Field(default=2, ge=1)
     password_hash_queue: int = Field(default=16, ge=0)
+    # The lesson player buffers at most this many seconds ahead of the playhead, so a viewer
+    # who stops early has not paid for the rest of the lesson.
+    player_buffer_seconds: int = Field(default=30, ge=4, le=600)
 
     @field_validator("metrics_address")
     @classmethod

@@ -8,11 +8,12 @@ from fastapi.responses import Response
 from core.api import CurrentUser, OptionalUser, RowId, SessionDep
 from core.errors import NotFound, PermissionDenied
 from core.i18n import N_
+from core.people.models import User
 from core.settings import get_settings
 from courseware.catalog import list_categories, list_courses
 from courseware.cover import cover_url
 from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION, LESSON_TITLE
-from courseware.models import CaptionLanguage
+from courseware.models import CaptionLanguage, Lesson, LessonStatus
 from courseware.permissions import can_edit_course, listed_lessons
 from courseware.service import (
     editable_courses,
@@ -91,7 +92,7 @@ def course_page(
 def lesson_page(
     request: Request, lesson_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
-    """The player, with resume point, quality and speed controls, and attachments.
+    """The player, with resume point, quality and speed controls, next lesson and attachments.
 
     A visitor who is not logged in and may not watch is offered a login that comes back here,
     whether the lesson exists or not, so the offer tells nothing of which ids exist; a logged-in
@@ -113,7 +114,19 @@ def lesson_page(
             "summary": lesson_summary(session=session, lesson=lesson),
             "resume": resume_position(session=session, user=user, lesson=lesson),
             "editable": can_edit_course(user, lesson.course),
+            "next_lesson": _next_ready_lesson(user, lesson),
+            "player_buffer_seconds": get_settings().player_buffer_seconds,
         },
+    )
+
+
+def _next_ready_lesson(user: User | None, lesson: Lesson) -> Lesson | None:
+    """The first lesson after `lesson` in the course's order that the user may watch now (ready:
+    editors see unfinished lessons listed, but the player's "next" skips them)."""
+    lessons = listed_lessons(user, lesson.course)
+    position = next((i for i, item in enumerate(lessons) if item.id == lesson.id), len(lessons))
+    return next(
+        (item for item in lessons[position + 1 :] if item.status is LessonStatus.ready), None
     )
 
 

@@ -66,6 +66,11 @@ def _schema() -> None:
 def _clean_tables() -> Iterator[None]:
     """Every test starts with empty tables, an empty queue and an empty object store."""
     yield
+    wipe()
+
+
+def wipe() -> None:
+    """Empty the tables, the queue and the object store."""
     shutil.rmtree(_HOME / "objects", ignore_errors=True)
     (_HOME / "objects").mkdir()
     with get_engine().begin() as connection:

@@ -52,11 +52,20 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The all-in-one server (web + in-process worker) on the test database."""
+    with running_server() as base:
+        yield base
+
+
+@contextlib.contextmanager
+def running_server(**settings: str) -> Iterator[str]:
+    """`yuanjiao run` on a free loopback port with extra YUANJIAO_* `settings`; its base URL."""
     port = free_port()
     yuanjiao = str(Path(sys.executable).parent / "yuanjiao")
+    env = os.environ.copy() | {
+        f"YUANJIAO_{name.upper()}": value for name, value in settings.items()
+    }
     process = subprocess.Popen(
-        [yuanjiao, "run", "--no-demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=os.environ.copy(),
+        [yuanjiao, "run", "--no-demo", "--host", "127.0.0.1", "--port", str(port)], env=env
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -69,9 +78,11 @@ def server() -> Iterator[str]:
     else:
         process.kill()
         raise AssertionError("server did not become ready")
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +175,11 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     play_past(page, 2.0)
     levels = page.evaluate("window.yuanjiaoPlayer.hls.levels.map(l => l.height)")
     assert sorted(levels) == [360, 480]
-    target = 1 - page.evaluate("window.yuanjiaoPlayer.hls.currentLevel")
-    page.get_by_label("清晰度").select_option(str(target))
+    quality = page.locator("#quality")
+    expect(quality).to_have_text(re.compile(r"清晰度: 自动 · \d+p"))
+    quality.click()  # Auto → the top rung, chosen by hand
+    expect(quality).to_have_text("清晰度: 480p")
+    target = 1
     page.wait_for_function(
         f"() => window.yuanjiaoPlayer.hls.currentLevel === {target}"
         f" && window.yuanjiaoPlayer.hls.levels[{target}].details !== undefined"
@@ -179,9 +193,8 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     stopped_at = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     page.reload()
     expect(page.get_by_text("已从上次观看处继续播放。")).to_be_visible()
-    page.wait_for_function(
-        "() => window.yuanjiaoPlayer && window.yuanjiaoPlayer.video.currentTime > 0"
-    )
+    expect(page.locator("#time")).to_have_text(f"0:{int(stopped_at):02d} / 0:08")
+    play_past(page, 0)  # nothing loads before play; then it starts where the viewer stopped
     resumed = page.evaluate("window.yuanjiaoPlayer.video.currentTime")
     assert abs(resumed - int(stopped_at)) < 1.5, (resumed, stopped_at)
 
