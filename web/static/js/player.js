@@ -14,6 +14,7 @@ const SPEEDS = [1, 1.25, 1.5, 2, 0.75];
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 15000;
 const TV_KEY = "yuanjiao.tv";
+const TV_SCREEN = "(min-width: 1600px)";
 // What a server that answered wrongly looks like (a retry by itself will not help).
 const BROKEN_DETAILS = new Set([
   "manifestParsingError", "levelParsingError", "levelEmptyError", "manifestIncompatibleCodecsError",
@@ -54,6 +55,10 @@ function start(box) {
   let begun = false; // ... and was told to load media
 
   setTvMode(chooseTvMode());
+  // Until the viewer chooses, the mode follows the screen (a window resized, a phone turned).
+  window.matchMedia(TV_SCREEN).addEventListener("change", (event) => {
+    if (!chosenTvMode()) setTvMode(event.matches);
+  });
   tv.addEventListener("click", () => {
     const on = !box.classList.contains("tv");
     setTvMode(on);
@@ -300,9 +305,13 @@ function start(box) {
   function chooseTvMode() {
     const asked = new URLSearchParams(window.location.search).get("tv");
     if (asked === "1" || asked === "0") { remember(TV_KEY, asked); return asked === "1"; }
+    const chosen = chosenTvMode();
+    return chosen ? chosen === "1" : window.matchMedia(TV_SCREEN).matches;
+  }
+
+  function chosenTvMode() {
     const kept = recall(TV_KEY);
-    if (kept === "1" || kept === "0") return kept === "1";
-    return window.matchMedia("(min-width: 1600px)").matches;
+    return kept === "1" || kept === "0" ? kept : null;
   }
 
   function setTvMode(on) {
