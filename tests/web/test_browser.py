@@ -176,9 +176,9 @@ def test_upload_interrupted_then_play_with_quality_switch_and_resume(
     levels = page.evaluate("window.yuanjiaoPlayer.hls.levels.map(l => l.height)")
     assert sorted(levels) == [360, 480]
     quality = page.locator("#quality")
-    expect(quality).to_have_text(re.compile(r"清晰度: 自动 · \d+p"))
+    expect(quality).to_have_text(re.compile(r"清晰度：自动 · \d+p"))
     quality.click()  # Auto → the top rung, chosen by hand
-    expect(quality).to_have_text("清晰度: 480p")
+    expect(quality).to_have_text("清晰度：480p")
     target = 1
     page.wait_for_function(
         f"() => window.yuanjiaoPlayer.hls.currentLevel === {target}"

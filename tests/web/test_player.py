@@ -169,7 +169,7 @@ def test_phone_opening_a_lesson_loads_no_media(
     )
     page.goto(f"{server}/lessons/{lessons.first}")
     quality = page.locator("#quality")
-    expect(quality).to_have_text("清晰度: 自动")  # the master playlist arrived and filled it
+    expect(quality).to_have_text("清晰度：自动")  # the master playlist arrived and filled it
     page.wait_for_timeout(1500)
     assert media == [], media
     assert page.evaluate("window.yuanjiaoPlayer.hls.config.maxBufferLength") == BUFFER_SECONDS
@@ -222,7 +222,7 @@ def test_rural_link_starts_fast_without_stalls_and_weak_link_plays_the_floor_run
     assert len(heights) >= 2 and loaded, (heights, loaded)
     floor = heights.index(min(heights))
     assert set(loaded) == {floor}, (heights, loaded)
-    expect(page.locator("#quality")).to_have_text(f"清晰度: 自动 · {min(heights)}p")
+    expect(page.locator("#quality")).to_have_text(f"清晰度：自动 · {min(heights)}p")
     page.context.close()
 
 
@@ -287,7 +287,7 @@ def test_a_broken_playlist_gets_a_sentence_and_a_retry_button(
     expect(retry).to_be_focused()  # the click left focus on the player: it moves to "retry"
     page.keyboard.press("Enter")
     expect(error).to_be_hidden()
-    expect(page.locator("#quality")).to_have_text("清晰度: 自动")
+    expect(page.locator("#quality")).to_have_text("清晰度：自动")
     page.context.close()
 
 
@@ -358,7 +358,7 @@ def test_ten_foot_controls_from_a_remote(
     quality = page.locator("#quality")
     expect(quality).to_be_focused()
     page.keyboard.press("Enter")
-    expect(quality).to_have_text("清晰度: 480p")
+    expect(quality).to_have_text("清晰度：480p")
     captions = page.locator("#captions")
     expect(captions).to_be_hidden()  # the lesson has no subtitle track
     page.evaluate(

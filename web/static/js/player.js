@@ -89,7 +89,7 @@ function start(box) {
     speedIndex = (speedIndex + 1) % SPEEDS.length;
     video.playbackRate = SPEEDS[speedIndex];
     video.defaultPlaybackRate = SPEEDS[speedIndex]; // kept when a retry reloads the source
-    speed.textContent = `${speed.dataset.label}: ${SPEEDS[speedIndex]}×`;
+    speed.textContent = speed.dataset.format.replace("{}", `${SPEEDS[speedIndex]}×`);
   });
   captions.addEventListener("click", toggleCaptions);
   video.textTracks.addEventListener("addtrack", showCaptionsButton);
@@ -265,7 +265,7 @@ function start(box) {
     let text = label.labelAuto;
     if (qualityChoice >= 0) text = height(qualityChoice);
     else if (hls && begun && hls.currentLevel >= 0) text = `${label.labelAuto} · ${height(hls.currentLevel)}`;
-    quality.textContent = `${quality.dataset.label}: ${text}`;
+    quality.textContent = quality.dataset.format.replace("{}", text);
   }
 
   function showCaptionsButton() {
