@@ -32,8 +32,9 @@ run: $(VENV)/.installed vendor ## migrate, load demo content and serve http://12
 test: $(VENV)/.installed-test vendor chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor nginx ## transcode, delivery, load and login-flood benchmarks
+bench: $(VENV)/.installed-test vendor nginx ## transcode, quality, delivery, load and login-flood benchmarks
 	$(BIN)/python bench/transcode.py
+	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/login_flood.py
