@@ -22,9 +22,19 @@ pixel, and -bufsize is twice the cap:
 
 PeerTube (packages/ffmpeg/src/ffmpeg-default-transcoding-profile.ts) passes no -b:v and no -crf
 (x264's default CRF 23), caps -maxrate at that same table with -bufsize twice it, and asks for
-`-b_strategy 1 -bf 16`. We keep its caps and B-frames and differ where it counts:
-CRF per rung (below), keyframes on a fixed 2 s grid with no scene-cut keyframes (PeerTube lets x264
-add scene-cut keyframes, so its rungs do not align), and the floor rung below.
+`-b_strategy 1 -bf 16`. We keep its caps and B-frames and differ where it measured better: CRF 24
+with a 40-frame lookahead (x264 veryfast looks 10 ahead: a longer look plans the VBV and the
+macroblock tree better, for about 8% more CPU), keyframes on a fixed 2 s grid with no scene-cut
+keyframes (PeerTube lets x264 add them, so its rungs need not align), and the floor rung below,
+encoded with x264's `medium` preset (a ninth of 720p's pixels, so a slower search is cheap there).
+
+Measured by bench/quality.py (10 s 720p sources, same ffmpeg, PeerTube's recipe one process per
+rung): video bytes 0.90x PeerTube's on the camera-like source and 0.96x on the lecture; on every
+rung above the floor SSIM is within -0.0002 of PeerTube's or better and VMAF +0.1 to +4.1; CPU
+0.74x (the decode is shared). The floor is the exception by design: on the camera source it spends
+0.49x PeerTube's 240p bytes (PeerTube's cap is 521 kb/s, ours peaks under 300 kb/s) and scores
+SSIM -0.011, VMAF -4.2; under the floor's own caps PeerTube's recipe scores SSIM -0.020 and VMAF
+-9.9 below ours. On the lecture the floor matches PeerTube (SSIM equal, VMAF +1.1, 0.97x bytes).
 
 The floor rung (short side <= FLOOR_HEIGHT, normally 240p) is for the weakest links: its PEAK,
 video and audio together, stays under FLOOR_PEAK (300 kb/s) for any picture. A segment of
