@@ -39,8 +39,9 @@ run: $(VENV)/.installed vendor assets ## migrate, load demo content and serve ht
 test: $(VENV)/.installed-test vendor assets $(AXE) chromium ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, delivery, load, login-flood and playback benchmarks
+bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, quality, delivery, load, login-flood and playback benchmarks
 	$(BIN)/python bench/transcode.py
+	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/login_flood.py

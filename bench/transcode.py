@@ -1,7 +1,7 @@
 """Transcode benchmark: the decode-once ladder against one ffmpeg per rung and against ffmpeg bare.
 
 Source: a 60 s 1280x720 30 fps test pattern with a tone, encoded like a camera file (x264 veryfast
-at 8 Mb/s), cached in the temp directory. Three ways to make the 720p/480p/360p HLS ladder:
+at 8 Mb/s), cached in the temp directory. Three ways to make the 720p/480p/360p/240p HLS ladder:
 
   ours        courseware.transcode.runner.transcode(): probe, one ffmpeg (decode once, split to
               the rungs and the poster), verify, master playlist. What the worker runs.
@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media live
 
 from core.media import ffmpeg_exe  # noqa: E402
 from courseware.transcode.command import build_command  # noqa: E402
-from courseware.transcode.ladder import plan_ladder  # noqa: E402
+from courseware.transcode.ladder import SEGMENT_SECONDS, plan_ladder  # noqa: E402
 from courseware.transcode.probe import probe_media  # noqa: E402
-from courseware.transcode.runner import SEGMENT_SECONDS, transcode  # noqa: E402
+from courseware.transcode.runner import transcode  # noqa: E402
 from tests.media import make_clip  # noqa: E402
 
-HEIGHTS = (720, 480, 360)
+HEIGHTS = (720, 480, 360, 240)
 CACHE = Path(tempfile.gettempdir()) / "yuanjiao-bench"
 
 
@@ -63,30 +63,37 @@ def hand_written(source: Path, out: Path, seconds: float) -> list[str]:
         str(source),
         "-filter_complex",
         f"[0:0]fps=30,tpad=stop_mode=clone:stop_duration={end},trim=end={end},"
-        "format=yuv420p,split=4[s0][s1][s2][s3];"
+        "format=yuv420p,split=5[s0][s1][s2][s3][s4];"
         "[s0]scale=1280:720,setsar=1[v0];"
         "[s1]scale=854:480,setsar=1[v1];"
         "[s2]scale=640:360,setsar=1[v2];"
-        f"[s3]trim=start={poster_at},scale=720:404,setsar=1[poster];"
+        "[s3]scale=426:240,setsar=1[v3];"
+        f"[s4]trim=start={poster_at},scale=720:404,setsar=1[poster];"
         "[0:1]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
-        "asplit=3[a0][a1][a2]",
+        "asplit=4[a0][a1][a2][a3]",
         *("-map", "[v0]", "-map", "[a0]", "-map", "[v1]", "-map", "[a1]"),
-        *("-map", "[v2]", "-map", "[a2]"),
-        *("-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"),
+        *("-map", "[v2]", "-map", "[a2]", "-map", "[v3]", "-map", "[a3]"),
+        *("-c:v", "libx264", "-profile:v", "high"),
         *("-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-fps_mode", "cfr"),
-        *("-b:v:0", "3041000", "-maxrate:v:0", "5253000", "-bufsize:v:0", "10506000"),
-        *("-level:v:0", "3.1"),
-        *("-b:v:1", "1476000", "-maxrate:v:1", "2705000", "-bufsize:v:1", "5410000"),
-        *("-level:v:1", "3.1"),
-        *("-b:v:2", "1037000", "-maxrate:v:2", "1797000", "-bufsize:v:2", "3594000"),
-        *("-level:v:2", "3.0"),
+        *("-bf", "16", "-b_strategy", "1", "-rc-lookahead", "40"),
+        *("-preset:v:0", "veryfast", "-crf:v:0", "24"),
+        *("-maxrate:v:0", "3041000", "-bufsize:v:0", "6082000", "-level:v:0", "3.1"),
+        *("-preset:v:1", "veryfast", "-crf:v:1", "24"),
+        *("-maxrate:v:1", "1476000", "-bufsize:v:1", "2952000", "-level:v:1", "3.1"),
+        *("-preset:v:2", "veryfast", "-crf:v:2", "24"),
+        *("-maxrate:v:2", "1037000", "-bufsize:v:2", "2074000", "-level:v:2", "3.0"),
+        *("-preset:v:3", "medium", "-crf:v:3", "24"),
+        *("-maxrate:v:3", "161000", "-bufsize:v:3", "161000", "-level:v:3", "3.0"),
         *("-c:a", "aac", "-b:a:0", "128000", "-b:a:1", "128000", "-b:a:2", "96000"),
-        *("-map_metadata", "-1", "-map_chapters", "-1"),
-        *("-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod"),
+        *("-b:a:3", "48000", "-map_metadata", "-1", "-map_chapters", "-1"),
+        *("-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"),
         *("-hls_segment_type", "fmp4", "-hls_flags", "independent_segments"),
         *("-hls_fmp4_init_filename", "init.mp4", "-start_number", "1"),
         *("-hls_segment_filename", str(out / "%v" / "seg_%05d.m4s")),
-        *("-var_stream_map", "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p"),
+        *(
+            "-var_stream_map",
+            "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p v:3,a:3,name:240p",
+        ),
         str(out / "%v" / "index.m3u8"),
         *("-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-map_metadata", "-1"),
         *("-update", "1", str(out / "poster.jpg")),

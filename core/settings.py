@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # Pooled database connections per process (SQLAlchemy's QueuePool); unset: its defaults.
     database_pool_size: int | None = None
     database_max_overflow: int | None = None
-    ladder_heights: tuple[int, ...] = (1080, 720, 480, 360)
+    ladder_heights: tuple[int, ...] = (1080, 720, 480, 360, 240)
     job_max_attempts: int = 3
     job_retry_base_seconds: float = 10.0
     # A running job whose heartbeat is older than this is taken to have lost its worker.

@@ -1,7 +1,7 @@
 """Build the ffmpeg arguments: one process for the whole ladder and the poster.
 
 Plain argument lists, not ffmpeg-python: the graph is fixed (one `split`, one `asplit`), and the
-per-output-stream options (`-b:v:1`) and `-var_stream_map` entries are addressed by the order of
+per-output-stream options (`-crf:v:1`) and `-var_stream_map` entries are addressed by the order of
 the `-map`s, which a list states outright and ffmpeg-python leaves implicit. The list is also what
 an operator pastes into a shell to reproduce a failure, and what bench/transcode.py compares with.
 
@@ -11,7 +11,9 @@ as planned. Video: `fps` (constant rate: VFR sources come out CFR, identical fra
 rung), `format=yuv420p` (10-bit and 4:4:4 sources become 8-bit 4:2:0, once, before the split), then
 `split` and one `scale` per rung. Every rung gets the same GOP (-g = -keyint_min, no scene-cut
 keyframes, x264's default closed GOP), so keyframes and therefore segment boundaries line up across
-rungs and a player can switch at any segment.
+rungs and a player can switch at any segment. Rate control is each rung's CRF under its VBV cap
+(`-crf:v:i`, `-maxrate:v:i`, `-bufsize:v:i`, never `-b:v`), with up to 16 B-frames placed by x264's
+fast heuristic (`-bf 16 -b_strategy 1`, PeerTube's choice; see ladder.py for the figures).
 
 Audio is decoded and resampled to 48 kHz stereo once (`aresample` + `aformat` upmix mono and
 downmix surround), then `asplit` gives every video rung its own AAC encode, muxed into that rung.
@@ -37,7 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.media import ffmpeg_exe
-from courseware.transcode.ladder import Rung
+from courseware.transcode.ladder import SEGMENT_SECONDS, Rung
 from courseware.transcode.probe import MediaInfo
 
 AUDIO_RATE = 48_000
@@ -46,6 +48,11 @@ SEGMENT_PATTERN = "seg_%05d.m4s"
 PLAYLIST_NAME = "index.m3u8"
 POSTER_WIDTH = 720
 POSTER_AT = 0.10
+# Keyframe interval, in seconds: a segment holds whole GOPs, so this divides SEGMENT_SECONDS.
+GOP_SECONDS = 2
+B_FRAMES = 16
+# Frames x264 looks ahead for frame types, macroblock-tree and VBV planning (veryfast uses 10).
+LOOKAHEAD = 40
 
 
 def build_command(
@@ -54,8 +61,8 @@ def build_command(
     out_dir: Path,
     info: MediaInfo,
     rungs: list[Rung],
-    segment_seconds: int = 4,
-    gop_seconds: int = 2,
+    segment_seconds: int = SEGMENT_SECONDS,
+    gop_seconds: int = GOP_SECONDS,
     poster: Path | None = None,
 ) -> list[str]:
     """Return the ffmpeg arguments that encode every rung from `source` in one process, and
@@ -93,10 +100,12 @@ def build_command(
         variants.append(",".join([*entry, f"name:{rung.name}"]))
     if video:
         gop = max(1, round(video[0].frame_rate * gop_seconds))
-        args += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]
+        args += ["-c:v", "libx264", "-profile:v", "high"]
         args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-fps_mode", "cfr"]
+        args += ["-bf", str(B_FRAMES), "-b_strategy", "1", "-rc-lookahead", str(LOOKAHEAD)]
         for i, rung in enumerate(video):
-            args += [f"-b:v:{i}", str(rung.video_bitrate), f"-maxrate:v:{i}", str(rung.maxrate)]
+            args += [f"-preset:v:{i}", rung.preset, f"-crf:v:{i}", str(rung.crf)]
+            args += [f"-maxrate:v:{i}", str(rung.maxrate)]
             args += [f"-bufsize:v:{i}", str(rung.bufsize), f"-level:v:{i}", _level(rung.level)]
     if audio:
         args += ["-c:a", "aac"]

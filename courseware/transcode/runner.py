@@ -23,12 +23,13 @@ from pathlib import Path
 from core.media import background_child
 from courseware.transcode.command import INIT_NAME, PLAYLIST_NAME, build_command
 from courseware.transcode.errors import MediaError, TranscodeCancelled
-from courseware.transcode.ladder import DEFAULT_HEIGHTS, Rung, plan_ladder
+from courseware.transcode.ladder import DEFAULT_HEIGHTS, SEGMENT_SECONDS, Rung, plan_ladder
 from courseware.transcode.probe import MediaInfo, probe_media
 
 MASTER_NAME = "master.m3u8"
 POSTER_NAME = "poster.jpg"
-SEGMENT_SECONDS = 4
+# The master lists first the largest rung whose measured peak is at most this (bits/s).
+START_PEAK = 1_000_000
 # Share of the probed duration the output may fall short by before the source counts as cut.
 _SHORTFALL = 0.05
 _STDERR_LINES = 40
@@ -245,10 +246,10 @@ def _finish_rung(rung_dir: Path, info: MediaInfo) -> list[_Segment]:
 
 
 def _master_playlist(rungs: list[Rung], measured: dict[str, tuple[int, int]]) -> str:
-    """The master playlist, highest rung first, with the peak and average bandwidths measured on
-    each rung's segments."""
+    """The master playlist, starting rung first (see `_listing_order`), with the peak and average
+    bandwidths measured on each rung's segments."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for rung in rungs:
+    for rung in _listing_order(rungs, {name: peak for name, (peak, _) in measured.items()}):
         peak, average = measured[rung.name]
         attributes = [f"BANDWIDTH={peak}", f"AVERAGE-BANDWIDTH={average}"]
         if rung.has_video:
@@ -258,6 +259,21 @@ def _master_playlist(rungs: list[Rung], measured: dict[str, tuple[int, int]]) ->
             attributes.append(f"FRAME-RATE={float(rung.frame_rate):.3f}")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), f"{rung.name}/{PLAYLIST_NAME}"]
     return "\n".join(lines) + "\n"
+
+
+def _listing_order(rungs: list[Rung], peaks: dict[str, int]) -> list[Rung]:
+    """The rungs in the order the master lists them: first the one with the highest measured peak
+    at or below START_PEAK (else the lowest), then the rest, largest first.
+
+    A player that has measured nothing yet starts on the first variant listed: Safari and every
+    native HLS player do (RFC 8216 section 6.3.1 makes the first entry the default), and hls.js
+    starts on the first listed level too unless told otherwise. Listing the top rung first made a
+    village link wait for a 1.6 MB first segment; a rung whose peak a modest link sustains starts
+    quickly, and the player climbs once it has measured the link.
+    """
+    fitting = [r for r in rungs if peaks[r.name] <= START_PEAK]
+    first = max(fitting, key=lambda r: peaks[r.name]) if fitting else rungs[-1]
+    return [first, *(r for r in rungs if r is not first)]
 
 
 def _measured_bandwidth(segments: list[_Segment]) -> tuple[int, int]:

@@ -21,13 +21,17 @@ from courseware.transcode.command import build_command
 from courseware.transcode.errors import REASONS, MediaError, TranscodeCancelled
 from courseware.transcode.ladder import (
     DEFAULT_HEIGHTS,
+    FLOOR_HEIGHT,
+    FLOOR_PEAK,
+    SEGMENT_SECONDS,
     Rung,
     h264_level,
     output_frame_rate,
     plan_ladder,
+    planned_peak,
 )
 from courseware.transcode.probe import MediaInfo, probe_media
-from courseware.transcode.runner import TranscodeResult, _run_ffmpeg, transcode
+from courseware.transcode.runner import START_PEAK, TranscodeResult, _run_ffmpeg, transcode
 from tests.media import make_audio, make_clip, make_not_media
 
 
@@ -86,8 +90,10 @@ def test_ladder_rules_hold_for_any_source(
         assert rung.short_side <= short and max(rung.width, rung.height) <= long
         assert (rung.height > rung.width) == (height > width) or rung.width == rung.height
         assert rung.name == f"{rung.short_side}p"
-        assert 0 < rung.video_bitrate <= rung.maxrate <= rung.bufsize
-        assert rung.bandwidth == rung.maxrate + rung.audio_bitrate > 0
+        assert 0 < rung.maxrate <= rung.bufsize and 0 < rung.crf <= 51
+        assert rung.bandwidth == planned_peak(rung.maxrate, rung.bufsize, rung.audio_bitrate) > 0
+        if rung.short_side <= FLOOR_HEIGHT:
+            assert rung.bandwidth < FLOOR_PEAK and rung.preset == "medium"
         assert rung.frame_rate == rungs[0].frame_rate <= 60
         assert ("mp4a.40.2" in rung.codecs) == audio
         assert rung.codecs.startswith(f"avc1.6400{rung.level:02x}")
@@ -107,16 +113,21 @@ def test_landscape_1080p_ladder_and_levels() -> None:
         ("720p", 1280, 720),
         ("480p", 854, 480),
         ("360p", 640, 360),
+        ("240p", 426, 240),
     ]
-    # PeerTube's bits-per-pixel table at 30 fps: 720p averages 3.04 Mb/s, peaks at 5.25 Mb/s.
-    assert (rungs[1].video_bitrate, rungs[1].maxrate) == (3_041_000, 5_253_000)
+    # PeerTube's average bits-per-pixel table at 30 fps caps 720p at 3.04 Mb/s, buffer twice that.
+    assert (rungs[1].maxrate, rungs[1].bufsize) == (3_041_000, 6_082_000)
     assert [r.codecs for r in rungs] == [
         "avc1.640028,mp4a.40.2",
         "avc1.64001f,mp4a.40.2",
         "avc1.64001f,mp4a.40.2",  # 854x480 at 30 fps is 48,600 macroblocks/s: over level 3.0
         "avc1.64001e,mp4a.40.2",
+        "avc1.64001e,mp4a.40.2",
     ]
-    assert [r.audio_bitrate for r in rungs] == [128_000, 128_000, 128_000, 96_000]
+    assert [r.audio_bitrate for r in rungs] == [128_000, 128_000, 128_000, 96_000, 48_000]
+    # The floor: a full 2 s segment carries at most 161 kb/s + 161 kbit of video, plus audio.
+    floor = rungs[-1]
+    assert (floor.maxrate, floor.bufsize, floor.bandwidth) == (161_000, 161_000, 289_500)
 
 
 def test_portrait_phone_video_keeps_its_short_side_on_every_rung() -> None:
@@ -126,6 +137,7 @@ def test_portrait_phone_video_keeps_its_short_side_on_every_rung() -> None:
         ("720p", 720, 1280),
         ("480p", 480, 854),
         ("360p", 360, 640),
+        ("240p", 240, 426),
     ]
 
 
@@ -134,15 +146,18 @@ def test_source_below_every_rung_gets_one_rung_at_its_even_size() -> None:
         ("180p", 320, 180)
     ]
     assert [(r.width, r.height) for r in plan_ladder(_info(321, 181))] == [(320, 180)]
-    assert [r.name for r in plan_ladder(_info(1000, 500))] == ["480p", "360p"]
+    assert [r.name for r in plan_ladder(_info(1000, 500))] == ["480p", "360p", "240p"]
 
 
-def test_thin_source_caps_the_average_bitrate() -> None:
+def test_thin_source_caps_the_rate() -> None:
     rich, thin = plan_ladder(_info(1280, 720)), plan_ladder(_info(1280, 720, bit_rate=1_000_000))
-    assert thin[0].video_bitrate == 1_300_000 < rich[0].video_bitrate
-    assert thin[0].maxrate / thin[0].video_bitrate == pytest.approx(0.19 / 0.11, rel=0.01)
-    floor = plan_ladder(_info(1280, 720, bit_rate=1000))[0]
-    assert floor.video_bitrate == round(1280 * 720 * 30 * 0.02, -3)
+    assert thin[0].maxrate == 1_300_000 < rich[0].maxrate and thin[0].bufsize == 2_600_000
+    assert thin[0].crf == rich[0].crf
+    bare = plan_ladder(_info(1280, 720, bit_rate=1000))
+    assert bare[0].maxrate == round(1280 * 720 * 30 * 0.02, -3)
+    # The floor rung keeps the lower of its two caps: the peak budget, or the thin source's.
+    assert thin[-1].maxrate == rich[-1].maxrate == 161_000
+    assert bare[-1].maxrate == round(426 * 240 * 30 * 0.02, -3) < 161_000
 
 
 def test_audio_only_source_gets_one_audio_rendition() -> None:
@@ -175,9 +190,36 @@ def test_level_follows_frame_size_rate_and_bitrate() -> None:
     assert h264_level(width=1920, height=1080, fps=60, maxrate=20_000_000, bufsize=40_000_000) == 42
 
 
-def test_rung_refuses_odd_sizes() -> None:
+def test_rung_refuses_odd_sizes_bad_rate_control_and_a_wrong_peak() -> None:
+    def rung(**changes: object) -> Rung:
+        fields: dict[str, object] = dict(
+            name="180p",
+            width=320,
+            height=180,
+            frame_rate=Fraction(25),
+            crf=24,
+            preset="veryfast",
+            maxrate=2000,
+            bufsize=4000,
+            audio_bitrate=0,
+            level=30,
+            bandwidth=4000,
+            codecs="avc1.64001e",
+        )
+        fields.update(changes)
+        return Rung(**fields)  # type: ignore[arg-type]
+
+    assert rung().bandwidth == 4000
     with pytest.raises(ValueError, match="even"):
-        Rung("181p", 321, 181, Fraction(25), 1000, 2000, 4000, 0, 30, 2000, "avc1.64001e")
+        rung(name="181p", width=321, height=181)
+    with pytest.raises(ValueError, match="crf"):
+        rung(crf=52)
+    with pytest.raises(ValueError, match="preset"):
+        rung(preset="placebo ")
+    with pytest.raises(ValueError, match="maxrate <= bufsize"):
+        rung(maxrate=5000, bandwidth=7000)
+    with pytest.raises(ValueError, match="bandwidth"):
+        rung(bandwidth=2000)
 
 
 def test_command_decodes_once_and_aligns_keyframes(tmp_path: Path) -> None:
@@ -193,6 +235,20 @@ def test_command_decodes_once_and_aligns_keyframes(tmp_path: Path) -> None:
     assert "scale=1280:720" in graph and "scale=854:480" in graph and "scale=640:360" in graph
     assert args[args.index("-g") + 1] == args[args.index("-keyint_min") + 1] == "60"
     assert args[args.index("-sc_threshold") + 1] == "0"
+    # Quality-targeted rate control: a CRF and a VBV cap per rung, never an average bitrate.
+    assert [args[args.index(f"-crf:v:{i}") + 1] for i in range(3)] == ["24"] * 3
+    assert [args[args.index(f"-preset:v:{i}") + 1] for i in range(3)] == ["veryfast"] * 3
+    floor = plan_ladder(info, (720, 240))
+    args_floor = build_command(
+        source=tmp_path / "in.mp4", out_dir=tmp_path / "out", info=info, rungs=floor
+    )
+    assert args_floor[args_floor.index("-preset:v:1") + 1] == "medium"
+    assert args_floor[args_floor.index("-maxrate:v:1") + 1] == "161000"
+    assert args[args.index("-maxrate:v:1") + 1] == str(rungs[1].maxrate)
+    assert args[args.index("-bufsize:v:1") + 1] == str(2 * rungs[1].maxrate)
+    assert not [a for a in args if a.startswith("-b:v")]
+    assert args[args.index("-bf") + 1] == "16" and args[args.index("-b_strategy") + 1] == "1"
+    assert args[args.index("-hls_time") + 1] == str(SEGMENT_SECONDS) == "2"
     assert args[args.index("-var_stream_map") + 1] == (
         "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p"
     )
@@ -288,9 +344,44 @@ def _our_ffmpeg_children() -> set[int]:
 
 @pytest.fixture(scope="module")
 def ladder_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """6 s of 854x480 at 30 fps: two segments at 480p (level 3.1) and 360p (level 3.0)."""
+    """6 s of 854x480 at 30 fps: three 2 s segments at 480p (level 3.1), 360p and 240p (3.0)."""
     clips = tmp_path_factory.mktemp("clips")
     return make_clip(clips / "480.mp4", seconds=6, width=854, height=480, fps=30)
+
+
+@pytest.fixture(scope="module")
+def grainy_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of 854x480 at 30 fps under heavy moving grain: every rung runs into its cap."""
+    path = tmp_path_factory.mktemp("grain") / "grain.mp4"
+    picture = "testsrc2=size=854x480:rate=30:duration=6,noise=alls=40:allf=t+u"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", picture, "-f", "lavfi"]
+        + ["-i", "sine=duration=6", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10"]
+        + ["-c:a", "aac", str(path)],
+        check=True,
+        timeout=120,
+    )
+    return path
+
+
+def _starting_order(variants: list[tuple[dict[str, str], str]]) -> list[str]:
+    """The URIs in the order the master should list them, from the BANDWIDTHs it states: the
+    largest rung peaking at START_PEAK or less (else the lowest) first, then the rest, largest
+    first."""
+    by_size = sorted(variants, key=lambda v: -int(v[0]["RESOLUTION"].split("x")[1]))
+    fitting = [v for v in by_size if int(v[0]["BANDWIDTH"]) <= START_PEAK]
+    first = max(fitting, key=lambda v: int(v[0]["BANDWIDTH"])) if fitting else by_size[-1]
+    return [first[1], *(uri for _, uri in by_size if uri != first[1])]
+
+
+def _keyframe_times(rung_dir: Path) -> list[float]:
+    """Presentation times, in seconds from the first picture, of a rung's keyframes."""
+    with _rendition(rung_dir) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size and p.pts is not None]
+    assert stream.time_base is not None
+    start = min(p.pts or 0 for p in packets)
+    return [float(((p.pts or 0) - start) * stream.time_base) for p in packets if p.is_keyframe]
 
 
 def test_small_landscape_clip_gives_one_rung_and_a_poster(tmp_path: Path) -> None:
@@ -304,11 +395,12 @@ def test_small_landscape_clip_gives_one_rung_and_a_poster(tmp_path: Path) -> Non
         assert (frame.width, frame.height) == (320, 180)
 
 
-def test_640x360_gives_360p_only(tmp_path: Path) -> None:
+def test_640x360_gives_360p_and_the_floor(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "360.mp4", seconds=2, width=640, height=360, fps=10)
     result = transcode(source=source, out_dir=tmp_path / "out")
-    assert [r.name for r in result.rungs] == ["360p"]
+    assert [r.name for r in result.rungs] == ["360p", "240p"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "240p",
         "360p",
         "master.m3u8",
         "poster.jpg",
@@ -324,11 +416,15 @@ def test_ladder_is_keyframe_aligned_with_progress_and_a_true_master(
     assert [(r.name, r.width, r.height, r.level) for r in result.rungs] == [
         ("480p", 854, 480, 31),
         ("360p", 640, 360, 30),
+        ("240p", 428, 240, 30),
     ]
     _check_tree(result, out)
 
+    # 2 s segments, the same on every rung, each opening on a keyframe; keyframes every 2 s and
+    # nowhere else (no scene-cut keyframes), at the same times on every rung.
     durations = [_playlist(out / r.name / "index.m3u8")[0] for r in result.rungs]
-    assert durations[0] == durations[1] and len(durations[0]) == 2
+    assert durations == [[2.0, 2.0, 2.0]] * 3
+    assert [_keyframe_times(out / r.name) for r in result.rungs] == [[0.0, 2.0, 4.0]] * 3
     for rung in result.rungs:
         _, uris, meta = _playlist(out / rung.name / "index.m3u8")
         init = (out / rung.name / meta["init"]).read_bytes()
@@ -342,8 +438,10 @@ def test_ladder_is_keyframe_aligned_with_progress_and_a_true_master(
     assert progress == sorted(progress) and len(set(progress)) == len(progress)
 
     variants = _master(result.master)
-    assert [uri for _, uri in variants] == ["480p/index.m3u8", "360p/index.m3u8"]
-    for (attributes, _), rung in zip(variants, result.rungs, strict=True):
+    assert [uri for _, uri in variants] == _starting_order(variants)
+    stated = {uri.split("/")[0]: attributes for attributes, uri in variants}
+    for rung in result.rungs:
+        attributes = stated[rung.name]
         rung_dir = out / rung.name
         frames = _video_frames(rung_dir)
         assert attributes["RESOLUTION"] == f"{frames[0].width}x{frames[0].height}"
@@ -356,8 +454,29 @@ def test_ladder_is_keyframe_aligned_with_progress_and_a_true_master(
         assert int(attributes["BANDWIDTH"]) >= max(rates)
         total = sum((rung_dir / u).stat().st_size * 8 for u in uris) / sum(seconds)
         assert int(attributes["AVERAGE-BANDWIDTH"]) == pytest.approx(total, abs=1)
+        assert int(attributes["AVERAGE-BANDWIDTH"]) <= int(attributes["BANDWIDTH"])
         assert int(attributes["BANDWIDTH"]) <= 1.5 * rung.bandwidth
-    assert int(variants[0][0]["BANDWIDTH"]) > int(variants[1][0]["BANDWIDTH"])
+    assert int(stated["480p"]["BANDWIDTH"]) > int(stated["360p"]["BANDWIDTH"])
+
+
+def test_floor_peaks_under_300_kbps_and_the_master_does_not_start_on_top(
+    grainy_clip: Path, tmp_path: Path
+) -> None:
+    result = transcode(source=grainy_clip, out_dir=tmp_path / "out")
+    variants = _master(result.master)
+    stated = {uri.split("/")[0]: attributes for attributes, uri in variants}
+    assert set(stated) == {"480p", "360p", "240p"} and result.rungs[-1].name == "240p"
+    peaks = {name: int(attributes["BANDWIDTH"]) for name, attributes in stated.items()}
+    # Grain this heavy fills every cap: the top rung is beyond a village link ...
+    assert peaks["480p"] > START_PEAK
+    # ... the floor stays under 300 kb/s, video and audio together, as measured on its segments,
+    assert peaks["240p"] <= FLOOR_PEAK
+    for attributes in stated.values():
+        assert 0 < int(attributes["AVERAGE-BANDWIDTH"]) <= int(attributes["BANDWIDTH"])
+    # ... and a player that takes the first variant listed starts on the largest one that fits.
+    assert [uri for _, uri in variants] == _starting_order(variants)
+    assert variants[0][1] != "480p/index.m3u8"
+    assert result.bandwidths == peaks
 
 
 def test_rotated_phone_video_comes_out_portrait(tmp_path: Path) -> None:
@@ -365,9 +484,10 @@ def test_rotated_phone_video_comes_out_portrait(tmp_path: Path) -> None:
     info = probe_media(source)
     assert (info.width, info.height, info.rotation) == (270, 480, 90)
     result = transcode(source=source, out_dir=tmp_path / "out")
-    assert [(r.name, r.width, r.height) for r in result.rungs] == [("270p", 270, 480)]
-    frame = _video_frames(tmp_path / "out" / "270p")[0]
-    assert (frame.width, frame.height, frame.rotation) == (270, 480, 0)
+    # The 240p floor is the one rung at or below its short side, portrait like the source.
+    assert [(r.name, r.width, r.height) for r in result.rungs] == [("240p", 240, 426)]
+    frame = _video_frames(tmp_path / "out" / "240p")[0]
+    assert (frame.width, frame.height, frame.rotation) == (240, 426, 0)
     assert result.poster is not None
     with av.open(str(result.poster)) as poster:
         still = next(poster.decode(video=0))
