@@ -6,8 +6,8 @@ One run sets up a throw-away YUANJIAO_HOME with a transcoded 60 s lesson, starts
 
 - first, one player alone fetches segments: the idle baseline for `seg_p99_vs_idle`;
 - N viewers, started over the first few seconds, each play the lesson at real-time pace: the
-  master and a rung playlist, then a segment every 4 s and a position save every 10 s, for
-  `--seconds`. Like a player they retry a request that gets no answer (or a 5xx), backing off
+  master and a rung playlist, then a segment every segment length (2 s) and a position save
+  every 10 s, for `--seconds`. Like a player they retry a request that gets no answer (or a 5xx), backing off
   from 0.5 s to 4 s, for up to 30 s; one that still has none then, or gets a 4xx, counts as failed;
 - 3 tus uploads (1 MiB chunks, like tus-js-client, resumed after an error) finish and transcode
   meanwhile; the last is still sending when the server is killed;
@@ -49,13 +49,14 @@ from typing import TypeVar
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.media lives in the checkout
+from courseware.transcode.ladder import SEGMENT_SECONDS  # noqa: E402
 from tests.media import make_clip  # noqa: E402
 
 T = TypeVar("T")
 YUANJIAO = Path(sys.executable).with_name("yuanjiao")
 PASSWORD = "bench-load-password-9"
 MEMBERS = 10  # viewers share these logins (several people per terminal, as in a village room)
-SEGMENT_EVERY = 4.0
+SEGMENT_EVERY = float(SEGMENT_SECONDS)  # real time: one segment per segment length
 SAVE_EVERY = 10.0
 RETRY_FOR = 30.0  # how long a player keeps trying one request
 RETRY_PAUSE = 0.5  # then doubled up to RETRY_PAUSE_MAX, with jitter, as hls.js backs off
@@ -316,7 +317,7 @@ async def log_in(client: httpx.AsyncClient, login: str) -> str:
 async def watch(
     client: httpx.AsyncClient, token: str, lesson_id: int, until: float, meter: Meter, n: int
 ) -> None:
-    """One viewer at real-time pace: playlists, a segment every 4 s, a save every 10 s."""
+    """One viewer at real-time pace: playlists, a segment per segment length, a save every 10 s."""
     hls = f"/media/lessons/{lesson_id}/hls"
     if await attempt(client, meter, "playlist", "GET", f"{hls}/master.m3u8") is None:
         return
@@ -337,7 +338,7 @@ async def watch(
             index += 1
             next_segment = max(next_segment + SEGMENT_EVERY, time.monotonic())
         else:
-            body = {"seconds": float(index * 4 % 60)}
+            body = {"seconds": float(index * SEGMENT_SECONDS % 60)}
             headers = {"X-CSRF-Token": token}
             await attempt(
                 client, meter, "save", "PUT", f"/api/lessons/{lesson_id}/position",
