@@ -7,8 +7,9 @@ One run sets up a throw-away YUANJIAO_HOME with a transcoded 60 s lesson, starts
 - first, one player alone fetches segments: the idle baseline for `seg_p99_vs_idle`;
 - N viewers, started over the first few seconds, each play the lesson at real-time pace: the
   master and a rung playlist, then a segment every segment length (2 s) and a position save
-  every 10 s, for `--seconds`. Like a player they retry a request that gets no answer (or a 5xx), backing off
-  from 0.5 s to 4 s, for up to 30 s; one that still has none then, or gets a 4xx, counts as failed;
+  every 10 s, for `--seconds`. Like a player they retry a request that gets no answer (or a
+  5xx), backing off from 0.5 s to 4 s, for up to 30 s; one that still has none then, or gets a
+  4xx, counts as failed;
 - 3 tus uploads (1 MiB chunks, like tus-js-client, resumed after an error) finish and transcode
   meanwhile; the last is still sending when the server is killed;
 - halfway, the server is killed with SIGKILL and started again at once: `recovered_s` is the time
