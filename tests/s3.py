@@ -21,6 +21,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
+from core.storage import ObjectStore, get_store, open_store
+from web.app import create_app
 
 ACCESS_KEY = "yuanjiao-test"
 # Contains '/' and '+' on purpose: storage URLs must carry them percent-encoded.
@@ -135,3 +139,18 @@ def s3_storage_url(s3_server: S3Server) -> str:
 def s3_bucket_url(s3_server: S3Server) -> str:
     """An s3:// storage URL for a fresh, empty bucket for this test only."""
     return s3_server.url(unique_bucket())
+
+
+@pytest.fixture
+def s3_store(s3_bucket_url: str) -> ObjectStore:
+    """The object store on a fresh bucket of the test server."""
+    return open_store(s3_bucket_url)
+
+
+@pytest.fixture
+def s3_client(s3_store: ObjectStore) -> Iterator[TestClient]:
+    """A client of the app whose routes use `s3_store` as their object store."""
+    app = create_app()
+    app.dependency_overrides[get_store] = lambda: s3_store
+    with TestClient(app) as test_client:
+        yield test_client
