@@ -128,7 +128,11 @@ function start(box) {
   video.addEventListener("click", togglePlay);
   showTime();
   wireKeys();
-  if (box.classList.contains("tv")) play.focus({ preventScroll: false });
+  if (box.classList.contains("tv")) {
+    // The remote starts on play, with the whole picture on the screen (it is sized to fit).
+    play.focus({ preventScroll: true });
+    box.scrollIntoView({ block: "end" });
+  }
   if (box.dataset.save === "yes") rememberPosition(video, box.dataset.lesson);
 
   function createHls() {
