@@ -1,20 +1,14 @@
 """Background jobs: a durable row per job (the source of truth), Huey to carry job ids to workers,
 fenced attempts, retries with backoff, recovery of lost jobs and of lost hand-offs.
 
-Modules: `models` (the job row), `registry` (the one table of job types), `queue` (hand-off to
-Huey and the outbox sweep), `attempt` (claim, fenced writes, heartbeat, outcome), `worker` (the
-consumer, its background loop and a clean stop).
+Modules: `models` (the job row), `attempt` (what a handler holds: fenced writes, progress, a
+stop), `registry` (the one table of job types), `execution` (claim, heartbeat, outcome), `queue`
+(hand-off to Huey and the outbox sweep), `worker` (the consumer, its background loop and a clean
+stop).
 """
 
-from core.jobs.attempt import (
-    Attempt,
-    AttemptStopped,
-    Outcome,
-    Progress,
-    execute_job,
-    is_temporary,
-    retry_delay,
-)
+from core.jobs.attempt import Attempt, AttemptStopped, Progress
+from core.jobs.execution import Outcome, execute_job, is_temporary, retry_delay
 from core.jobs.queue import (
     create_job,
     enqueue,

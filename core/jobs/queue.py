@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core.db import session_scope, utcnow
 from core.errors import ConfigurationError
 from core.i18n import N_
-from core.jobs.attempt import accepting_attempts, execute_job
+from core.jobs.execution import accepting_attempts, execute_job
 from core.jobs.models import Job, JobStatus
 from core.jobs.registry import get_job_type
 from core.settings import get_settings

@@ -3,17 +3,14 @@ what to do when it has failed for good."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from core.jobs.attempt import Attempt
 from core.jobs.models import Job
 from core.settings import get_settings
 
-if TYPE_CHECKING:
-    from core.jobs.attempt import Attempt
-
-Handler = Callable[["Attempt"], None]
+Handler = Callable[[Attempt], None]
 FailureHook = Callable[[Session, Job, str], None]
 
 

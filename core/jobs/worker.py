@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from core.db import session_scope, utcnow
 from core.i18n import N_
-from core.jobs.attempt import allow_attempts, stop_attempts
+from core.jobs.execution import allow_attempts, stop_attempts
 from core.jobs.models import Job, JobStatus
 from core.jobs.queue import enqueue, get_huey, hand_over_due_jobs
 from core.jobs.registry import JOB_TYPES
