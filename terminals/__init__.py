@@ -1,0 +1,1 @@
+"""Terminal sites: enrolment, assignments, offline sync, study evidence and credits."""

@@ -1,0 +1,1 @@
+"""Terminal sites, server side: the site record, its administrators, devices, assignments."""
