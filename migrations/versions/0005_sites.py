@@ -115,9 +115,7 @@ def upgrade() -> None:
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("hostname", sa.String(length=200), server_default="", nullable=False),
-        sa.Column(
-            "agent_version", sa.String(length=40), server_default="", nullable=False
-        ),
+        sa.Column("agent_version", sa.String(length=40), server_default="", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
