@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     # The lesson player buffers at most this many seconds ahead of the playhead, so a viewer
     # who stops early has not paid for the rest of the lesson.
     player_buffer_seconds: int = Field(default=30, ge=4, le=600)
+    # Terminal site tiers, best first, each with the tallest rendition its sites download
+    # (精品 / 示范 / 基础 by default). JSON in the environment: {"premium": 720, ...}.
+    site_tiers: dict[str, int] = Field(
+        default_factory=lambda: {"premium": 720, "demonstration": 480, "basic": 360},
+        min_length=1,
+    )
+    # A site is shown offline when its agent has not been heard from for this long.
+    site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
 
     @field_validator("metrics_address")
     @classmethod
@@ -93,6 +101,14 @@ class Settings(BaseSettings):
         host, colon, port = value.rpartition(":")
         if value and not (colon and host and port.isdigit() and 0 < int(port) < 65536):
             raise ValueError("give host:port, for example 127.0.0.1:9100")
+        return value
+
+    @field_validator("site_tiers")
+    @classmethod
+    def _tier_names_and_heights(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, height in value.items():
+            if not (name.isidentifier() and len(name) <= 40) or not 144 <= height <= 4320:
+                raise ValueError("give tier names (letters, digits, _) with heights 144 to 4320")
         return value
 
     @field_validator("base_url")
