@@ -48,6 +48,8 @@ ACTIONS = {
     "lesson_updated": N_("Lesson updated"),
     "course_deleted": N_("Course deleted"),
     "lesson_deleted": N_("Lesson deleted"),
+    "plan_created": N_("Study plan set"),
+    "plan_withdrawn": N_("Study plan withdrawn"),
 }
 TARGET_TYPES = {
     "organisation": N_("Organisation"),
@@ -57,6 +59,7 @@ TARGET_TYPES = {
     "audit": N_("Audit log"),
     "course": N_("Course"),
     "lesson": N_("Lesson"),
+    "plan": N_("Study plan"),
 }
 # Labels of the keys found in entries' details; other keys are shown as they are.
 DETAIL_LABELS = {

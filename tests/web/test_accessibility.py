@@ -320,6 +320,16 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         page.locator("form[action='/admin/members/import'] button:not([name])").click()
         expect(page.locator("#import-errors")).to_be_visible()
         survey.check(page, "adm import report")
+        page.goto(f"{server}/admin/plans")
+        page.locator("input[name=title]").fill("七一专题学习")
+        page.locator("form[action='/admin/plans'] select[name=org_id]").select_option(
+            str(site.tree.town.id)
+        )
+        page.locator("input[name=deadline]").fill("2099-07-01")
+        page.locator("input[name=course_ids]").first.check()
+        page.locator("form[action='/admin/plans'] button[type=submit]").click()
+        expect(page.locator("h1")).to_have_text("七一专题学习")
+        survey.check(page, "adm study plan set")
         page.goto(f"{server}/admin/audit")
         survey.check(page, "adm /admin/audit (with entries)")
 
@@ -335,6 +345,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/new",
             f"/admin/members/{site.member_id}",
             "/admin/members/import",
+            "/admin/plans",
         ],
         admin_extra,
     )
