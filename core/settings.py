@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     )
     # A site is shown offline when its agent has not been heard from for this long.
     site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
+    # A site's monthly duties (DOMAIN.md): on each fixed study day (5th/15th/25th; "逢六" regions
+    # set 6,16,26) at least this many minutes of courseware played, and together on the other
+    # days at least that many; group sessions held; days the site was open.
+    site_study_days: tuple[int, ...] = (5, 15, 25)
+    site_study_day_minutes: int = Field(default=90, ge=0)
+    site_other_days_minutes: int = Field(default=180, ge=0)
+    site_group_sessions: int = Field(default=2, ge=0)
+    site_open_days: int = Field(default=4, ge=0)
 
     @field_validator("metrics_address")
     @classmethod
@@ -110,6 +118,13 @@ class Settings(BaseSettings):
             if not (name.isidentifier() and len(name) <= 40) or not 144 <= height <= 4320:
                 raise ValueError("give tier names (letters, digits, _) with heights 144 to 4320")
         return value
+
+    @field_validator("site_study_days")
+    @classmethod
+    def _days_of_the_month(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not all(1 <= day <= 31 for day in value) or len(set(value)) != len(value):
+            raise ValueError("give distinct days of the month, 1 to 31")
+        return tuple(sorted(value))
 
     @field_validator("base_url")
     @classmethod
