@@ -73,6 +73,7 @@ function series(data) {
     symbol: LOOK[state].symbol,
     symbolSize: 12,
     cursor: "pointer",
+    tooltip: { show: true },
     itemStyle: { color: LOOK[state].color, borderColor: "#fff", borderWidth: 1 },
     emphasis: { scale: 1.6 },
     data: data.sites
@@ -93,7 +94,22 @@ function showCounts(data) {
   });
 }
 
-function draw(chart, data) {
+// The view: the located sites with a margin around them (at least 3 degrees across), so a
+// county's sites are not a single dot on the whole country; roam zooms out again.
+function view(data) {
+  const points = data.sites.filter((site) => site.located);
+  if (!points.length) return null;
+  const lons = points.map((site) => site.longitude);
+  const lats = points.map((site) => site.latitude);
+  const [west, east, south, north] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const padLon = Math.max((east - west) * 0.15, (3 - (east - west)) / 2, 0.3);
+  const padLat = Math.max((north - south) * 0.15, (3 - (north - south)) / 2, 0.3);
+  return [[west - padLon, north + padLat], [east + padLon, south - padLat]];
+}
+
+function draw(chart, data, { fit = false } = {}) {
+  const bounds = fit ? view(data) : null;
+  if (bounds) chart.setOption({ geo: { boundingCoords: bounds, center: null, zoom: 1 } });
   chart.setOption({
     aria: { enabled: true, label: { description: describe(data) } },
     series: series(data),
@@ -137,7 +153,6 @@ function setUp(geojson) {
       itemStyle: { areaColor: "#eceae6", borderColor: "#8a8a8a", borderWidth: 0.6 },
       emphasis: { itemStyle: { areaColor: "#dedbd5" }, label: { show: true, color: INK } },
       label: { show: false },
-      tooltip: { show: false },
     },
   });
   chart.on("click", (params) => {
@@ -145,7 +160,10 @@ function setUp(geojson) {
       window.location.assign(params.data.site.url);
     }
   });
-  window.addEventListener("resize", () => chart.resize());
+  window.addEventListener("resize", () => {
+    chart.dispatchAction({ type: "hideTip" });
+    chart.resize();
+  });
   return chart;
 }
 
@@ -159,7 +177,7 @@ async function start() {
     api("GET", figure.dataset.api),
   ]);
   const chart = setUp(geojson);
-  draw(chart, data);
+  draw(chart, data, { fit: true });
   figure.dataset.ready = "1";
   setInterval(async () => {
     try {
