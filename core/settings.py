@@ -94,9 +94,10 @@ class Settings(BaseSettings):
     )
     # A site is shown offline when its agent has not been heard from for this long.
     site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
-    # What the site map shows: "china" (the provinces) or one province's cities, named as
-    # china-geojson names its file ("chong_qing", "gui_zhou", "shan_xi_1" 山西, "shan_xi_2" 陕西).
-    map_region: str = Field(default="china", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    # What the site map draws: "auto" (the province of the sites' codes when they share one,
+    # else the country), "china" (the provinces), or one province with its cities, named as
+    # china-geojson names its file ("chong_qing", "gui_zhou", "shan_xi_1" 陕西, "shan_xi_2" 山西).
+    map_region: str = Field(default="auto", pattern=r"^[a-z][a-z0-9_]{0,39}$")
 
     @field_validator("metrics_address")
     @classmethod

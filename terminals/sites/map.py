@@ -36,6 +36,44 @@ from terminals.sites.presence import presence_of
 
 # The HTML table (the page without its chart) lists at most this many sites; the JSON has all.
 TABLE_LIMIT = 500
+# china-geojson's file of each province, by the first two digits of an administrative code.
+PROVINCE_MAPS = {
+    "11": "bei_jing",
+    "12": "tian_jin",
+    "13": "he_bei",
+    "14": "shan_xi_2",
+    "15": "nei_meng_gu",
+    "21": "liao_ning",
+    "22": "ji_lin",
+    "23": "hei_long_jiang",
+    "31": "shang_hai",
+    "32": "jiang_su",
+    "33": "zhe_jiang",
+    "34": "an_hui",
+    "35": "fu_jian",
+    "36": "jiang_xi",
+    "37": "shan_dong",
+    "41": "he_nan",
+    "42": "hu_bei",
+    "43": "hu_nan",
+    "44": "guang_dong",
+    "45": "guang_xi",
+    "46": "hai_nan",
+    "50": "chong_qing",
+    "51": "si_chuan",
+    "52": "gui_zhou",
+    "53": "yun_nan",
+    "54": "xi_zang",
+    "61": "shan_xi_1",
+    "62": "gan_su",
+    "63": "qing_hai",
+    "64": "ning_xia",
+    "65": "xin_jiang",
+    "71": "tai_wan",
+    "81": "xiang_gang",
+    "82": "ao_men",
+}
+COUNTRY_MAP = "china"
 
 
 class SiteState(enum.StrEnum):
@@ -98,6 +136,19 @@ class SiteMap:
     @property
     def unlocated(self) -> list[MapSite]:
         return [site for site in self.sites if not site.located]
+
+    @property
+    def region(self) -> str:
+        """The map to draw (YUANJIAO_MAP_REGION): with "auto", the province whose code begins
+        every located site's code (a province's cities are a tenth of the country's bytes and
+        show where a county's sites are), else the country."""
+        setting = get_settings().map_region
+        if setting != "auto":
+            return setting
+        provinces = {site.code[:2] for site in self.sites if site.located}
+        if len(provinces) == 1:
+            return PROVINCE_MAPS.get(provinces.pop(), COUNTRY_MAP)
+        return COUNTRY_MAP
 
 
 def _check_tier(tier: str | None) -> None:
@@ -198,7 +249,7 @@ def site_url(site_id: int) -> str:
 
 def site_map_read(found: SiteMap, *, now: datetime) -> SiteMapRead:
     return SiteMapRead(
-        region=get_settings().map_region,
+        region=found.region,
         generated_at=now,
         total=len(found.sites),
         counts=found.counts,
@@ -244,10 +295,9 @@ def site_map_json(
     return site_map_read(found, now=now)
 
 
-def _region_url(request: Request) -> str:
-    """The address of the configured region's GeoJSON; a region without a file is the
-    operator's mistake, told in the log."""
-    region = get_settings().map_region
+def _region_url(request: Request, region: str) -> str:
+    """The address of the region's GeoJSON; a region without a file is the operator's mistake,
+    told in the log."""
     try:
         url: str = request.app.state.templates.env.globals["static_url"](
             f"vendor/maps/{region}.json"
@@ -295,8 +345,8 @@ def site_map_page(
         tier_filter=tier_filter,
         state_filter=state_filter,
         query=query,
-        region=get_settings().map_region,
-        region_url=_region_url(request),
+        region=found.region,
+        region_url=_region_url(request, found.region),
         table=found.sites[:TABLE_LIMIT],
         table_limit=TABLE_LIMIT,
     )

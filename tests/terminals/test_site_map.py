@@ -1,8 +1,10 @@
 """The site map's data and its routes: what each state means, the filters, and every route of
 the map's router against every role and org scope."""
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
@@ -87,6 +89,33 @@ def test_each_site_gets_its_state_and_counts(session: Session, world: World) -> 
     assert [site.code for site in found.unlocated] == ["500101001004"]
 
 
+def test_the_map_is_the_province_of_the_sites_or_the_country(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def region(who: str, state: SiteState | None = None) -> str:
+        return site_map(session=session, actor=world.callers[who], state=state).region
+
+    assert region("adm") == "chong_qing"  # every located site's code begins with 50
+    assert region("far") == "si_chuan"
+    assert region("root") == "china"  # 50 and 51
+    assert region("root", state=SiteState.registered) == "china"  # no site is located
+    monkeypatch.setattr(site_map_module.get_settings(), "map_region", "gui_zhou")
+    assert region("adm") == region("root") == "gui_zhou"
+
+
+def test_every_province_map_is_vendored_under_its_code() -> None:
+    """Each file's features are that province's prefectures or counties (their ids begin with
+    the province's code), and the country's file has every province."""
+    maps = Path(site_map_module.__file__).parents[2] / "web" / "static" / "vendor" / "maps"
+    for code, name in site_map_module.PROVINCE_MAPS.items():
+        features = json.loads((maps / f"{name}.json").read_text())["features"]
+        ids = {str(feature.get("id") or feature["properties"].get("id")) for feature in features}
+        assert all(found.startswith(code) for found in ids), (name, code, ids)
+    country = json.loads((maps / "china.json").read_text())["features"]
+    provinces = {str(feature.get("id") or feature["properties"]["id"]) for feature in country}
+    assert set(site_map_module.PROVINCE_MAPS) <= provinces
+
+
 def test_coordinates_must_be_on_the_earth() -> None:
     assert located(29.5, 106.5) and located(-90, 180)
     assert not located(None, 106.5) and not located(29.5, None)
@@ -96,7 +125,7 @@ def test_coordinates_must_be_on_the_earth() -> None:
 def test_json_has_every_field_the_map_needs(client: TestClient, world: World) -> None:
     token_for(client, "adm")
     body = client.get("/api/sites/map").json()
-    assert body["total"] == 5 and body["region"] == "china"
+    assert body["total"] == 5 and body["region"] == "chong_qing"
     assert body["counts"] == {state.value: 1 for state in SiteState}
     online = next(site for site in body["sites"] if site["code"] == "500101001001")
     assert online == {

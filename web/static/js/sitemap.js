@@ -72,6 +72,8 @@ function series(data) {
     coordinateSystem: "geo",
     symbol: LOOK[state].symbol,
     symbolSize: 12,
+    // above 2,000 points of a state, drawn as one path (a province has tens of thousands)
+    large: true,
     cursor: "pointer",
     tooltip: { show: true },
     itemStyle: { color: LOOK[state].color, borderColor: "#fff", borderWidth: 1 },
