@@ -110,6 +110,7 @@ def test_the_map_draws_every_located_site_and_lists_the_others(
     tab.goto(f"{server}/admin/sites/map")
     expect(tab.locator("#site-map[data-ready='1']")).to_have_count(1)
     expect(tab.locator("#site-map-chart canvas").first).to_be_visible()
+    expect(tab.locator("#site-map")).to_have_attribute("data-region", "china")  # 50 and 52
     assert tab.evaluate(POINTS) == {
         "online": 2,
         "offline": 1,
@@ -153,6 +154,9 @@ def test_the_map_draws_every_located_site_and_lists_the_others(
     tab.goto(f"{server}/admin/sites/map?state=online")
     expect(tab.locator("#site-map[data-ready='1']")).to_have_count(1)
     assert tab.evaluate(POINTS)["online"] == 2 and sum(tab.evaluate(POINTS).values()) == 2
+    # those are all in Chongqing (codes 50...): its districts and counties are drawn
+    expect(tab.locator("#site-map")).to_have_attribute("data-region", "chong_qing")
+    tab.screenshot(path=shots / "site-map-province-1920.png")
     assert not [text for text in problems if "Content Security Policy" in text], problems
     assert not [text for text in problems if "site map" in text], problems
 

@@ -144,6 +144,9 @@ function setUp(geojson) {
       data: STATES.map(legendName),
       textStyle: { color: INK, fontSize: 14 },
       inactiveColor: "#767676",
+      backgroundColor: "rgba(255, 255, 255, 0.9)",
+      borderRadius: 6,
+      padding: [6, 10],
       itemGap: 14,
     },
     geo: {
