@@ -124,6 +124,8 @@ function draw(chart, data, { fit = false } = {}) {
 }
 
 function setUp(geojson) {
+  // the page's own text size (larger on wall screens, app.css)
+  const rootPx = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
   echarts.registerMap(figure.dataset.region, geojson);
   holder.hidden = false;
   const chart = echarts.init(holder, null, { renderer: "canvas" });
@@ -142,12 +144,14 @@ function setUp(geojson) {
       top: 8,
       left: "center",
       data: STATES.map(legendName),
-      textStyle: { color: INK, fontSize: 14 },
+      textStyle: { color: INK, fontSize: Math.round(rootPx * 0.85) },
       inactiveColor: "#767676",
       backgroundColor: "rgba(255, 255, 255, 0.9)",
       borderRadius: 6,
       padding: [6, 10],
       itemGap: 14,
+      itemWidth: Math.round(rootPx * 0.8),
+      itemHeight: Math.round(rootPx * 0.8),
     },
     geo: {
       map: figure.dataset.region,
