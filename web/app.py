@@ -58,6 +58,7 @@ from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
+from terminals.sites import map as site_map
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -383,4 +384,6 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(audit_pages.router)
     app.include_router(plans_api.router)
     app.include_router(plans_pages.router)
+    # Before the sites routers: /admin/sites/map and /api/sites/map are not /sites/{site_id}.
+    app.include_router(site_map.router)
     return app
