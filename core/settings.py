@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     )
     # A site is shown offline when its agent has not been heard from for this long.
     site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
+    # Terminal sync: records one upload batch may carry, the bytes of one record's body and of a
+    # whole batch, how far in the future a record's time may lie before it is flagged, and how
+    # long the download links in a site's manifest live.
+    sync_max_batch_records: int = Field(default=500, ge=1, le=10_000)
+    sync_max_record_bytes: int = Field(default=64 * 1024, ge=1024)
+    sync_max_batch_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    sync_max_clock_skew_seconds: int = Field(default=10 * 60, ge=0)
+    sync_link_ttl_seconds: int = Field(default=6 * 3600, ge=60)
 
     @field_validator("metrics_address")
     @classmethod

@@ -56,6 +56,7 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from terminals.sync import api as sync_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -379,4 +380,5 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    app.include_router(sync_api.router)
     return app
