@@ -199,8 +199,14 @@ def test_a_retranscoded_lesson_is_indexed_again(
 AGENT = str(uuid.uuid4())
 
 
-def _record(seq: int, *, kind: str = "heartbeat", body: dict[str, Any] | None = None,
-            occurred_at: datetime | None = None, key: str | None = None) -> dict[str, Any]:  # fmt: skip
+def _record(
+    seq: int,
+    *,
+    kind: str = "heartbeat",
+    body: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
     return {
         "uuid": key or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{AGENT}/{seq}")),
         "seq": seq,
@@ -308,12 +314,13 @@ def test_records_from_the_future_are_stored_flagged(
 
 # -- access -----------------------------------------------------------------------------------
 
+EMPTY_BATCH = {"agent_id": AGENT, "sent_at": "2026-11-01T00:00:00Z", "records": []}
 DEVICE_ROUTES = [
     ("POST", "/api/terminal/heartbeat", {}),
     ("GET", "/api/terminal/manifest", None),
     ("GET", "/api/terminal/files/lessons/1/poster.jpg", None),
-    ("POST", "/api/terminal/records", {"agent_id": AGENT, "sent_at": "2026-11-01T00:00:00Z", "records": []}),
-]  # fmt: skip
+    ("POST", "/api/terminal/records", EMPTY_BATCH),
+]
 
 
 def test_every_device_route_refuses_all_but_a_live_device(
