@@ -1,6 +1,7 @@
 """`yuanjiao terminal ...`: the site agent's commands (enroll, sync, status)."""
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,14 @@ from terminals.agent.state import AgentDir
 from terminals.agent.sync import agent_status, enrol_agent, run_sync
 
 terminal = typer.Typer(help="The site agent: enrol, sync content and records, status.")
+
+
+@terminal.callback()
+def quiet_http() -> None:
+    """Each request is not the operator's news: failures end in one line of ours."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
 
 DirOption = Annotated[Path, typer.Option("--dir", help="the agent's directory")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
