@@ -30,7 +30,7 @@ def consume_code(*, session: Session, code: str, now: datetime | None = None) ->
     The sites package's `consume_enrolment_code` takes this place once merged; the rule is the
     same: SHA-256 of the code, unexpired, not for a suspended site."""
     site = session.scalar(
-        select(Site).where(Site.enrolment_code_hash == token_hash(code)).with_for_update()
+        select(Site).where(Site.enrolment_code_hash == token_hash(code)).with_for_update(of=Site)
     )
     expires_at = site.enrolment_code_expires_at if site is not None else None
     if site is None or (expires_at is not None and expires_at <= (now or utcnow())):
