@@ -15,8 +15,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from core.errors import InvalidInput, TemporaryError
+from core.errors import ConfigurationError, InvalidInput, TemporaryError
 from core.i18n import N_
+from core.settings import get_settings
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MANIFEST_TIMEOUT = httpx.Timeout(300.0, connect=10.0)  # the first one may index new lessons
@@ -31,6 +32,14 @@ def agent_version() -> str:
         return version("yuanjiao")
     except PackageNotFoundError:
         return "0"
+
+
+def agent_locale() -> str:
+    """The operator's language (YUANJIAO_DEFAULT_LOCALE): the server words its refusals in it."""
+    try:
+        return get_settings().default_locale
+    except ConfigurationError:
+        return "zh_CN"
 
 
 class ServerRefused(InvalidInput):
@@ -64,6 +73,8 @@ class ServerClient:
         self.server = server.rstrip("/") + "/"
         headers = {"User-Agent": f"yuanjiao-agent/{agent_version()}"}
         self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        # The web's language cookie, sent to this server only (never to a storage host).
+        self._language = {"Cookie": f"lang={agent_locale()}"}
         self.http = httpx.Client(
             timeout=TIMEOUT,
             headers=headers,
@@ -78,7 +89,10 @@ class ServerClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self.http.request(
-                method, urljoin(self.server, path.lstrip("/")), headers=self._auth, **kwargs
+                method,
+                urljoin(self.server, path.lstrip("/")),
+                headers={**self._auth, **self._language},
+                **kwargs,
             )
         except httpx.HTTPError as exc:
             raise ServerAway(

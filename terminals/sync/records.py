@@ -21,9 +21,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.errors import TemporaryError
 from core.i18n import N_
 from core.settings import get_settings
 from terminals.sites.models import SiteDevice
@@ -199,7 +201,12 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
                 sent_at=_earliest(record.occurred_at, horizon),
                 received_at=now,
             )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same records arrived by another request this instant
+        raise TemporaryError(
+            N_("Another upload of the same records is being stored: send the batch again.")
+        ) from exc
     mark_seen(session=session, device_id=device.id, now=now)
     high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
     return BatchAck(

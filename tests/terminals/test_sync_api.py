@@ -32,6 +32,13 @@ from tests.terminals.sync_fixtures import (
 CODE = "enrol-code-0001"
 
 
+@pytest.fixture
+def client(client: TestClient) -> TestClient:
+    """The app's client, reading errors in English."""
+    client.cookies.set("lang", "en")
+    return client
+
+
 def _enrol(client: TestClient, code: str = CODE) -> dict[str, Any]:
     response = client.post("/api/terminal/enrol", json={"code": code, "hostname": "box"})
     assert response.status_code == 200, response.text
