@@ -125,7 +125,7 @@ async def file(key: str, device: CurrentDevice, store: StoreDep, request: Reques
     except ValueError as exc:
         raise NotFound(N_("File not found.")) from exc
     allowed = await unit_of_work(
-        lambda session: site_may_fetch(session=session, store=store, site=device.site, key=key)
+        lambda session: site_may_fetch(session=session, site=device.site, key=key)
     )
     if not allowed:
         raise NotFound(N_("This file is not in the site's manifest."))

@@ -7,10 +7,13 @@ presigned URL when the store gives one (S3), else the app's own file route, whic
 device token and serves only files of this site's manifest.
 """
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -19,6 +22,7 @@ from core.storage import ObjectStore
 from terminals.sites.assignments import assigned_lessons
 from terminals.sites.models import Site
 from terminals.sync.file_index import IndexedFile, lesson_files, rendition_name
+from terminals.sync.models import LessonFile
 from terminals.sync.signing import sign_payload
 
 MANIFEST_FORMAT = 1
@@ -84,16 +88,45 @@ def signed_manifest(*, session: Session, store: ObjectStore, site: Site) -> dict
     return sign_payload(build_manifest(session=session, store=store, site=site))
 
 
-def site_may_fetch(*, session: Session, store: ObjectStore, site: Site, key: str) -> bool:
-    """Whether `key` is a file of this site's manifest (the file route serves nothing else)."""
-    parts = key.split("/")
-    if len(parts) < 3 or parts[0] != "lessons" or not parts[1].isdigit():
-        return False
-    lesson_id = int(parts[1])
+# What each site may fetch, remembered briefly on this node: a file request then costs one indexed
+# lookup instead of the assignment queries. An assignment removed stops file access within this.
+FETCH_SCOPE_SECONDS = 30.0
+_scopes: dict[int, tuple[float, dict[int, tuple[str, ...]]]] = {}
+_scopes_lock = threading.Lock()
+
+
+def fetch_scope(*, session: Session, site: Site) -> dict[int, tuple[str, ...]]:
+    """Per assigned lesson id, the key prefixes the site may fetch: its rendition's directory,
+    the captions and the poster."""
+    now = time.monotonic()
+    with _scopes_lock:
+        cached = _scopes.get(site.id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    scope: dict[int, tuple[str, ...]] = {}
     for assigned in assigned_lessons(session=session, site=site):
-        if assigned.lesson.id == lesson_id:
-            files = lesson_files(
-                session=session, store=store, lesson=assigned.lesson, rendition=assigned.rendition
-            )
-            return any(f.key == key for f in files)
-    return False
+        lesson = assigned.lesson
+        hls = f"lessons/{lesson.id}/hls/"
+        prefixes = (f"{hls}{rendition_name(assigned.rendition)}/", f"{hls}captions/")
+        scope[lesson.id] = prefixes + ((lesson.poster_key,) if lesson.poster_key else ())
+    with _scopes_lock:
+        if len(_scopes) > 10_000:
+            _scopes.clear()
+        _scopes[site.id] = (now + FETCH_SCOPE_SECONDS, scope)
+    return scope
+
+
+def forget_fetch_scopes() -> None:
+    """Drop the remembered scopes (tests; a node that must apply a change at once)."""
+    with _scopes_lock:
+        _scopes.clear()
+
+
+def site_may_fetch(*, session: Session, site: Site, key: str) -> bool:
+    """Whether `key` is a file of this site's manifest (the file route serves nothing else):
+    an indexed file of an assigned lesson, within the rendition of the site's tier."""
+    lesson_id = session.scalar(select(LessonFile.lesson_id).where(LessonFile.key == key))
+    if lesson_id is None:
+        return False
+    prefixes = fetch_scope(session=session, site=site).get(lesson_id, ())
+    return any(key.startswith(prefix) for prefix in prefixes)
