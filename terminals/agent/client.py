@@ -7,6 +7,7 @@ the next.
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,7 +24,7 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MANIFEST_TIMEOUT = httpx.Timeout(300.0, connect=10.0)  # the first one may index new lessons
 CONNECT_RETRIES = 3
 DOWNLOAD_TRIES = 4
-CHUNK = 256 * 1024
+RETRY_PAUSE = 0.5  # seconds before the first retry of a broken download; doubled each time
 
 
 def agent_version() -> str:
@@ -145,7 +146,12 @@ class ServerClient:
         right SHA-256; the bytes transferred. FileCorrupt (the part dropped) on a mismatch."""
         absolute = urljoin(self.server, url)
         headers = dict(self._auth) if self._is_ours(absolute) else {}
-        transferred = 0
+        received = [0]  # counted as they arrive, so a transfer that breaks off still counts
+
+        def count(n: int) -> None:
+            received[0] += max(n, 0)
+            on_bytes(n)
+
         for attempt in range(DOWNLOAD_TRIES):
             have = part.stat().st_size if part.exists() else 0
             if have > size:
@@ -154,13 +160,15 @@ class ServerClient:
             if have == size:
                 break
             try:
-                transferred += self._fetch(absolute, part, have, headers, on_bytes)
+                self._fetch(absolute, part, have, headers, count)
             except httpx.HTTPError as exc:
                 if attempt == DOWNLOAD_TRIES - 1:
                     raise ServerAway(
                         N_("A download broke off (it resumes next time): %(reason)s"),
                         reason=str(exc) or type(exc).__name__,
                     ) from exc
+                time.sleep(RETRY_PAUSE * 2**attempt)  # give a poor link a moment
+        transferred = received[0]
         if not part.exists() or part.stat().st_size != size or _sha256(part) != sha256:
             part.unlink(missing_ok=True)
             raise FileCorrupt(
@@ -191,7 +199,8 @@ class ServerClient:
                 on_bytes(-have)  # the server sent the whole file: start again
             part.parent.mkdir(parents=True, exist_ok=True)
             with open(part, "ab" if append else "wb") as handle:
-                for chunk in response.iter_bytes(CHUNK):
+                # As the bytes arrive: a link that breaks keeps everything received so far.
+                for chunk in response.iter_bytes():
                     handle.write(chunk)
                     transferred += len(chunk)
                     on_bytes(len(chunk))
