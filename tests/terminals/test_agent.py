@@ -22,7 +22,7 @@ from terminals.agent.sync import agent_status, enrol_agent, run_sync
 from terminals.sync.models import SiteRecord
 from tests.factories import Tree
 from tests.server import YUANJIAO, running_server
-from tests.terminals.sync_fixtures import assign, make_course_of, make_site, publish
+from tests.terminals.sync_fixtures import assign, make_course_of, make_site, new_code, publish
 
 CODE = "agent-code-0001"
 
@@ -137,6 +137,16 @@ def test_the_quota_is_kept_and_the_cli_works(session: Session, tree: Tree, tmp_p
         assert json.loads(bigger.stdout)["lessons_complete"] == 2
         plain = cli("status")
         assert plain.returncode == 0 and "2 / 2" in plain.stdout
+
+        # Enrolling again rotates the token but keeps the agent's id, sequence and content.
+        agent_id = json.loads((directory / "agent.json").read_text())["agent_id"]
+        old_token = (directory / "token").read_text()
+        new_code(session, site, "agent-code-0002")
+        assert cli("enroll", "--server", server.url, "--code", "agent-code-0002").returncode == 0
+        assert json.loads((directory / "agent.json").read_text())["agent_id"] == agent_id
+        assert (directory / "token").read_text() != old_token
+        resynced = json.loads(cli("sync", "--json").stdout)
+        assert resynced["files_downloaded"] == 0 and resynced["lessons_complete"] == 2
     index = json.loads((directory / "index.json").read_text())
     for path, entry in index["files"].items():
         data = (directory / "content" / path).read_bytes()
