@@ -72,6 +72,9 @@ def sync(
     verify: Annotated[
         bool, typer.Option("--verify", help="check the digest of every file held")
     ] = False,
+    any_time: Annotated[
+        bool, typer.Option("--any-time", help="download now, outside the reception plan too")
+    ] = False,
 ) -> None:
     """Heartbeat, fetch the signed manifest and the content, purge, upload the outbox."""
     agent_dir = AgentDir(directory)
@@ -91,6 +94,7 @@ def sync(
                 agent_dir,
                 quota_bytes=quota,
                 verify=verify,
+                any_time=any_time,
                 on_total=lambda n: progress.update(task, total=n),
                 on_bytes=lambda n: progress.advance(task, n),
             )

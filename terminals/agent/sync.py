@@ -43,6 +43,7 @@ class SyncSummary:
 
     site_id: int
     manifest_issued_at: str | None = None
+    download_allowed: bool = True
     lessons: int = 0
     lessons_complete: int = 0
     lessons_skipped: list[int] = field(default_factory=list)
@@ -86,6 +87,23 @@ def boot_time() -> str | None:
     except (OSError, ValueError, IndexError):
         return None
     return datetime.fromtimestamp(time.time() - uptime, UTC).isoformat()
+
+
+def within_windows(windows: list[str], moment: datetime | None = None) -> bool:
+    """Whether the local time is inside one of the reception plan's windows ("22:00-06:00"
+    crosses midnight); an empty plan, or one the agent cannot read, allows any time."""
+    clock = (moment or datetime.now()).strftime("%H:%M")
+    readable = False
+    for window in windows:
+        start, dash, end = str(window).partition("-")
+        if not dash or len(start.strip()) != 5 or len(end.strip()) != 5:
+            continue
+        start, end = start.strip(), end.strip()
+        readable = True
+        inside = start <= clock < end if start < end else (clock >= start or clock < end)
+        if inside:
+            return True
+    return not readable
 
 
 def enrol_agent(
@@ -210,6 +228,7 @@ def run_sync(
     *,
     quota_bytes: int | None = None,
     verify: bool = False,
+    any_time: bool = False,
     on_total: Callable[[int], None] = lambda _n: None,
     on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> SyncSummary:
@@ -234,6 +253,13 @@ def run_sync(
             raise
         payload = verify_manifest(client.manifest(), config)
         summary.manifest_issued_at = payload["issued_at"]
+        windows = payload["site"].get("download_windows") or []
+        summary.download_allowed = any_time or within_windows(windows)
+        if not summary.download_allowed:
+            summary.errors.append(
+                f"outside the reception plan {', '.join(windows)}: nothing downloaded "
+                "(--any-time downloads now)"
+            )
         _fetch_content(
             agent_dir,
             client,
@@ -241,6 +267,7 @@ def run_sync(
             summary,
             quota=quota_bytes if quota_bytes is not None else config.quota_bytes,
             verify=verify,
+            download=summary.download_allowed,
             on_total=on_total,
             on_bytes=on_bytes,
         )
@@ -263,10 +290,12 @@ def _fetch_content(
     *,
     quota: int | None,
     verify: bool,
+    download: bool,
     on_total: Callable[[int], None],
     on_bytes: Callable[[int], None],
 ) -> None:
-    """Purge, check what is held, fetch what is missing within the budget, write the index."""
+    """Purge, check what is held, fetch what is missing within the budget (if `download`),
+    write the index."""
     wanted = wanted_files(agent_dir, payload)
     summary.files_purged = purge(agent_dir, set(wanted))
     known: dict[str, Any] = agent_dir.index().get("files", {})
@@ -280,7 +309,7 @@ def _fetch_content(
             missing.setdefault(file.lesson_id, []).append(file)
     budget = _budget(agent_dir, quota, sum(entry["size"] for entry in held.values()))
     plan: list[WantedFile] = []
-    for lesson in payload["lessons"]:
+    for lesson in payload["lessons"] if download else []:
         files = missing.get(lesson["id"], [])
         need = sum(f.size - _part_size(agent_dir, f) for f in files)
         if need > budget:

@@ -67,7 +67,14 @@ def build_manifest(*, session: Session, store: ObjectStore, site: Site) -> dict[
         )
     return {
         "format": MANIFEST_FORMAT,
-        "site": {"id": site.id, "code": site.code, "name": site.name, "tier": site.tier},
+        "site": {
+            "id": site.id,
+            "code": site.code,
+            "name": site.name,
+            "tier": site.tier,
+            # The reception plan: local times the agent may download in; empty means any time.
+            "download_windows": list(site.download_windows or []),
+        },
         "issued_at": utcnow().isoformat(),
         "total_bytes": total,
         "lessons": lessons,

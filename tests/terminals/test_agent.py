@@ -101,6 +101,25 @@ def test_an_agent_enrols_syncs_resumes_repairs_and_purges(
     assert session.scalar(select(func.count()).select_from(SiteRecord)) == 2
 
 
+def test_downloads_wait_for_the_reception_plan(
+    session: Session, tree: Tree, tmp_path: Path
+) -> None:
+    lesson = publish(session, get_store(), make_course_of(session, tree), "第一课", segments=1)
+    site = make_site(session, tree.branch, "500101001001", enrol=CODE)
+    hour = datetime.now().hour
+    site.download_windows = [f"{(hour + 2) % 24:02d}:00-{(hour + 3) % 24:02d}:00"]
+    session.commit()
+    assign(session, site, lesson)
+    agent_dir = AgentDir(tmp_path / "agent")
+    with running_server(tmp_path) as server:
+        enrol_agent(agent_dir, server=server.url, code=CODE)
+        waiting = run_sync(agent_dir)
+        assert not waiting.download_allowed and waiting.files_downloaded == 0
+        assert "reception plan" in waiting.errors[0] and waiting.lessons_complete == 0
+        now = run_sync(agent_dir, any_time=True)
+        assert now.files_downloaded == 3 + 1 and now.lessons_complete == 1  # one segment
+
+
 def test_the_quota_is_kept_and_the_cli_works(session: Session, tree: Tree, tmp_path: Path) -> None:
     store = get_store()
     course = make_course_of(session, tree)

@@ -100,3 +100,17 @@ def test_without_a_server_a_sync_fails_clearly_and_keeps_a_heartbeat(tmp_path: P
     [beat] = Outbox(agent_dir.outbox_path).pending(10)
     assert beat["kind"] == "heartbeat" and beat["seq"] == 1
     assert beat["body"]["disk_free_bytes"] > 0
+
+
+def test_reception_windows() -> None:
+    from datetime import datetime
+
+    from terminals.agent.sync import within_windows
+
+    at = datetime(2026, 11, 28, 23, 30)
+    assert within_windows([], at) and within_windows(["nonsense"], at)
+    assert within_windows(["22:00-06:00"], at)
+    assert within_windows(["22:00-06:00"], at.replace(hour=5, minute=59))
+    assert not within_windows(["22:00-06:00"], at.replace(hour=6, minute=0))
+    assert not within_windows(["08:00-12:00", "14:00-18:00"], at)
+    assert within_windows(["08:00-12:00", "14:00-18:00"], at.replace(hour=14))
