@@ -130,8 +130,14 @@ def advance_mark(*, session: Session, site_id: int, agent_id: str) -> int:
     """Move the agent's high-water mark over every stored record that continues it."""
     mark = session.get(AgentMark, (site_id, agent_id), with_for_update=True)
     if mark is None:
-        mark = AgentMark(site_id=site_id, agent_id=agent_id, high_water=0)
-        session.add(mark)
+        try:
+            with session.begin_nested():
+                session.add(AgentMark(site_id=site_id, agent_id=agent_id, high_water=0))
+        except IntegrityError:
+            pass  # the agent's first two batches arrived together: the other one made it
+        mark = session.get_one(
+            AgentMark, (site_id, agent_id), with_for_update=True, populate_existing=True
+        )
     high_water = mark.high_water
     while True:
         seqs = session.scalars(
