@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # else the country), "china" (the provinces), or one province with its cities, named as
     # china-geojson names its file ("chong_qing", "gui_zhou", "shan_xi_1" 陕西, "shan_xi_2" 山西).
     map_region: str = Field(default="auto", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    # Terminal sync: records one upload batch may carry, the bytes of one record's body and of a
+    # whole batch, how far in the future a record's time may lie before it is flagged, and how
+    # long the download links in a site's manifest live.
+    sync_max_batch_records: int = Field(default=500, ge=1, le=10_000)
+    sync_max_record_bytes: int = Field(default=64 * 1024, ge=1024)
+    sync_max_batch_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    sync_max_clock_skew_seconds: int = Field(default=10 * 60, ge=0)
+    sync_link_ttl_seconds: int = Field(default=6 * 3600, ge=60)
 
     @field_validator("metrics_address")
     @classmethod

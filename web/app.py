@@ -59,6 +59,7 @@ from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
 from terminals.sites import map as site_map
+from terminals.sync import api as sync_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -386,4 +387,5 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(plans_pages.router)
     # Before the sites routers: /admin/sites/map and /api/sites/map are not /sites/{site_id}.
     app.include_router(site_map.router)
+    app.include_router(sync_api.router)
     return app

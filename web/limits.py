@@ -63,6 +63,11 @@ LARGE_BODIES = (
         re.compile(r"^/api/lessons/[^/]+/captions/?$"),
         lambda _settings: MAX_CAPTION_BYTES + FRAMING,
     ),
+    LargeBody(
+        frozenset({"POST"}),
+        re.compile(r"^/api/terminal/records/?$"),
+        lambda settings: settings.sync_max_batch_bytes,
+    ),
 )
 
 

@@ -1,7 +1,7 @@
 """study plans: required courses and lessons, whom they bind, reminders sent
 
 Revision ID: 0010_plans
-Revises: 0005_sites
+Revises: 0007_sync
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_plans"
-down_revision: str | None = "0005_sites"
+down_revision: str | None = "0007_sync"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
