@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_s
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
@@ -41,8 +42,10 @@ from core.errors import (
 from core.health import check_database, check_storage, engine_error
 from core.i18n import LOCALES, N_, error_text, gettext
 from core.jobs import Worker
+from core.notify import api as notify_api
+from core.notify import pages as notify_pages
 from core.people import api as people_api
-from core.people import member_pages
+from core.people import learner_api, learner_pages, member_pages
 from core.people import pages as people_pages
 from core.people.errors import PasswordChangeRequired
 from core.people.models import User
@@ -379,4 +382,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    app.include_router(learner_api.router)
+    app.include_router(learner_pages.router)
+    app.include_router(notify_api.router)
+    app.include_router(notify_pages.router)
     return app

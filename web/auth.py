@@ -28,7 +28,7 @@ from core.db import utcnow
 from core.errors import InvalidInput, NotAuthenticated, PlatformError, TemporaryError
 from core.i18n import N_, error_text, gettext
 from core.people import accounts, passwords
-from core.people.models import User
+from core.people.models import Role, User
 from core.security import busy_error, password_slots
 from core.settings import get_settings
 from web.i18n import pick_locale
@@ -134,6 +134,8 @@ def _logged_in(request: Request, user: User, token: str, device: str | None, nex
     request.session.clear()
     request.session[SESSION_TOKEN] = token
     target = _safe_next(next)
+    if target == "/" and user.grants and all(g.role is Role.member for g in user.grants):
+        target = "/me"  # a member without other roles lands on their own page
     if user.must_change_password:
         target = f"{PASSWORD_PAGE}?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)

@@ -40,7 +40,9 @@ def _checked(category: str, title: str, body: str, link: str) -> tuple[str, str,
         raise InvalidInput(N_("A notice's title has at most %(max)s characters."), max=TITLE_MAX)
     if len(body) > BODY_MAX:
         raise InvalidInput(N_("A notice's text has at most %(max)s characters."), max=BODY_MAX)
-    if link and (not link.startswith("/") or link.startswith(("//", "/\\")) or len(link) > LINK_MAX):
+    if link and (
+        not link.startswith("/") or link.startswith(("//", "/\\")) or len(link) > LINK_MAX
+    ):
         raise InvalidInput(N_("A notice links only to a page of this site (a path such as /me)."))
     return category, title, body, link
 
@@ -114,13 +116,21 @@ def notify(
     return notices
 
 
-def dispatch(notices: list[Notice]) -> None:
-    """Hand the notices' delivery jobs to the queue now (after the caller's commit); without
-    this the jobs outbox hands them over within its grace period."""
-    for notice in notices:
-        for delivery in notice.deliveries:
-            if delivery.job_id is not None and delivery.status is DeliveryStatus.pending:
-                enqueue(delivery.job_id)
+def delivery_jobs(notices: list[Notice]) -> list[int]:
+    """The ids of the jobs that will deliver these notices (read them before the commit)."""
+    return [
+        d.job_id
+        for notice in notices
+        for d in notice.deliveries
+        if d.job_id is not None and d.status is DeliveryStatus.pending
+    ]
+
+
+def dispatch(job_ids: list[int]) -> None:
+    """Hand delivery jobs to the queue now (after the caller's commit); without this the jobs
+    outbox hands them over within its grace period."""
+    for job_id in job_ids:
+        enqueue(job_id)
 
 
 # The recipient's side
@@ -131,7 +141,11 @@ def _own(user: User) -> Select[Any]:
 
 
 def list_notices(
-    *, session: Session, user: User, unread_only: bool = False, page: int = 1,
+    *,
+    session: Session,
+    user: User,
+    unread_only: bool = False,
+    page: int = 1,
     per_page: int = PER_PAGE,
 ) -> Page[Notice]:
     """The user's notices, newest first."""

@@ -75,4 +75,3 @@ def run_delivery(attempt: Attempt) -> None:
             done.attempts += 1
             done.error = None
             done.delivered_at = utcnow()
-

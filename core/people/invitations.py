@@ -39,6 +39,7 @@ from core.people.accounts import (
     locked_until,
     start_session,
 )
+from core.people.errors import AttemptsLocked
 from core.people.logins import (
     attach_login,
     audit_login_created,
@@ -200,13 +201,20 @@ def issue_branch_invitations(
     org = get_managed_org(session=session, actor=actor, org_id=org_id)
     members = members_to_invite(session=session, org=org)
     if not members:
-        raise InvalidInput(N_("Every active member of %(name)s has a login already."), name=org.name)
+        raise InvalidInput(
+            N_("Every active member of %(name)s has a login already."), name=org.name
+        )
     return issue_invitations(
         session=session, actor=actor, members=members, org_id=org.id, address=address
     )
 
 
 # Activation
+
+
+def _locked(until: datetime) -> AttemptsLocked:
+    error = locked_error(until)
+    return AttemptsLocked(error.message, **error.values)
 
 
 def _activation_key(address: str) -> str:
@@ -242,10 +250,12 @@ def check_activation(
     key = _activation_key(address)
     until = locked_until(session=session, key=key)
     if until is not None:
-        return ActivationCheck(None, locked_error(until))
+        return ActivationCheck(None, _locked(until))
     now = utcnow()
     invitation = session.scalar(
-        select(MemberInvitation).where(MemberInvitation.code_hash == hash_code(normalise_code(code)))
+        select(MemberInvitation).where(
+            MemberInvitation.code_hash == hash_code(normalise_code(code))
+        )
     )
     error: PlatformError | None = None
     if invitation is None or invitation.revoked_at is not None:
@@ -263,7 +273,7 @@ def check_activation(
             error = _wrong_identity(session=session, invitation=invitation, address=address)
     if error is not None:
         lock = count_failure(session=session, key=key, policy=_policy(), now=now)
-        return ActivationCheck(None, locked_error(lock) if lock is not None else error)
+        return ActivationCheck(None, _locked(lock) if lock is not None else error)
     assert invitation is not None
     return ActivationCheck(invitation.id, None)
 
@@ -328,4 +338,3 @@ def complete_activation(
     user.last_login_at = now
     token = start_session(session=session, user=user, address=address, user_agent=user_agent)
     return user, token
-

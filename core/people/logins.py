@@ -77,7 +77,9 @@ def _check_can_have_login(member: Member) -> None:
     if member.user_id is not None:
         raise InvalidInput(N_("%(name)s already has a login."), name=member.name)
     if not member.active:
-        raise InvalidInput(N_("%(name)s is deactivated: activate the member first."), name=member.name)
+        raise InvalidInput(
+            N_("%(name)s is deactivated: activate the member first."), name=member.name
+        )
     require_active(member.org)
 
 
@@ -115,29 +117,34 @@ def create_member_login(
     returned to be shown once; the member must choose their own at the first login."""
     member = managed_member(session=session, actor=actor, member_id=member_id)
     _check_can_have_login(member)
-    chosen = check_login(login) if login and login.strip() else suggest_login(
-        session=session, member=member
+    chosen = (
+        check_login(login)
+        if login and login.strip()
+        else suggest_login(session=session, member=member)
     )
     password = generate_password()
     user = create_user(session=session, login=chosen, password=password, display_name=member.name)
     user.must_change_password = True
     _link(session=session, member=member, user=user)
-    audit_login_created(session=session, member=member, user=user, actor=actor, how="admin",
-                        address=address)
+    audit_login_created(
+        session=session, member=member, user=user, actor=actor, how="admin", address=address
+    )
     return user, password
 
 
-def attach_login(
-    *, session: Session, member: Member, login: str, password_hash: str
-) -> User:
+def attach_login(*, session: Session, member: Member, login: str, password_hash: str) -> User:
     """A login of the member's own choosing (an activated invitation): the password was
     chosen by the member and hashed by the caller, so nothing needs changing at first login."""
     _check_can_have_login(member)
     login = check_login(login)
     if session.scalar(select(User.id).where(User.login == login)) is not None:
         raise InvalidInput(N_("The login %(login)s is taken."), login=login)
-    user = User(login=login, display_name=member.name[:DISPLAY_NAME_MAX],
-                password_hash=password_hash, password_changed_at=utcnow())
+    user = User(
+        login=login,
+        display_name=member.name[:DISPLAY_NAME_MAX],
+        password_hash=password_hash,
+        password_changed_at=utcnow(),
+    )
     session.add(user)
     session.flush()
     _link(session=session, member=member, user=user)
@@ -158,3 +165,38 @@ def audit_login_created(
         address=address,
         detail={"name": member.name, "login": user.login, "how": how},
     )
+
+
+EMAIL_MAX = 254
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def set_email(*, session: Session, user: User, email: str, address: str = "") -> User:
+    """Set (or with "" clear) one's own e-mail address, where e-mailed notices go."""
+    email = email.strip()
+    if len(email) > EMAIL_MAX or (email and not _EMAIL.fullmatch(email)):
+        raise InvalidInput(N_("This is not an e-mail address."))
+    account = session.get(User, user.id)
+    if account is None:
+        raise NotFound(N_("Account %(id)s not found."), id=user.id)
+    if account.email == email:
+        return account
+    account.email = email
+    session.flush()
+    member = member_of(session=session, user=account)
+    org_id = (
+        member.org_id
+        if member is not None
+        else (account.grants[0].org_id if account.grants else None)
+    )
+    record(
+        session=session,
+        action="email_changed",
+        actor=account,
+        target_type="user",
+        target_id=account.id,
+        org_id=org_id,
+        address=address,
+        detail={"login": account.login},
+    )
+    return account

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from core.api import RowId, SessionDep, verify_csrf
+from core.errors import InvalidInput
 from core.i18n import N_, error_text, gettext
 from core.people.api import AdminUser, client_address, reader_locale
 from core.people.forms import (
@@ -22,6 +23,12 @@ from core.people.forms import (
     submit,
     switched,
 )
+from core.people.invitations import (
+    IssuedCode,
+    issue_branch_invitations,
+    issue_invitation,
+)
+from core.people.logins import create_member_login
 from core.people.members import (
     get_managed_member,
     list_members,
@@ -34,6 +41,7 @@ from core.people.models import Member, User
 from core.people.orgs import org_tree
 from core.people.roster import MAX_ROSTER_BYTES, ImportReport, import_roster
 from core.people.schemas import MemberCreate, MemberEdit
+from core.people.sheets import invitation_sheet
 from core.settings import get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -179,6 +187,9 @@ def _member_form(
             if member is not None
             else {"org_id": request.query_params.get("org_id", "")}
         )
+    login_account = (
+        session.get(User, member.user_id) if member is not None and member.user_id else None
+    )
     return admin_page(
         request,
         "people/member_form.html",
@@ -187,6 +198,7 @@ def _member_form(
         error=error,
         status=status,
         member=member,
+        login_account=login_account,
         values=values,
         orgs=active_choices(org_tree(session=session, actor=actor)),
     )
@@ -271,6 +283,7 @@ def _import_page(
         ],
         checked_only=checked_only,
         max_mb=MAX_ROSTER_BYTES // 1024**2,
+        sheet=invitation_sheet(report.invitations, reader_locale(request)) if report else None,
     )
 
 
@@ -281,8 +294,10 @@ def import_roster_page(
     actor: AdminUser,
     file: Annotated[UploadFile, File()],
     check: Annotated[str, Form()] = "",
+    invite: Annotated[str, Form()] = "",
 ) -> Response:
-    """Import (or, with `check`, only check) a roster and show the report row by row."""
+    """Import (or, with `check`, only check) a roster and show the report row by row; with
+    `invite`, the invitation codes of members without a login, to print."""
     page = partial(_import_page, request, actor)
     data = file.file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
@@ -302,6 +317,7 @@ def import_roster_page(
             apply=not check,
             file_name=file.filename or "",
             address=client_address(request),
+            invite=bool(invite) and not check,
         )
 
     def shown(report: ImportReport) -> Response:
@@ -363,3 +379,132 @@ def member_active(
         )
 
     return _on_member_page(request, session, actor, member_id, change, notice)
+
+
+# Logins and invitation codes
+
+
+@router.post("/admin/members/{member_id}/login")
+def member_login(
+    request: Request,
+    member_id: RowId,
+    session: SessionDep,
+    actor: AdminUser,
+    login: Annotated[str, Form()] = "",
+) -> Response:
+    """Give the member a login with a generated password, shown once on the next page."""
+
+    def change() -> tuple[User, str]:
+        return create_member_login(
+            session=session,
+            actor=actor,
+            member_id=member_id,
+            login=login[:200] or None,
+            address=client_address(request),
+        )
+
+    def shown(created: tuple[User, str]) -> Response:
+        account, password = created
+        member = get_managed_member(session=session, actor=actor, member_id=member_id)
+        response = admin_page(
+            request,
+            "people/member_login.html",
+            actor=actor,
+            section="members",
+            member=member,
+            account=account,
+            password=password,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    again = partial(_member_form, request, session, actor, member_id=member_id)
+    return submit(request, session, change, done=shown, again=again)
+
+
+def _sheet_page(request: Request, actor: User, codes: list[IssuedCode], **context: Any) -> Response:
+    response = admin_page(
+        request,
+        "people/invitations.html",
+        actor=actor,
+        section="members",
+        sheet=invitation_sheet(codes, reader_locale(request)),
+        **context,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/admin/members/{member_id}/invitation")
+def member_invitation(
+    request: Request, member_id: RowId, session: SessionDep, actor: AdminUser
+) -> Response:
+    """Issue an invitation code for the member and show it once, ready to print."""
+
+    def change() -> IssuedCode:
+        return issue_invitation(
+            session=session, actor=actor, member_id=member_id, address=client_address(request)
+        )
+
+    again = partial(_member_form, request, session, actor, member_id=member_id)
+    return submit(
+        request,
+        session,
+        change,
+        done=lambda code: _sheet_page(request, actor, [code], orgs=None),
+        again=again,
+    )
+
+
+def _batch_page(
+    request: Request,
+    session: Session,
+    actor: User,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return admin_page(
+        request,
+        "people/invitations.html",
+        actor=actor,
+        section="members",
+        error=error,
+        status=status,
+        sheet=None,
+        orgs=active_choices(org_tree(session=session, actor=actor)),
+        org_filter=optional_id(request.query_params.get("org_id", "")),
+        invitation_days=get_settings().invitation_days,
+    )
+
+
+@router.get("/admin/invitations")
+def invitations_page(request: Request, session: SessionDep, actor: AdminUser) -> Response:
+    """Issue a printable batch of codes for a branch's members who have no login yet."""
+    return _batch_page(request, session, actor)
+
+
+@router.post("/admin/invitations")
+def invitations_issue(
+    request: Request,
+    session: SessionDep,
+    actor: AdminUser,
+    org_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Issue the batch and show the sheet once."""
+
+    def change() -> list[IssuedCode]:
+        org = optional_id(org_id)
+        if org is None:
+            raise InvalidInput(N_("Choose an organisation."))
+        return issue_branch_invitations(
+            session=session, actor=actor, org_id=org, address=client_address(request)
+        )
+
+    return submit(
+        request,
+        session,
+        change,
+        done=lambda codes: _sheet_page(request, actor, codes, orgs=None),
+        again=partial(_batch_page, request, session, actor),
+    )
