@@ -11,7 +11,6 @@ from core.cli import acting_user, fail
 from core.db import session_scope
 from core.errors import NotFound, PlatformError
 from core.i18n import N_
-from core.notify.service import delivery_jobs, dispatch, notify
 from core.people.models import User
 from core.people.permissions import can_see_user
 
@@ -31,6 +30,9 @@ def notices_send(
     ] = None,
 ) -> None:
     """Send a notice; prints its deliveries as JSON (e-mail and SMS go out through the worker)."""
+    # Imported here: the delivery job reads the settings, which `main` checks first.
+    from core.notify.service import delivery_jobs, dispatch, notify
+
     try:
         actor = acting_user(as_login)
         with session_scope() as session:
