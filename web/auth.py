@@ -127,10 +127,14 @@ async def login(
         message = gettext(pick_locale(request, get_settings().default_locale), WRONG_LOGIN)
         return _login_page(request, next, message, status=401)
     user = outcome.user
-    if _safe_next(next) == "/" and user.grants and all(g.role is Role.member for g in user.grants):
-        # A member (and nothing else) lands on their own page, if the account has a record.
-        if await unit_of_work(lambda s: member_of(session=s, user=user) is not None):
-            next = "/me"
+    # A member (and nothing else) lands on their own page, if the account has a record.
+    only_member = bool(user.grants) and all(g.role is Role.member for g in user.grants)
+    if (
+        _safe_next(next) == "/"
+        and only_member
+        and await unit_of_work(lambda s: member_of(session=s, user=user) is not None)
+    ):
+        next = "/me"
     return _logged_in(request, user, outcome.token, attempt.device, next)
 
 
