@@ -72,7 +72,8 @@ def notify(
     ids = list(dict.fromkeys(r.id if isinstance(r, User) else int(r) for r in recipients))
     if not ids:
         return []
-    active = dict(session.execute(select(User.id, User.active).where(User.id.in_(ids))).tuples())
+    rows = session.execute(select(User.id, User.active).where(User.id.in_(ids)))
+    active = {row.id: row.active for row in rows}
     missing = [user_id for user_id in ids if user_id not in active]
     if missing:
         raise NotFound(N_("Account %(id)s not found."), id=missing[0])
