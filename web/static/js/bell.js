@@ -2,6 +2,7 @@
 // the page loads, when the tab comes back into view, and every two minutes while it is shown.
 // Without this script the bell is still a link to the notices page.
 const bell = document.getElementById("bell");
+const unreadPart = bell?.querySelector(".bell-unread");
 const count = bell?.querySelector(".bell-count");
 const EVERY_MS = 120_000;
 
@@ -15,18 +16,14 @@ async function refresh() {
     if (!response.ok) return;
     const { unread } = await response.json();
     count.textContent = unread > 99 ? "99+" : String(unread);
-    count.hidden = unread === 0;
+    unreadPart.hidden = unread === 0;
     bell.classList.toggle("has-unread", unread > 0);
-    bell.setAttribute(
-      "aria-label",
-      unread > 0 ? `${bell.dataset.label} (${unread} ${bell.dataset.unread})` : bell.dataset.label,
-    );
   } catch (_) {
     /* offline for a moment: the next refresh tries again */
   }
 }
 
-if (bell && count) {
+if (bell && count && unreadPart) {
   refresh();
   document.addEventListener("visibilitychange", refresh);
   window.addEventListener("pageshow", refresh); // back/forward cache shows an old number
