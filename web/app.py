@@ -45,7 +45,7 @@ from core.jobs import Worker
 from core.notify import api as notify_api
 from core.notify import pages as notify_pages
 from core.people import api as people_api
-from core.people import learner_api, learner_pages, member_pages
+from core.people import learner_api, learner_pages, login_pages, member_pages
 from core.people import pages as people_pages
 from core.people.errors import PasswordChangeRequired
 from core.people.models import User
@@ -384,6 +384,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(audit_pages.router)
     app.include_router(learner_api.router)
     app.include_router(learner_pages.router)
+    app.include_router(login_pages.router)
     app.include_router(notify_api.router)
     app.include_router(notify_pages.router)
     return app

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from core.api import RowId, SessionDep, verify_csrf
-from core.errors import InvalidInput
 from core.i18n import N_, error_text, gettext
 from core.people.api import AdminUser, client_address, reader_locale
 from core.people.forms import (
@@ -23,12 +22,6 @@ from core.people.forms import (
     submit,
     switched,
 )
-from core.people.invitations import (
-    IssuedCode,
-    issue_branch_invitations,
-    issue_invitation,
-)
-from core.people.logins import create_member_login
 from core.people.members import (
     get_managed_member,
     list_members,
@@ -161,7 +154,7 @@ def members_lookup(
     )
 
 
-def _member_form(
+def member_form_page(
     request: Request,
     session: Session,
     actor: User,
@@ -214,7 +207,7 @@ def _on_member_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     """A change posted from a member's page, which shows again after it."""
-    again = partial(_member_form, request, session, actor, member_id=member_id, values=values)
+    again = partial(member_form_page, request, session, actor, member_id=member_id, values=values)
     done = f"/admin/members/{member_id}?done={notice}"
     return submit(request, session, change, done=done, again=again)
 
@@ -222,7 +215,7 @@ def _on_member_page(
 @router.get("/admin/members/new")
 def member_new(request: Request, session: SessionDep, actor: AdminUser) -> Response:
     """The form for a new member."""
-    return _member_form(request, session, actor)
+    return member_form_page(request, session, actor)
 
 
 @router.post("/admin/members")
@@ -250,7 +243,7 @@ def member_create(
         session,
         change,
         done=lambda member_id: redirect(f"/admin/members/{member_id}?done=created"),
-        again=partial(_member_form, request, session, actor, values=form.shown()),
+        again=partial(member_form_page, request, session, actor, values=form.shown()),
     )
 
 
@@ -331,7 +324,7 @@ def member_page(
     request: Request, member_id: RowId, session: SessionDep, actor: AdminUser
 ) -> Response:
     """One member: edit the details, deactivate or reactivate."""
-    return _member_form(request, session, actor, member_id=member_id)
+    return member_form_page(request, session, actor, member_id=member_id)
 
 
 @router.post("/admin/members/{member_id}")
@@ -379,132 +372,3 @@ def member_active(
         )
 
     return _on_member_page(request, session, actor, member_id, change, notice)
-
-
-# Logins and invitation codes
-
-
-@router.post("/admin/members/{member_id}/login")
-def member_login(
-    request: Request,
-    member_id: RowId,
-    session: SessionDep,
-    actor: AdminUser,
-    login: Annotated[str, Form()] = "",
-) -> Response:
-    """Give the member a login with a generated password, shown once on the next page."""
-
-    def change() -> tuple[User, str]:
-        return create_member_login(
-            session=session,
-            actor=actor,
-            member_id=member_id,
-            login=login[:200] or None,
-            address=client_address(request),
-        )
-
-    def shown(created: tuple[User, str]) -> Response:
-        account, password = created
-        member = get_managed_member(session=session, actor=actor, member_id=member_id)
-        response = admin_page(
-            request,
-            "people/member_login.html",
-            actor=actor,
-            section="members",
-            member=member,
-            account=account,
-            password=password,
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    again = partial(_member_form, request, session, actor, member_id=member_id)
-    return submit(request, session, change, done=shown, again=again)
-
-
-def _sheet_page(request: Request, actor: User, codes: list[IssuedCode], **context: Any) -> Response:
-    response = admin_page(
-        request,
-        "people/invitations.html",
-        actor=actor,
-        section="members",
-        sheet=invitation_sheet(codes, reader_locale(request)),
-        **context,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@router.post("/admin/members/{member_id}/invitation")
-def member_invitation(
-    request: Request, member_id: RowId, session: SessionDep, actor: AdminUser
-) -> Response:
-    """Issue an invitation code for the member and show it once, ready to print."""
-
-    def change() -> IssuedCode:
-        return issue_invitation(
-            session=session, actor=actor, member_id=member_id, address=client_address(request)
-        )
-
-    again = partial(_member_form, request, session, actor, member_id=member_id)
-    return submit(
-        request,
-        session,
-        change,
-        done=lambda code: _sheet_page(request, actor, [code], orgs=None),
-        again=again,
-    )
-
-
-def _batch_page(
-    request: Request,
-    session: Session,
-    actor: User,
-    *,
-    error: str | None = None,
-    status: int = 200,
-) -> Response:
-    return admin_page(
-        request,
-        "people/invitations.html",
-        actor=actor,
-        section="members",
-        error=error,
-        status=status,
-        sheet=None,
-        orgs=active_choices(org_tree(session=session, actor=actor)),
-        org_filter=optional_id(request.query_params.get("org_id", "")),
-        invitation_days=get_settings().invitation_days,
-    )
-
-
-@router.get("/admin/invitations")
-def invitations_page(request: Request, session: SessionDep, actor: AdminUser) -> Response:
-    """Issue a printable batch of codes for a branch's members who have no login yet."""
-    return _batch_page(request, session, actor)
-
-
-@router.post("/admin/invitations")
-def invitations_issue(
-    request: Request,
-    session: SessionDep,
-    actor: AdminUser,
-    org_id: Annotated[str, Form()] = "",
-) -> Response:
-    """Issue the batch and show the sheet once."""
-
-    def change() -> list[IssuedCode]:
-        org = optional_id(org_id)
-        if org is None:
-            raise InvalidInput(N_("Choose an organisation."))
-        return issue_branch_invitations(
-            session=session, actor=actor, org_id=org, address=client_address(request)
-        )
-
-    return submit(
-        request,
-        session,
-        change,
-        done=lambda codes: _sheet_page(request, actor, codes, orgs=None),
-        again=partial(_batch_page, request, session, actor),
-    )
