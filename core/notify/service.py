@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
-from core.jobs import create_job, enqueue
+from core.jobs import create_jobs, enqueue
 from core.notify.channels import Contact, InAppChannel, external_channels
 from core.notify.models import Delivery, DeliveryStatus, Notice
 from core.notify.tasks import DELIVER_JOB
@@ -80,7 +80,7 @@ def notify(
     reach = contacts(session=session, user_ids=ids)
     channels = external_channels()
     now = utcnow()
-    notices = []
+    notices, pending = [], []
     for user_id in ids:
         notice = Notice(user_id=user_id, category=category, title=title, body=body, link=link)
         notice.deliveries.append(
@@ -92,8 +92,6 @@ def notify(
                 delivered_at=now,
             )
         )
-        session.add(notice)
-        pending = []
         for channel in channels:
             address = channel.address(reach[user_id])
             skipped = INACTIVE if not active[user_id] else "" if address else NO_ADDRESS
@@ -107,12 +105,15 @@ def notify(
             notice.deliveries.append(delivery)
             if not skipped:
                 pending.append(delivery)
-        session.flush()
-        for delivery in pending:
-            delivery.job_id = create_job(
-                session=session, kind=DELIVER_JOB, payload={"delivery_id": delivery.id}
-            ).id
         notices.append(notice)
+    # One flush for the notices, one for the jobs, one for the links: thousands of recipients
+    # cost a few statements, not a round trip each.
+    session.add_all(notices)
+    session.flush()
+    payloads = [{"delivery_id": delivery.id} for delivery in pending]
+    jobs = create_jobs(session=session, kind=DELIVER_JOB, payloads=payloads) if pending else []
+    for delivery, job in zip(pending, jobs, strict=True):
+        delivery.job_id = job.id
     session.flush()
     return notices
 
