@@ -26,7 +26,14 @@ _hasher = PasswordHasher()
 # What each derived key signs. A key that leaks from one use (a media link in a shared playlist)
 # cannot sign anything else (a session cookie, a device token).
 PURPOSES = frozenset(
-    {"session-cookie", "media-link", "device-token", "login-device", "terminal-manifest"}
+    {
+        "session-cookie",
+        "media-link",
+        "device-token",
+        "login-device",
+        "terminal-manifest",
+        "invitation-code",
+    }
 )
 
 # GB 11643-1999: weights and check characters of the 18-digit citizen identity number.

@@ -114,6 +114,27 @@ class Settings(BaseSettings):
     sync_max_batch_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     sync_max_clock_skew_seconds: int = Field(default=10 * 60, ge=0)
     sync_link_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+    # Member invitation codes (/activate): how long a code lasts, how many wrong identity checks
+    # spend it, and how many failed activations lock an address (same lockout as logins).
+    invitation_days: int = Field(default=30, ge=1, le=365)
+    invitation_failures: int = Field(default=5, ge=1)
+    activation_address_failures: int = Field(default=20, ge=1)
+    # The notifier's channels besides in-app notices (core/notify), both off by default.
+    # E-mail over SMTP: smtp_tls is "starttls", "ssl" (implicit TLS, port 465) or "none".
+    email_enabled: bool = False
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    # An SMS gateway: a JSON POST to sms_url with "Authorization: Bearer <sms_token>".
+    sms_enabled: bool = False
+    sms_url: str = ""
+    sms_token: str = ""
+    # Seconds one e-mail or SMS attempt may take, and attempts before a delivery has failed.
+    notify_timeout_seconds: float = Field(default=20.0, gt=0)
+    notify_max_attempts: int = Field(default=5, ge=1)
 
     @field_validator("metrics_address")
     @classmethod

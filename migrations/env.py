@@ -5,6 +5,7 @@ from sqlalchemy import Connection
 
 import core.audit.models  # noqa: F401
 import core.jobs.models  # noqa: F401  (registers tables)
+import core.notify.models  # noqa: F401
 import core.people.models  # noqa: F401
 import courseware.models  # noqa: F401
 import terminals.plans.models  # noqa: F401

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_s
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
@@ -41,8 +42,10 @@ from core.errors import (
 from core.health import check_database, check_storage, engine_error
 from core.i18n import LOCALES, N_, error_text, gettext
 from core.jobs import Worker
+from core.notify import api as notify_api
+from core.notify import pages as notify_pages
 from core.people import api as people_api
-from core.people import member_pages
+from core.people import learner_api, learner_pages, login_pages, member_pages
 from core.people import pages as people_pages
 from core.people.errors import PasswordChangeRequired
 from core.people.models import User
@@ -388,4 +391,9 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     # Before the sites routers: /admin/sites/map and /api/sites/map are not /sites/{site_id}.
     app.include_router(site_map.router)
     app.include_router(sync_api.router)
+    app.include_router(learner_api.router)
+    app.include_router(learner_pages.router)
+    app.include_router(login_pages.router)
+    app.include_router(notify_api.router)
+    app.include_router(notify_pages.router)
     return app

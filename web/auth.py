@@ -28,7 +28,8 @@ from core.db import utcnow
 from core.errors import InvalidInput, NotAuthenticated, PlatformError, TemporaryError
 from core.i18n import N_, error_text, gettext
 from core.people import accounts, passwords
-from core.people.models import User
+from core.people.logins import member_of
+from core.people.models import Role, User
 from core.security import busy_error, password_slots
 from core.settings import get_settings
 from web.i18n import pick_locale
@@ -125,7 +126,16 @@ async def login(
     if outcome.user is None or outcome.token is None:
         message = gettext(pick_locale(request, get_settings().default_locale), WRONG_LOGIN)
         return _login_page(request, next, message, status=401)
-    return _logged_in(request, outcome.user, outcome.token, attempt.device, next)
+    user = outcome.user
+    # A member (and nothing else) lands on their own page, if the account has a record.
+    only_member = bool(user.grants) and all(g.role is Role.member for g in user.grants)
+    if (
+        _safe_next(next) == "/"
+        and only_member
+        and await unit_of_work(lambda s: member_of(session=s, user=user) is not None)
+    ):
+        next = "/me"
+    return _logged_in(request, user, outcome.token, attempt.device, next)
 
 
 def _logged_in(request: Request, user: User, token: str, device: str | None, next: str) -> Response:

@@ -21,6 +21,7 @@ from core.health import Check, engine_error, require_engines, run_checks
 from core.i18n import N_
 from core.jobs import Worker
 from core.migrate import ensure_schema, upgrade_database
+from core.notify.cli import notices
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 from terminals.agent.cli import terminal
@@ -60,6 +61,7 @@ app.add_typer(users, name="users")
 app.add_typer(members, name="members")
 app.add_typer(lessons, name="lessons")
 app.add_typer(terminal, name="terminal")
+app.add_typer(notices, name="notices")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5
@@ -81,6 +83,7 @@ def main(ctx: typer.Context) -> None:
     # a failure ends in one line of ours, an applied migration is logged by ensure_schema.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    import core.notify.tasks  # noqa: F401  (the notifier's delivery job, for workers)
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
     import terminals.sync.tasks  # noqa: F401
 

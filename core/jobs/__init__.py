@@ -11,6 +11,7 @@ from core.jobs.attempt import Attempt, AttemptStopped, Progress
 from core.jobs.execution import Outcome, execute_job, is_temporary, retry_delay
 from core.jobs.queue import (
     create_job,
+    create_jobs,
     enqueue,
     get_huey,
     hand_over_due_jobs,
@@ -28,6 +29,7 @@ __all__ = [
     "Progress",
     "Worker",
     "create_job",
+    "create_jobs",
     "enqueue",
     "execute_job",
     "get_huey",

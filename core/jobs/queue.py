@@ -80,6 +80,16 @@ def create_job(*, session: Session, kind: str, payload: dict[str, Any]) -> Job:
     return job
 
 
+def create_jobs(*, session: Session, kind: str, payloads: list[dict[str, Any]]) -> list[Job]:
+    """Record many jobs of one kind in the caller's transaction with one flush (a notice to a
+    whole township is thousands of deliveries); `enqueue` them after the commit."""
+    get_job_type(kind)
+    jobs = [Job(kind=kind, payload=payload, status=JobStatus.queued) for payload in payloads]
+    session.add_all(jobs)
+    session.flush()
+    return jobs
+
+
 def enqueue(job_id: int, *, delay: float = 0) -> bool:
     """Hand a committed job to the queue and note when; False if the queue is away (the sweeper
     hands the job over later, so the caller carries on)."""

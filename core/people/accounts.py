@@ -265,6 +265,21 @@ def _count_failure(
     return failures, until
 
 
+def count_failure(
+    *, session: Session, key: str, policy: ThrottlePolicy, now: datetime
+) -> datetime | None:
+    """Count a failure of another kind than a login (an activation) against `key`, with the
+    same doubling lockouts; returns the end of the lock it set, if any."""
+    return _count_failure(session=session, key=key, policy=policy, now=now)[1]
+
+
+def locked_until(*, session: Session, key: str) -> datetime | None:
+    """The end of the lock in force on `key`, if there is one."""
+    row = session.get(LoginThrottle, key)
+    now = utcnow()
+    return row.locked_until if row and row.locked_until and row.locked_until > now else None
+
+
 def prune_throttles(*, session: Session, policy: ThrottlePolicy, now: datetime) -> int:
     """Remove counts whose last failure is older than the window and whose lock has ended."""
     result = session.execute(

@@ -42,6 +42,7 @@ from core.people.schemas import (
     GrantCreate,
     GrantRead,
     ImportReportRead,
+    InvitationRead,
     MemberCreate,
     MemberLookup,
     MemberRead,
@@ -379,9 +380,11 @@ def members_import(
     actor: AdminUser,
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
+    invite: Annotated[bool, Form()] = False,
 ) -> Response:
     """Import a roster (XLSX or CSV): all rows or none. 200 with the counts when it went in
-    (or would, with `dry_run`); 400 with every row's problem when it did not."""
+    (or would, with `dry_run`); 400 with every row's problem when it did not. With `invite`,
+    members in the file without a login get invitation codes, listed in this answer only."""
     locale = reader_locale(request)
     data = file.file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
@@ -399,12 +402,13 @@ def members_import(
         apply=not dry_run,
         file_name=file.filename or "",
         address=client_address(request),
+        invite=invite and not dry_run,
     )
-    body = report_read(report, locale).model_dump()
+    body = report_read(report, locale).model_dump(mode="json")
     if report.errors:
         body["detail"] = gettext(locale, N_("Nothing was imported: correct the rows listed."))
         return JSONResponse(body, status_code=400)
-    return JSONResponse(body)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"} if invite else None)
 
 
 def report_read(report: ImportReport, locale: str) -> ImportReportRead:
@@ -417,6 +421,17 @@ def report_read(report: ImportReport, locale: str) -> ImportReportRead:
         errors=[
             RowErrorRead(row=problem.row, message=error_text(locale, problem.error))
             for problem in report.errors
+        ],
+        invitations=[
+            InvitationRead(
+                member_id=c.member_id,
+                name=c.name,
+                org_name=c.org_name,
+                id_number_masked=c.id_number_masked,
+                code=c.code,
+                expires_at=c.expires_at,
+            )
+            for c in report.invitations
         ],
     )
 

@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 from core.audit.service import record
 from core.cli import acting_user, fail, say
 from core.db import session_scope
-from core.errors import PlatformError
+from core.errors import InvalidInput, PlatformError
+from core.i18n import N_
 from core.paging import Page
+from core.people.invitations import issue_branch_invitations, issue_invitation
+from core.people.logins import create_member_login
 from core.people.members import list_members, register_member
 from core.people.models import Member, OrgKind, Role, RoleGrant, User
 from core.people.orgs import add_org, org_tree
@@ -284,3 +287,66 @@ def _member_row(member: Member) -> dict[str, Any]:
         "joined_on": member.joined_on.isoformat() if member.joined_on else None,
         "active": member.active,
     }
+
+
+@members.command("login")
+def members_login(
+    member_id: Annotated[int, typer.Argument(help="the member's id")],
+    login: Annotated[
+        str | None, typer.Option(help="default: their mobile number, or m<id>")
+    ] = None,
+    as_login: AsOption = None,
+) -> None:
+    """Give a member a login of their own (role member on their organisation). The generated
+    password is printed once and must be changed at the first login; the new account's id is
+    printed last."""
+    try:
+        actor = acting_user(as_login)
+        with session_scope() as session:
+            user, password = create_member_login(
+                session=session, actor=actor, member_id=member_id, login=login
+            )
+            user_id, chosen = user.id, user.login
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"login: {chosen}")
+    typer.echo(f"password: {password}")
+    typer.echo(user_id)
+
+
+@members.command("invite")
+def members_invite(
+    member_id: Annotated[int | None, typer.Argument(help="one member's id")] = None,
+    org: Annotated[
+        int | None, typer.Option(help="every member without a login in this subtree")
+    ] = None,
+    as_login: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue invitation codes (shown only now): for one member, or with --org for every active
+    member of that subtree who has no login yet. Members activate them at /activate."""
+    if (member_id is None) == (org is None):
+        raise fail(InvalidInput(N_("Give a member id or --org, not both.")))
+    try:
+        actor = acting_user(as_login)
+        with session_scope() as session:
+            if member_id is not None:
+                codes = [issue_invitation(session=session, actor=actor, member_id=member_id)]
+            else:
+                assert org is not None
+                codes = issue_branch_invitations(session=session, actor=actor, org_id=org)
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    rows = [
+        {
+            "member_id": c.member_id,
+            "name": c.name,
+            "org_name": c.org_name,
+            "id_number_masked": c.id_number_masked,
+            "code": c.code,
+            "expires_at": c.expires_at.isoformat(),
+        }
+        for c in codes
+    ]
+    columns = ["member_id", "name", "org_name", "id_number_masked", "code", "expires_at"]
+    _print_rows(rows, columns, as_json)

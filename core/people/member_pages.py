@@ -34,6 +34,7 @@ from core.people.models import Member, User
 from core.people.orgs import org_tree
 from core.people.roster import MAX_ROSTER_BYTES, ImportReport, import_roster
 from core.people.schemas import MemberCreate, MemberEdit
+from core.people.sheets import invitation_sheet
 from core.settings import get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -153,7 +154,7 @@ def members_lookup(
     )
 
 
-def _member_form(
+def member_form_page(
     request: Request,
     session: Session,
     actor: User,
@@ -179,6 +180,9 @@ def _member_form(
             if member is not None
             else {"org_id": request.query_params.get("org_id", "")}
         )
+    login_account = (
+        session.get(User, member.user_id) if member is not None and member.user_id else None
+    )
     return admin_page(
         request,
         "people/member_form.html",
@@ -187,6 +191,7 @@ def _member_form(
         error=error,
         status=status,
         member=member,
+        login_account=login_account,
         values=values,
         orgs=active_choices(org_tree(session=session, actor=actor)),
     )
@@ -202,7 +207,7 @@ def _on_member_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     """A change posted from a member's page, which shows again after it."""
-    again = partial(_member_form, request, session, actor, member_id=member_id, values=values)
+    again = partial(member_form_page, request, session, actor, member_id=member_id, values=values)
     done = f"/admin/members/{member_id}?done={notice}"
     return submit(request, session, change, done=done, again=again)
 
@@ -210,7 +215,7 @@ def _on_member_page(
 @router.get("/admin/members/new")
 def member_new(request: Request, session: SessionDep, actor: AdminUser) -> Response:
     """The form for a new member."""
-    return _member_form(request, session, actor)
+    return member_form_page(request, session, actor)
 
 
 @router.post("/admin/members")
@@ -238,7 +243,7 @@ def member_create(
         session,
         change,
         done=lambda member_id: redirect(f"/admin/members/{member_id}?done=created"),
-        again=partial(_member_form, request, session, actor, values=form.shown()),
+        again=partial(member_form_page, request, session, actor, values=form.shown()),
     )
 
 
@@ -271,6 +276,7 @@ def _import_page(
         ],
         checked_only=checked_only,
         max_mb=MAX_ROSTER_BYTES // 1024**2,
+        sheet=invitation_sheet(report.invitations, reader_locale(request)) if report else None,
     )
 
 
@@ -281,8 +287,10 @@ def import_roster_page(
     actor: AdminUser,
     file: Annotated[UploadFile, File()],
     check: Annotated[str, Form()] = "",
+    invite: Annotated[str, Form()] = "",
 ) -> Response:
-    """Import (or, with `check`, only check) a roster and show the report row by row."""
+    """Import (or, with `check`, only check) a roster and show the report row by row; with
+    `invite`, the invitation codes of members without a login, to print."""
     page = partial(_import_page, request, actor)
     data = file.file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
@@ -302,6 +310,7 @@ def import_roster_page(
             apply=not check,
             file_name=file.filename or "",
             address=client_address(request),
+            invite=bool(invite) and not check,
         )
 
     def shown(report: ImportReport) -> Response:
@@ -315,7 +324,7 @@ def member_page(
     request: Request, member_id: RowId, session: SessionDep, actor: AdminUser
 ) -> Response:
     """One member: edit the details, deactivate or reactivate."""
-    return _member_form(request, session, actor, member_id=member_id)
+    return member_form_page(request, session, actor, member_id=member_id)
 
 
 @router.post("/admin/members/{member_id}")

@@ -12,6 +12,7 @@ from core.audit.service import record
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.paging import PER_PAGE, Page, paginate
+from core.people.logins import sync_login
 from core.people.models import Member, Organisation, User
 from core.people.permissions import can_manage_org, managed_members
 from core.people.service import (
@@ -144,6 +145,7 @@ def update_member(
     except IntegrityError as exc:
         raise InvalidInput(N_("A member with this ID number is already registered.")) from exc
     session.refresh(member)
+    sync_login(session=session, member=member)
     _record_about(
         member,
         session=session,
@@ -166,8 +168,11 @@ def set_member_active(
         require_active(member.org)
     member.active = active
     session.flush()
+    sync_login(session=session, member=member)
     action = "member_reactivated" if active else "member_deactivated"
-    _record_about(member, session=session, action=action, actor=actor, address=address)
+    login = session.get(User, member.user_id) if member.user_id is not None else None
+    extra = {"login": login.login} if login is not None else {}
+    _record_about(member, session=session, action=action, actor=actor, address=address, **extra)
     return member
 
 

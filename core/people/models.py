@@ -60,6 +60,9 @@ class User(Base):
     # Generated and reset passwords must be replaced by the user at the next login.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where e-mailed notices go (core/notify); empty: the e-mail channel skips this user. A
+    # member's phone number stays on the member record, the one place it is kept.
+    email: Mapped[str] = mapped_column(CleanString(254), default="", server_default="")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -130,3 +133,27 @@ class LoginThrottle(Base):
     first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberInvitation(Base):
+    """A one-time code with which a member activates a login of their own (/activate).
+
+    Only a keyed hash of the code is stored; the code itself is shown once, to the admin who
+    issued it. It expires, is spent by its first use, and is revoked when a newer code is issued
+    for the same member or too many wrong identity checks are made with it.
+    """
+
+    __tablename__ = "member_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(CleanString(64), unique=True)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Wrong identity checks made with this code; at the limit it is revoked.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    member: Mapped[Member] = relationship(lazy="joined")

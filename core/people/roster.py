@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from core.audit.service import record
 from core.errors import InvalidInput, PlatformError
 from core.i18n import LOCALES, N_, gettext
+from core.people.invitations import IssuedCode, issue_invitations
+from core.people.logins import sync_login
 from core.people.members import members_within
 from core.people.models import Member, Organisation, Role, User
 from core.people.orgs import org_name_paths
@@ -92,6 +94,8 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # With `invite`: a code for each member in the file who has no login yet, shown once.
+    invitations: list[IssuedCode] = field(default_factory=list)
 
 
 @dataclass
@@ -274,9 +278,12 @@ def import_roster(
     apply: bool = True,
     file_name: str = "",
     address: str = "",
+    invite: bool = False,
 ) -> ImportReport:
     """Check a roster file row by row and, when every row is right and `apply` is set, add and
-    update its members in the actor's subtree in this one transaction."""
+    update its members in the actor's subtree in this one transaction. With `invite`, every
+    member in the file who has no login yet gets an invitation code (core/people/invitations.py
+    says why codes rather than passwords)."""
     if len(data) > MAX_ROSTER_BYTES:
         raise InvalidInput(
             N_("The file is larger than the %(limit)s MB limit."),
@@ -352,17 +359,18 @@ def import_roster(
     report.errors.sort(key=lambda problem: problem.row)
     if report.errors or not apply:
         return report
+    imported = [existing[row.digest] for row in rows if row.digest in existing]
     for row in additions:
-        session.add(
-            Member(
-                org_id=row.org.id,
-                name=row.name,
-                id_number_hash=row.digest,
-                id_number_masked=row.masked,
-                phone=row.phone or "",
-                joined_on=row.joined_on,
-            )
+        member = Member(
+            org_id=row.org.id,
+            name=row.name,
+            id_number_hash=row.digest,
+            id_number_masked=row.masked,
+            phone=row.phone or "",
+            joined_on=row.joined_on,
         )
+        session.add(member)
+        imported.append(member)
     for member, diff in changes:
         for key, value in diff.items():
             setattr(member, key, value)
@@ -372,6 +380,9 @@ def import_roster(
         raise InvalidInput(
             N_("Another change to the roster came in meanwhile: import the file again.")
         ) from exc
+    for member, _diff in changes:
+        session.refresh(member)
+        sync_login(session=session, member=member)
     report.applied = True
     record(
         session=session,
@@ -388,6 +399,17 @@ def import_roster(
             "unchanged": report.unchanged,
         },
     )
+    if invite:
+        for member in imported:
+            session.refresh(member)
+        report.invitations = issue_invitations(
+            session=session,
+            actor=actor,
+            members=[m for m in imported if m.user_id is None],
+            org_id=None,
+            address=address,
+            via="roster",
+        )
     return report
 
 

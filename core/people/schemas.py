@@ -223,6 +223,8 @@ class ImportReportRead(BaseModel):
     updated: int
     unchanged: int
     errors: list[RowErrorRead]
+    # Codes issued for members without a login (with `invite`), shown in this answer only.
+    invitations: list["InvitationRead"] = []
 
 
 class PageRead(BaseModel, Generic[T]):
@@ -232,3 +234,71 @@ class PageRead(BaseModel, Generic[T]):
     total: int
     page: int
     per_page: int
+
+
+# Members as learners (core/people/logins.py, core/people/invitations.py)
+
+
+class MemberLoginCreate(BaseModel):
+    """A login for a member; without `login` one is suggested (their mobile number, or m<id>)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login: Annotated[str, Field(max_length=LOGIN_MAX, pattern=LOGIN_PATTERN)] | None = None
+
+
+class MemberLoginCreated(BaseModel):
+    """A member's new login and its generated password, shown in this answer only."""
+
+    member_id: int
+    user: "UserRead"
+    password: str
+
+
+class InvitationRead(BaseModel):
+    """An invitation code as handed out, once."""
+
+    member_id: int
+    name: str
+    org_name: str
+    id_number_masked: str
+    code: str
+    expires_at: datetime
+
+
+class Activation(BaseModel):
+    """What a member types on /activate: the code, their ID number, the login and password
+    they choose."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    id_number: Annotated[str, Field(min_length=1, max_length=40)]
+    login: Annotated[str, Field(min_length=1, max_length=LOGIN_MAX)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Activated(BaseModel):
+    """The login an activation created (the response also carries its session cookie)."""
+
+    id: int
+    login: str
+
+
+class EmailChange(BaseModel):
+    """One's own e-mail address ("" clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, Field(max_length=254)]
+
+
+class OwnRecord(BaseModel):
+    """A member's own record as they see it: identity, organisation, contact."""
+
+    member: MemberRead
+    login: str
+    email: str
+
+
+ImportReportRead.model_rebuild()

@@ -1,7 +1,7 @@
 """study plans: required courses and lessons, whom they bind, reminders sent
 
 Revision ID: 0010_plans
-Revises: 0007_sync
+Revises: 0009_learners
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_plans"
-down_revision: str | None = "0007_sync"
+down_revision: str | None = "0009_learners"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -194,6 +194,7 @@ def test_import_api_reports_rows_in_the_readers_language(
         "updated": 0,
         "unchanged": 0,
         "errors": [],
+        "invitations": [],
     }
     assert _count(session, Member) == 0
 

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session
 
+from core.notify.service import notify
 from core.people.members import register_member
 from core.people.models import Role, User
 from core.settings import get_settings
@@ -170,6 +171,8 @@ class Site:
     processing: int
     failed: int
     member_id: int
+    notice_id: int = 0
+    second_member_id: int = 0
 
 
 def seed(session: Session) -> Site:
@@ -198,7 +201,7 @@ def seed(session: Session) -> Site:
         hash_key=key,
         phone="13800138000",
     )
-    register_member(
+    second = register_member(
         session=session,
         actor=users["adm"],
         org_id=tree.sibling.id,
@@ -206,8 +209,20 @@ def seed(session: Session) -> Site:
         id_number=id_number(2),
         hash_key=key,
     )
+    member.user_id = users["member"].id  # the member's own login (/me)
+    notice = notify(
+        session=session,
+        recipients=[users["member"]],
+        category="reminder",
+        title="学习提醒：党史第一课",
+        body="请在本月 25 日前完成学习。",
+        link=f"/lessons/{ready.id}",
+    )[0]
+    notify(session=session, recipients=[users["member"]], category="c", title="支部会议通知")
     session.commit()
-    return Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
+    site = Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
+    site.notice_id, site.second_member_id = notice.id, second.id
+    return site
 
 
 @pytest.fixture
@@ -281,6 +296,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/login",
             "/docs",
             "/courses/999999",
+            "/activate",
         ],
         anonymous_extra,
     )
@@ -292,6 +308,10 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             f"/lessons/{site.ready}",
             "/account/password",
             "/upload",
+            "/me",
+            "/notices",
+            f"/notices/{site.notice_id}",
+            "/notices",
         ],
     )
     visit_as(
@@ -332,6 +352,14 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         survey.check(page, "adm study plan set")
         page.goto(f"{server}/admin/audit")
         survey.check(page, "adm /admin/audit (with entries)")
+        page.goto(f"{server}/admin/members/{site.second_member_id}")
+        page.locator("form[action$='/invitation'] button").click()
+        expect(page.locator("#invitation-sheet")).to_be_visible()
+        survey.check(page, "adm invitation sheet")
+        page.goto(f"{server}/admin/members/{site.second_member_id}")
+        page.locator("form[action$='/login'] button").click()
+        expect(page.locator("#new-password")).to_be_visible()
+        survey.check(page, "adm member login created")
 
     visit_as(
         "adm",
@@ -346,6 +374,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             f"/admin/members/{site.member_id}",
             "/admin/members/import",
             "/admin/plans",
+            "/admin/invitations",
         ],
         admin_extra,
     )
