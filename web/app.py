@@ -56,6 +56,8 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from terminals.credits import api as credits_api
+from terminals.evidence import api as evidence_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -379,4 +381,6 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    app.include_router(evidence_api.router)
+    app.include_router(credits_api.router)
     return app
