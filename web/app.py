@@ -57,6 +57,7 @@ from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from terminals.credits import api as credits_api
+from terminals.credits import pages as credits_pages
 from terminals.evidence import api as evidence_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
@@ -383,4 +384,5 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(audit_pages.router)
     app.include_router(evidence_api.router)
     app.include_router(credits_api.router)
+    app.include_router(credits_pages.router)
     return app
