@@ -48,6 +48,7 @@ ACTIONS = {
     "lesson_updated": N_("Lesson updated"),
     "course_deleted": N_("Course deleted"),
     "lesson_deleted": N_("Lesson deleted"),
+    "credit_corrected": N_("Credits corrected"),
 }
 TARGET_TYPES = {
     "organisation": N_("Organisation"),
@@ -88,6 +89,9 @@ DETAIL_LABELS = {
     "captions": N_("Captions"),
     "cues": N_("Cues"),
     "captions_removed": N_("Captions removed"),
+    "hours": N_("Hours"),
+    "year": N_("Year"),
+    "entry": N_("Credit entry"),
 }
 _EXPORT_COLUMNS = (
     N_("Time (UTC)"),
