@@ -10,16 +10,20 @@ itself stays in force, so the pages are checked as users get them. axe is never 
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.people.members import register_member
-from core.people.models import Role, User
+from core.people.models import Member, Role, User
 from core.settings import get_settings
-from courseware.models import LessonStatus, Visibility
+from courseware.models import Lesson, LessonStatus, Visibility
+from terminals.credits.ledger import correct_credit
+from terminals.evidence.service import record_beat
 from tests.factories import (
     PASSWORD,
     Tree,
@@ -30,6 +34,7 @@ from tests.factories import (
     make_user,
     roster_csv,
 )
+from tests.terminals.study import LOGIN_TOKEN, begin, honest_beats
 
 # The server and browser of the other browser tests.
 from tests.web.test_browser import browser, playwright, server  # noqa: F401
@@ -207,7 +212,33 @@ def seed(session: Session) -> Site:
         hash_key=key,
     )
     session.commit()
+    study(session, users, member.id, ready)
     return Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
+
+
+def study(session: Session, users: dict[str, User], member_id: int, lesson: Lesson) -> None:
+    """The member (with the "member" login) plays the ready lesson through, and an admin adds
+    a correction: the study record then has a lesson, sessions and entries to show."""
+    session.get_one(Member, member_id).user_id = users["member"].id
+    session.commit()
+    started = utcnow() - timedelta(minutes=5)
+    playback = begin(session, users["member"], lesson, at=started)
+    for beat in honest_beats(playback, started=started):
+        record_beat(
+            session=session,
+            user=users["member"],
+            login_token=LOGIN_TOKEN,
+            beat=beat.input,
+            now=beat.at,
+        )
+    correct_credit(
+        session=session,
+        actor=users["adm"],
+        member=session.get_one(Member, member_id),
+        hours=4,
+        reason="参加乡镇党校半天集中授课",
+    )
+    session.commit()
 
 
 @pytest.fixture
@@ -292,6 +323,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             f"/lessons/{site.ready}",
             "/account/password",
             "/upload",
+            "/my/study",
         ],
     )
     visit_as(
@@ -335,6 +367,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/new",
             f"/admin/members/{site.member_id}",
             "/admin/members/import",
+            f"/members/{site.member_id}/transcript",
         ],
         admin_extra,
     )
