@@ -188,9 +188,10 @@ def record_beat(
         intervals=[[float(a), float(b)] for a, b in beat.intervals],
         credited=[],
     )
-    session.add(row)
     playback.last_position = beat.position
-    progress = _progress(session, playback)
+    with session.no_autoflush:  # one flush at commit, not one per query
+        progress = _progress(session, playback)
+    session.add(row)
     if beat.seq > playback.last_seq:
         earned = _credit_next(playback, row, progress)
     else:  # a beat that arrives after later ones: the session's credit is worked out again
