@@ -135,6 +135,33 @@ class Settings(BaseSettings):
     # Seconds one e-mail or SMS attempt may take, and attempts before a delivery has failed.
     notify_timeout_seconds: float = Field(default=20.0, gt=0)
     notify_max_attempts: int = Field(default=5, ge=1)
+    # Study credits (学时). A lesson is credited once its played coverage reaches this share.
+    credit_coverage_threshold: float = Field(default=0.9, gt=0, le=1)
+    # Played media may run at most this much faster than wall-clock time (the player's top
+    # speed), plus a slack of seconds per beat for timer jitter and once per playback session.
+    credit_max_rate: float = Field(default=2.0, ge=1, le=4)
+    credit_beat_slack_seconds: float = Field(default=2.0, ge=0, le=30)
+    credit_session_slack_seconds: float = Field(default=5.0, ge=0, le=120)
+    # Hours a member may earn per day in a category ("online" web study, "group" site sessions,
+    # "live" events); a category not named is not capped. JSON in the environment.
+    credit_daily_caps: dict[str, float] = Field(default_factory=lambda: {"online": 8.0})
+    # Hours required per year by duty (职务).
+    credit_requirements: dict[str, float] = Field(
+        default_factory=lambda: {
+            "member": 32.0,
+            "secretary": 56.0,
+            "committee_member": 56.0,
+            "township_cadre": 90.0,
+        }
+    )
+    # Hours per unit of study, for credit given by the unit (a training day = 8 by default).
+    credit_conversions: dict[str, float] = Field(
+        default_factory=lambda: {"hour": 1.0, "training_day": 8.0, "half_day_lecture": 4.0}
+    )
+    # Hours earned above the year's requirement that count towards the next year (0: none).
+    credit_carry_over_hours: float = Field(default=0.0, ge=0)
+    # Credits count per calendar year in this time zone.
+    credit_time_zone: str = "Asia/Shanghai"
 
     @field_validator("metrics_address")
     @classmethod

@@ -59,6 +59,9 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from terminals.credits import api as credits_api
+from terminals.credits import pages as credits_pages
+from terminals.evidence import api as evidence_api
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
 from terminals.sites import map as site_map
@@ -396,4 +399,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(login_pages.router)
     app.include_router(notify_api.router)
     app.include_router(notify_pages.router)
+    app.include_router(evidence_api.router)
+    app.include_router(credits_api.router)
+    app.include_router(credits_pages.router)
     return app

@@ -25,6 +25,7 @@ from core.notify.cli import notices
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 from terminals.agent.cli import terminal
+from terminals.credits.cli import credits
 
 
 class _Commands(TyperGroup):
@@ -62,6 +63,7 @@ app.add_typer(members, name="members")
 app.add_typer(lessons, name="lessons")
 app.add_typer(terminal, name="terminal")
 app.add_typer(notices, name="notices")
+app.add_typer(credits, name="credits")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5

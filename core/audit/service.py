@@ -55,6 +55,7 @@ ACTIONS = {
     "lesson_deleted": N_("Lesson deleted"),
     "plan_created": N_("Study plan set"),
     "plan_withdrawn": N_("Study plan withdrawn"),
+    "credit_corrected": N_("Credits corrected"),
 }
 TARGET_TYPES = {
     "organisation": N_("Organisation"),
@@ -99,6 +100,9 @@ DETAIL_LABELS = {
     "captions": N_("Captions"),
     "cues": N_("Cues"),
     "captions_removed": N_("Captions removed"),
+    "hours": N_("Hours"),
+    "year": N_("Year"),
+    "entry": N_("Credit entry"),
 }
 _EXPORT_COLUMNS = (
     N_("Time (UTC)"),

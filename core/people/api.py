@@ -146,6 +146,7 @@ def member_read(member: Member) -> MemberRead:
         org_name=member.org.name,
         phone=member.phone,
         joined_on=member.joined_on,
+        duty=member.duty,
         active=member.active,
         created_at=member.created_at,
         updated_at=member.updated_at,
@@ -355,6 +356,7 @@ def members_create(
         phone=body.phone,
         joined_on=body.joined_on,
         address=client_address(request),
+        duty=body.duty,
     )
     return member_read(member)
 
@@ -480,6 +482,7 @@ def members_update(
         "org_id": member.org_id,
         "phone": member.phone,
         "joined_on": member.joined_on,
+        "duty": member.duty,
     }
     fields |= {
         k: v for k, v in given.items() if k in fields and (v is not None or k == "joined_on")

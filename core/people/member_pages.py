@@ -49,6 +49,7 @@ class MemberForm:
     org_id: Annotated[str, Form()] = ""
     phone: Annotated[str, Form()] = ""
     joined_on: Annotated[str, Form()] = ""
+    duty: Annotated[str, Form()] = "member"
 
     def fields(self) -> dict[str, Any]:
         """The fields as the member schemas take them."""
@@ -58,6 +59,7 @@ class MemberForm:
             "org_id": optional_id(self.org_id),
             "phone": self.phone,
             "joined_on": self.joined_on or None,
+            "duty": self.duty or "member",
         }
 
     def shown(self) -> dict[str, str]:
@@ -67,6 +69,7 @@ class MemberForm:
             "org_id": self.org_id,
             "phone": self.phone,
             "joined_on": self.joined_on,
+            "duty": self.duty,
         }
 
 
@@ -176,6 +179,7 @@ def member_form_page(
                 "org_id": str(member.org_id),
                 "phone": member.phone,
                 "joined_on": member.joined_on.isoformat() if member.joined_on else "",
+                "duty": member.duty.value,
             }
             if member is not None
             else {"org_id": request.query_params.get("org_id", "")}
@@ -236,6 +240,7 @@ def member_create(
             phone=body.phone,
             joined_on=body.joined_on,
             address=client_address(request),
+            duty=body.duty,
         ).id
 
     return submit(
@@ -346,6 +351,7 @@ def member_update(
             id_number=body.id_number,
             hash_key=get_settings().id_hash_key,
             address=client_address(request),
+            duty=body.duty,
         )
 
     return _on_member_page(request, session, actor, member_id, change, "saved", form.shown())

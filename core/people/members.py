@@ -13,7 +13,7 @@ from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.paging import PER_PAGE, Page, paginate
 from core.people.logins import sync_login
-from core.people.models import Member, Organisation, User
+from core.people.models import Duty, Member, Organisation, User
 from core.people.permissions import can_manage_org, managed_members
 from core.people.service import (
     add_member,
@@ -85,6 +85,7 @@ def register_member(
     phone: str = "",
     joined_on: date | None = None,
     address: str = "",
+    duty: Duty = Duty.member,
 ) -> Member:
     """Register a member in an organisation the actor manages."""
     target_org(session=session, actor=actor, org_id=org_id)
@@ -97,6 +98,7 @@ def register_member(
         phone=phone,
         joined_on=joined_on,
     )
+    member.duty = duty
     _record_about(member, session=session, action="member_added", actor=actor, address=address)
     return member
 
@@ -113,6 +115,7 @@ def update_member(
     hash_key: str,
     id_number: str | None = None,
     address: str = "",
+    duty: Duty | None = None,
 ) -> Member:
     """Change a member's details (a new ID number is hashed and masked again); the audit entry
     names the fields that changed, never their values."""
@@ -123,6 +126,8 @@ def update_member(
         "joined_on": check_joined_on(joined_on),
         "org_id": org_id,
     }
+    if duty is not None:
+        new["duty"] = duty
     if org_id != member.org_id:
         require_active(target_org(session=session, actor=actor, org_id=org_id))
     changed = [field for field, value in new.items() if getattr(member, field) != value]

@@ -27,6 +27,15 @@ class Role(enum.StrEnum):
     member = "member"
 
 
+class Duty(enum.StrEnum):
+    """A member's office (职务), which sets their annual study requirement."""
+
+    member = "member"  # 普通党员
+    secretary = "secretary"  # 支部书记
+    committee_member = "committee_member"  # 支委委员
+    township_cadre = "township_cadre"  # 乡镇干部
+
+
 class Organisation(Base):
     """A node of the org tree; `path` ("/1/4/9/") makes subtree queries one LIKE."""
 
@@ -99,6 +108,9 @@ class Member(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     phone: Mapped[str] = mapped_column(CleanString(32), default="", server_default="")
     joined_on: Mapped[date | None] = mapped_column(Date)  # 入党日期
+    duty: Mapped[Duty] = mapped_column(
+        Enum(Duty, native_enum=False, length=20), default=Duty.member, server_default="member"
+    )
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)

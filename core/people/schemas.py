@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.api import MAX_ID
-from core.people.models import Member, Organisation, OrgKind, Role, User
+from core.people.models import Duty, Member, Organisation, OrgKind, Role, User
 
 
 def column_length(attribute: InstrumentedAttribute[Any]) -> int:
@@ -162,6 +162,7 @@ class MemberCreate(Strict):
     org_id: OrgId
     phone: PhoneText = ""
     joined_on: date | None = None
+    duty: Duty = Duty.member
 
 
 class MemberEdit(Strict):
@@ -172,6 +173,7 @@ class MemberEdit(Strict):
     phone: PhoneText = ""
     joined_on: date | None = None
     id_number: IdNumberText | None = None
+    duty: Duty = Duty.member
 
 
 class MemberUpdate(Strict):
@@ -183,6 +185,7 @@ class MemberUpdate(Strict):
     phone: PhoneText | None = None
     joined_on: date | None = None
     active: bool | None = None
+    duty: Duty | None = None
 
 
 class MemberLookup(Strict):
@@ -203,6 +206,7 @@ class MemberRead(BaseModel):
     org_name: str
     phone: str
     joined_on: date | None
+    duty: Duty = Duty.member
     active: bool
     created_at: datetime
     updated_at: datetime | None

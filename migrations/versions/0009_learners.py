@@ -1,7 +1,7 @@
 """learners: members' e-mail on their accounts, invitation codes, notices and their deliveries
 
 Revision ID: 0009_learners
-Revises: 0007_sync
+Revises: 0008_credits
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_learners"
-down_revision: str | None = "0007_sync"
+down_revision: str | None = "0008_credits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

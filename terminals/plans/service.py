@@ -17,7 +17,7 @@ from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
-from core.people.models import Member, Organisation, User
+from core.people.models import Duty, Member, Organisation, User
 from core.people.permissions import managed_orgs
 from core.people.service import target_org
 from courseware.service import get_course, get_lesson
@@ -53,7 +53,7 @@ def create_plan(
         raise InvalidInput(N_("A study plan needs at least one lesson or course."))
     if deadline < utcnow().date():
         raise InvalidInput(N_("The deadline has passed already."))
-    if audience is Audience.duty and not duty:
+    if audience is Audience.duty and duty not in set(Duty):
         raise InvalidInput(N_("Choose the duty the plan is for."))
     named = _named_members(session=session, org=org, member_ids=member_ids or [])
     if audience is Audience.named and not named:
@@ -181,7 +181,7 @@ def plans_binding(*, session: Session, member: Member) -> list[StudyPlan]:
                 StudyPlan.org_id.in_(member.org.ancestor_ids),
                 or_(
                     StudyPlan.audience == Audience.subtree,
-                    (StudyPlan.audience == Audience.duty) & (StudyPlan.duty == _duty_of(member)),
+                    (StudyPlan.audience == Audience.duty) & (StudyPlan.duty == member.duty.value),
                     StudyPlan.id.in_(named),
                 ),
             )
@@ -201,13 +201,6 @@ def bound_members(*, plan: StudyPlan) -> Select[Any]:
     if plan.audience is Audience.named:
         return query.where(Member.id.in_([named.member_id for named in plan.named]))
     if plan.audience is Audience.duty:
-        return query.where(_duty_column() == plan.duty)
+        return query.where(Member.duty == Duty(plan.duty))
     return query
 
-
-def _duty_of(member: Member) -> Any:  # merge: Member.duty
-    return getattr(member, "duty", "")
-
-
-def _duty_column() -> Any:  # merge: Member.duty
-    return getattr(Member, "duty", None)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from core.people.models import Member, User
+from core.people.models import Duty, Member, User
 from courseware.models import Visibility
 from terminals.plans.models import Audience
 from terminals.plans.service import (
@@ -107,6 +107,19 @@ def test_a_named_plan_binds_only_the_members_it_names(
     assert plans_binding(session=session, member=member) == []
 
 
+def test_a_duty_plan_binds_only_members_of_that_duty(
+    session: Session, world: dict[str, Any]
+) -> None:
+    secretary = session.get_one(Member, world["sibling_member"])
+    secretary.duty = Duty.secretary
+    session.commit()
+    plan = _plan(session, world, audience=Audience.duty, duty="secretary")
+    assert [m.id for m in session.scalars(bound_members(plan=plan))] == [secretary.id]
+    assert [p.id for p in plans_binding(session=session, member=secretary)] == [plan.id]
+    member = session.get_one(Member, world["member"])
+    assert plans_binding(session=session, member=member) == []
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
@@ -114,6 +127,7 @@ def test_a_named_plan_binds_only_the_members_it_names(
         ({"deadline": date.today() - timedelta(days=1)}, InvalidInput),
         ({"audience": Audience.named, "member_ids": []}, InvalidInput),
         ({"audience": Audience.duty, "duty": ""}, InvalidInput),
+        ({"audience": Audience.duty, "duty": "chairman"}, InvalidInput),
         ({"member_ids": [3]}, InvalidInput),  # a member outside the subtree
         ({"items": [ItemChoice(lesson_id=1, course_id=1)]}, InvalidInput),
         ({"items": [ItemChoice(lesson_id=1, credit_hours=-1)]}, InvalidInput),

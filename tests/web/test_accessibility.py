@@ -10,17 +10,21 @@ itself stays in force, so the pages are checked as users get them. axe is never 
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.notify.service import notify
 from core.people.members import register_member
-from core.people.models import Role, User
+from core.people.models import Member, Role, User
 from core.settings import get_settings
-from courseware.models import LessonStatus, Visibility
+from courseware.models import Lesson, LessonStatus, Visibility
+from terminals.credits.ledger import correct_credit
+from terminals.evidence.service import record_beat
 from tests.factories import (
     PASSWORD,
     Tree,
@@ -31,6 +35,7 @@ from tests.factories import (
     make_user,
     roster_csv,
 )
+from tests.terminals.study import LOGIN_TOKEN, begin, honest_beats
 
 # The server and browser of the other browser tests.
 from tests.web.test_browser import browser, playwright, server  # noqa: F401
@@ -222,7 +227,33 @@ def seed(session: Session) -> Site:
     session.commit()
     site = Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
     site.notice_id, site.second_member_id = notice.id, second.id
+    study(session, users, member.id, ready)
     return site
+
+
+def study(session: Session, users: dict[str, User], member_id: int, lesson: Lesson) -> None:
+    """The member (with the "member" login) plays the ready lesson through, and an admin adds
+    a correction: the study record then has a lesson, sessions and entries to show."""
+    session.get_one(Member, member_id).user_id = users["member"].id
+    session.commit()
+    started = utcnow() - timedelta(minutes=5)
+    playback = begin(session, users["member"], lesson, at=started)
+    for beat in honest_beats(playback, started=started):
+        record_beat(
+            session=session,
+            user=users["member"],
+            login_token=LOGIN_TOKEN,
+            beat=beat.input,
+            now=beat.at,
+        )
+    correct_credit(
+        session=session,
+        actor=users["adm"],
+        member=session.get_one(Member, member_id),
+        hours=4,
+        reason="参加乡镇党校半天集中授课",
+    )
+    session.commit()
 
 
 @pytest.fixture
@@ -312,6 +343,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/notices",
             f"/notices/{site.notice_id}",
             "/notices",
+            "/my/study",
         ],
     )
     visit_as(
@@ -375,6 +407,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/import",
             "/admin/plans",
             "/admin/invitations",
+            f"/members/{site.member_id}/transcript",
         ],
         admin_extra,
     )

@@ -14,6 +14,7 @@ const SPEEDS = [1, 1.25, 1.5, 2, 0.75];
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 15000;
 const TV_KEY = "yuanjiao.tv";
+const BEAT_MS = 10_000; // study beats while playing (see reportStudy)
 const TV_SCREEN = "(min-width: 1600px)";
 // What a server that answered wrongly looks like (a retry by itself will not help).
 const BROKEN_DETAILS = new Set([
@@ -133,7 +134,10 @@ function start(box) {
     play.focus({ preventScroll: true });
     box.scrollIntoView({ block: "end" });
   }
-  if (box.dataset.save === "yes") rememberPosition(video, box.dataset.lesson);
+  if (box.dataset.save === "yes") {
+    rememberPosition(video, box.dataset.lesson);
+    reportStudy(video, box.dataset.lesson, (message) => showNote(message), label.labelStudyMoved);
+  }
 
   function createHls() {
     const Hls = window.Hls;
@@ -395,6 +399,106 @@ function rememberPosition(video, lessonId) {
   video.addEventListener("pause", () => save({ always: true }));
   video.addEventListener("ended", () => save({ always: true }));
   window.addEventListener("pagehide", () => save({ keepalive: true, always: true }));
+}
+
+// Study evidence for credits (学时): the server issues a playback session at the first play,
+// and the player reports, every 10 s and at each pause, seek, rate change, end, hidden page or
+// page exit, the media intervals actually played since its previous report (a seek starts a new
+// interval, so skipped media is never reported), with its own clock, the position, rate and
+// whether the page stayed visible. The server decides what that earns; the player only tells.
+// Beats at a page's hiding and exit go by navigator.sendBeacon, which survives the page.
+function reportStudy(video, lessonId, notify, movedMessage) {
+  let study = null; // { id, issuedAt } once the server issued a session
+  let asking = false;
+  let stopped = false; // no member record, or the session ended (another tab took over)
+  let seq = 0;
+  let from = null; // media time where the interval being played began
+  let lastTime = 0; // the playhead at the last timeupdate, before any jump
+  let intervals = [];
+  let sawHidden = document.visibilityState === "hidden";
+
+  const playing = () => !video.paused && !video.ended && !video.seeking;
+  const close = (at) => {
+    if (from !== null && at > from) intervals.push([round(from), round(at)]);
+    from = null;
+  };
+  const open = () => { if (from === null && playing()) from = lastTime = video.currentTime; };
+
+  async function begin() {
+    if (study || asking || stopped) return;
+    asking = true;
+    const startedAt = video.currentTime; // what plays while the server answers counts too
+    try {
+      const issued = await api("POST", "/api/study/sessions", { lesson_id: parseInt(lessonId, 10) });
+      study = { id: issued.id, issuedAt: performance.now() };
+      if (playing()) { from = Math.min(startedAt, video.currentTime); lastTime = video.currentTime; }
+    } catch (error) {
+      stopped = error.status === 403 || error.status === 401 || error.status === 404;
+    } finally {
+      asking = false;
+    }
+  }
+
+  function send(event, { beacon = false } = {}) {
+    if (!study || stopped) return;
+    close(event === "seek" ? lastTime : video.currentTime);
+    if (intervals.length === 0 && event === "tick") { open(); return; }
+    seq += 1;
+    const body = JSON.stringify({
+      session_id: study.id,
+      seq,
+      clock: round((performance.now() - study.issuedAt) / 1000),
+      position: round(video.currentTime || 0),
+      rate: video.playbackRate,
+      visible: !sawHidden && document.visibilityState === "visible",
+      event,
+      intervals,
+    });
+    intervals = [];
+    sawHidden = document.visibilityState === "hidden";
+    if (event !== "seek") open();
+    // sendBeacon posts text/plain; the server reads the JSON in it all the same.
+    if (beacon && navigator.sendBeacon && navigator.sendBeacon("/api/study/beats", body)) return;
+    fetch("/api/study/beats", {
+      method: "POST", body, keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+    }).then((response) => {
+      if (response.status === 409) { stopped = true; notify(movedMessage); }
+    }).catch(() => { /* lost: the next beats still count; this interval does not */ });
+  }
+
+  video.addEventListener("play", begin);
+  video.addEventListener("playing", open);
+  video.addEventListener("timeupdate", () => {
+    if (video.seeking) return;
+    const now = video.currentTime;
+    // A jump the seeking events did not announce: close at the old place, start at the new.
+    if (from !== null && (now < lastTime - 0.5 || now > lastTime + 3 * Math.max(1, video.playbackRate))) {
+      close(lastTime);
+      lastTime = now;
+      open();
+      return;
+    }
+    lastTime = now;
+  });
+  video.addEventListener("pause", () => send("pause"));
+  video.addEventListener("seeking", () => send("seek"));
+  video.addEventListener("seeked", () => { lastTime = video.currentTime; open(); });
+  video.addEventListener("ratechange", () => send("ratechange"));
+  video.addEventListener("ended", () => send("ended"));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      send("hidden", { beacon: true });
+      sawHidden = true;
+    }
+  });
+  window.addEventListener("pagehide", () => send("close", { beacon: true }));
+  setInterval(() => { if (playing() || intervals.length) send("tick"); }, BEAT_MS);
+  window.yuanjiaoStudy = { state: () => ({ session: study && study.id, seq, stopped }) };
+}
+
+function round(seconds) {
+  return Math.round(seconds * 1000) / 1000;
 }
 
 function watchProcessing() {

@@ -1,0 +1,1 @@
+"""Study evidence from the web player: playback sessions and the beats they send."""
