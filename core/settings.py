@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     site_other_days_minutes: int = Field(default=180, ge=0)
     site_group_sessions: int = Field(default=2, ge=0)
     site_open_days: int = Field(default=4, ge=0)
+    # Members bound by a study plan are reminded this many days before its deadline (and once
+    # when it has passed).
+    plan_reminder_days: int = Field(default=7, ge=1, le=90)
     # What the site map draws: "auto" (the province of the sites' codes when they share one,
     # else the country), "china" (the provinces), or one province with its cities, named as
     # china-geojson names its file ("chong_qing", "gui_zhou", "shan_xi_1" 陕西, "shan_xi_2" 山西).

@@ -27,6 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
+import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages

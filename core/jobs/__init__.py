@@ -3,8 +3,8 @@ fenced attempts, retries with backoff, recovery of lost jobs and of lost hand-of
 
 Modules: `models` (the job row), `attempt` (what a handler holds: fenced writes, progress, a
 stop), `registry` (the one table of job types), `execution` (claim, heartbeat, outcome), `queue`
-(hand-off to Huey and the outbox sweep), `worker` (the consumer, its background loop and a clean
-stop).
+(hand-off to Huey and the outbox sweep), `schedule` (recurring work, one worker per period),
+`worker` (the consumer, its background loop and a clean stop).
 """
 
 from core.jobs.attempt import Attempt, AttemptStopped, Progress
@@ -19,6 +19,7 @@ from core.jobs.queue import (
     run_job,
 )
 from core.jobs.registry import Handler, job_type
+from core.jobs.schedule import recurring, run_due_recurring
 from core.jobs.worker import Worker, recover_stalled_jobs
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "job_type",
     "queue_task",
     "recover_stalled_jobs",
+    "recurring",
+    "run_due_recurring",
     "retry_delay",
     "run_job",
 ]

@@ -41,3 +41,15 @@ class Job(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecurringRun(Base):
+    """When a recurring task (core/jobs/schedule.py) was last claimed: the claim is one UPDATE,
+    so of many workers exactly one runs each period."""
+
+    __tablename__ = "recurring_runs"
+
+    name: Mapped[str] = mapped_column(CleanString(80), primary_key=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(CleanText)

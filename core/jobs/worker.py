@@ -19,6 +19,7 @@ from core.jobs.execution import allow_attempts, stop_attempts
 from core.jobs.models import Job, JobStatus
 from core.jobs.queue import enqueue, get_huey, hand_over_due_jobs
 from core.jobs.registry import JOB_TYPES
+from core.jobs.schedule import run_due_recurring
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class Worker:
         shortest = min(settings.job_stale_seconds, settings.job_enqueue_grace_seconds)
         interval = min(max(shortest / 2, 0.5), 15.0)
         while True:
-            for task in (recover_stalled_jobs, hand_over_due_jobs):
+            for task in (recover_stalled_jobs, hand_over_due_jobs, run_due_recurring):
                 try:
                     task()
                 except Exception:

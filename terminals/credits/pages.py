@@ -1,18 +1,16 @@
 """HTML pages of credits: a member's study record (their own, or as an admin sees it, with the
-form for a correction), and "my study record" for a member's own login."""
+form for a correction)."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
 from core.db import utcnow
-from core.errors import NotFound, PermissionDenied
+from core.errors import PermissionDenied
 from core.i18n import N_
-from core.people.forms import redirect, render, submit
-from core.people.models import Member
+from core.people.forms import render, submit
 from terminals.credits.ledger import correct_credit, credit_year
 from terminals.credits.permissions import can_correct_record
 from terminals.credits.schemas import YEAR_MAX, YEAR_MIN, CorrectionIn
@@ -20,15 +18,6 @@ from terminals.credits.transcripts import build_transcript, get_record_member
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
-
-
-@router.get("/my/study")
-def my_study(session: SessionDep, user: CurrentUser) -> Response:
-    """A member's own study record (their login's member record)."""
-    member_id = session.scalar(select(Member.id).where(Member.user_id == user.id))
-    if member_id is None:
-        raise NotFound(N_("This account has no member record."))
-    return redirect(f"/members/{member_id}/transcript")
 
 
 def _page(

@@ -6,24 +6,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.api import RowId, SessionDep, client_address, verify_csrf
-from core.errors import InvalidInput
+from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
+from core.db import utcnow
+from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.people.api import AdminUser
-from core.people.forms import active_choices, admin_page, optional_id, redirect, submit
-from core.people.models import User
+from core.people.forms import active_choices, admin_page, optional_id, redirect, render, submit
+from core.people.models import Member, User
 from core.people.orgs import org_tree
 from courseware.catalog import list_courses
+from terminals.credits.ledger import credit_year
+from terminals.credits.transcripts import build_transcript
 from terminals.plans.api import plan_read
 from terminals.plans.models import Audience
+from terminals.plans.progress import State, member_progress, summarise_plan
 from terminals.plans.schemas import PlanCreate
 from terminals.plans.service import (
     ItemChoice,
     create_plan,
     get_managed_plan,
     managed_plans,
+    plans_binding,
     withdraw_plan,
 )
 
@@ -120,6 +126,7 @@ def plan_page(request: Request, plan_id: RowId, session: SessionDep, actor: Admi
         actor=actor,
         section="plans",
         plan=plan_read(session, plan),
+        summary=summarise_plan(session=session, plan=plan),
     )
 
 
@@ -130,3 +137,27 @@ def plan_withdraw(
     """Withdraw a plan: it binds no one from now on."""
     withdraw_plan(session=session, actor=actor, plan_id=plan_id, address=client_address(request))
     return redirect(f"/admin/plans/{plan_id}?done=withdrawn")
+
+
+@router.get("/my/study")
+def my_study(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """我的学习: the member's hours this year against the requirement, and the plans that bind
+    them: overdue, still to do, done."""
+    member = session.scalar(select(Member).where(Member.user_id == user.id))
+    if member is None:
+        raise NotFound(N_("This account has no member record."))
+    progress = member_progress(
+        session=session, member=member, plans=plans_binding(session=session, member=member)
+    )
+    return render(
+        request,
+        "terminals/plans/my_study.html",
+        {
+            "user": user,
+            "member": member,
+            "t": build_transcript(session=session, member=member, year=credit_year(utcnow())),
+            "overdue": [plan for plan in progress if plan.overdue],
+            "to_do": [plan for plan in progress if not plan.overdue and plan.state != State.done],
+            "done": [plan for plan in progress if plan.state == State.done],
+        },
+    )

@@ -203,4 +203,3 @@ def bound_members(*, plan: StudyPlan) -> Select[Any]:
     if plan.audience is Audience.duty:
         return query.where(Member.duty == Duty(plan.duty))
     return query
-

@@ -83,6 +83,8 @@ def test_playing_a_lesson_through_earns_its_credit(
     entries = list(session.scalars(select(CreditEntry)))
     assert [(e.lesson_id, e.hours, e.source) for e in entries] == [(lesson_id, 0.5, "web")]
     page.goto(f"{server}/my/study")
+    expect(page.get_by_role("heading", name="我的学习")).to_be_visible()
+    page.get_by_role("link", name="我的完整学习档案").click()
     expect(page.get_by_role("heading", name="张三的学习档案")).to_be_visible()
     expect(page.get_by_role("link", name="短课")).to_be_visible()
     page.context.close()
