@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     )
     # A site is shown offline when its agent has not been heard from for this long.
     site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
+    # What a site's administrative code looks like (a village's 12-digit code by default).
+    site_code_pattern: str = Field(default=r"\d{12}", min_length=1, max_length=200)
+    # How long a one-time enrolment code stays usable after it is issued.
+    site_enrolment_code_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("metrics_address")
     @classmethod

@@ -23,6 +23,7 @@ from core.jobs import Worker
 from core.migrate import ensure_schema, upgrade_database
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
+from terminals.sites.cli import sites
 
 
 class _Commands(TyperGroup):
@@ -58,6 +59,7 @@ app.add_typer(orgs, name="orgs")
 app.add_typer(users, name="users")
 app.add_typer(members, name="members")
 app.add_typer(lessons, name="lessons")
+app.add_typer(sites, name="sites")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5
