@@ -56,6 +56,11 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from terminals.sites import api as sites_api
+from terminals.sites import own_pages as site_own_pages
+from terminals.sites import pages as sites_pages
+from terminals.sites import site_pages
+from terminals.sites.staff import runs_a_site
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -234,6 +239,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     assets = AssetIndex()
     templates.env.globals["static_url"] = assets.url
     templates.env.globals["import_map"] = assets.import_map
+    templates.env.globals["runs_a_site"] = runs_a_site
     app.state.templates = templates
     # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
@@ -379,4 +385,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    app.include_router(sites_api.router)
+    app.include_router(sites_pages.router)
+    app.include_router(site_pages.router)
+    app.include_router(site_own_pages.router)
     return app

@@ -28,18 +28,6 @@ TIER_LABELS = {
     "demonstration": N_("Demonstration"),
     "basic": N_("Basic"),
 }
-BUILD_MODE_LABELS = {
-    "satellite": N_("Satellite"),
-    "cable": N_("Cable"),
-    "broadband": N_("Broadband"),
-    "iptv": N_("IPTV"),
-}
-STATUS_LABELS = {
-    "registered": N_("Registered"),
-    "approved": N_("Approved"),
-    "active": N_("Active"),
-    "suspended": N_("Suspended"),
-}
 
 
 def tier_label(tier: str, locale: str) -> str:
@@ -128,7 +116,8 @@ def check_equipment(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         model = check_text(str(row.get("model", "")), limit=ROW_TEXT_MAX)
         try:
-            count = int(row.get("count") or 1)
+            raw = row.get("count")
+            count = 1 if raw is None or str(raw).strip() == "" else int(str(raw).strip())
         except (TypeError, ValueError):
             count = 0
         if not 1 <= count <= 999:

@@ -5,6 +5,7 @@ member role on the site's organisation and a generated password to be changed at
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import session_scope
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.people.models import Role, User
@@ -91,3 +92,12 @@ def sites_run_by(*, session: Session, user: User) -> list[Site]:
         .order_by(Site.name, Site.id)
     )
     return list(session.scalars(query)) if user.active else []
+
+
+def runs_a_site(user: User | None) -> bool:
+    """Whether the user administers a site (for the menu's link to their own site's page)."""
+    if user is None or not user.active:
+        return False
+    with session_scope() as session:
+        query = select(SiteAdministrator.id).where(SiteAdministrator.user_id == user.id)
+        return session.scalar(query.limit(1)) is not None
