@@ -161,9 +161,9 @@ def sites_assign(
     """Assign a lesson or a course to a site, to an org's subtree, or to a tier within it;
     prints the assignment's id (the existing one when it was assigned already)."""
     try:
-        actor = _acting(as_login)
         if tier is not None and org is None:
             raise InvalidInput(N_("--tier needs --org: the tier's sites within which subtree?"))
+        actor = _acting(as_login)
         with session_scope() as session:
             assignment = assign_content(
                 session=session,
