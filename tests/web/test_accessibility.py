@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from core.people.members import register_member
 from core.people.models import Role, User
 from core.settings import get_settings
+from core.storage import get_store
 from courseware.models import LessonStatus, Visibility
+from terminals.sites.assignments import assign_content
+from terminals.sites.models import SiteDevice
+from terminals.sites.photos import add_photo
+from terminals.sites.service import SiteDetails, register_site_with_code
+from terminals.sites.staff import grant_site_admin
 from tests.factories import (
     PASSWORD,
     Tree,
@@ -170,6 +176,7 @@ class Site:
     processing: int
     failed: int
     member_id: int
+    terminal_site: int = 0
 
 
 def seed(session: Session) -> Site:
@@ -207,7 +214,37 @@ def seed(session: Session) -> Site:
         hash_key=key,
     )
     session.commit()
-    return Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
+    terminal_site = seed_terminal_site(session, tree, users, course.id)
+    return Site(
+        tree, users, course.id, ready.id, processing.id, failed.id, member.id, terminal_site
+    )
+
+
+def seed_terminal_site(session: Session, tree: Tree, users: dict[str, User], course_id: int) -> int:
+    """A terminal site run by the member, with a device, a photo and an assigned course."""
+    site, _ = register_site_with_code(
+        session=session,
+        actor=users["adm"],
+        org_id=tree.branch.id,
+        code="500101001001",
+        tier="premium",
+        details=SiteDetails(
+            name="石桥村远教站点",
+            address="石桥村一组",
+            latitude=29.56,
+            longitude=106.55,
+            download_windows=("22:00-06:00",),
+            equipment=({"item": "电视机", "model": "TCL 55", "count": 1},),
+            contacts=({"name": "张三", "phone": "13800138000", "role": "书记"},),
+        ),
+    )
+    session.add(SiteDevice(site_id=site.id, token_hash="0" * 64, hostname="村委会电脑"))
+    grant_site_admin(session=session, actor=users["adm"], site_id=site.id, login="member")
+    assign_content(session=session, actor=users["adm"], site_id=site.id, course_id=course_id)
+    png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde"
+    add_photo(session=session, store=get_store(), actor=users["adm"], site_id=site.id, data=png)
+    session.commit()
+    return site.id
 
 
 @pytest.fixture
@@ -292,6 +329,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             f"/lessons/{site.ready}",
             "/account/password",
             "/upload",
+            "/site",
         ],
     )
     visit_as(
@@ -322,6 +360,17 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         survey.check(page, "adm import report")
         page.goto(f"{server}/admin/audit")
         survey.check(page, "adm /admin/audit (with entries)")
+        page.goto(f"{server}/admin/sites/{site.terminal_site}")
+        page.locator("form[action$='/code'] button").click()
+        expect(page.locator("#enrolment-code")).to_be_visible()
+        survey.check(page, "adm site with a new enrolment code")
+        page.goto(f"{server}/admin/sites/new")
+        page.locator("input[name=name]").fill("新站")
+        page.locator("input[name=code]").fill("12")
+        page.locator("select[name=org_id]").select_option(str(site.tree.branch.id))
+        page.locator("form[action='/admin/sites'] button[type=submit]").click()
+        expect(page.locator("[role=alert]")).to_be_visible()
+        survey.check(page, "adm site form refused")
 
     visit_as(
         "adm",
@@ -335,6 +384,12 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/new",
             f"/admin/members/{site.member_id}",
             "/admin/members/import",
+            "/admin/sites",
+            "/admin/sites?status=registered&sort=last_seen&desc=1",
+            "/admin/sites/new",
+            "/admin/sites/assignments",
+            f"/admin/sites/{site.terminal_site}",
+            f"/admin/sites/{site.terminal_site}/edit",
         ],
         admin_extra,
     )
@@ -347,6 +402,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/users",
             "/admin/audit",
             f"/lessons/{site.ready}",
+            "/site",
         ],
     )
 
