@@ -1,5 +1,8 @@
 """Shared builders of the site tests."""
 
+import struct
+import zlib
+
 from sqlalchemy.orm import Session
 
 from core.people.models import User
@@ -26,3 +29,20 @@ def make_site(
     )
     session.commit()
     return site, enrolment_code
+
+
+def tiny_png(width: int = 4, height: int = 3) -> bytes:
+    """A valid PNG of one red colour, for photo uploads that a browser must be able to draw."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + bytes([158, 23, 23]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -74,7 +74,7 @@ def test_register_a_site_and_assign_a_course(
 
     page.get_by_role("link", name="站点", exact=True).first.click()
     page.get_by_label("连接").select_option(label="从未连接")
-    page.get_by_label("等级").select_option(label="示范")
+    page.locator("select[name=tier]").select_option(label="示范")
     page.get_by_role("button", name="筛选").click()
     expect(page.get_by_role("link", name="石桥村远教站点")).to_be_visible()
     page.get_by_role("link", name="编码").click()

@@ -36,6 +36,7 @@ from tests.factories import (
     make_user,
     roster_csv,
 )
+from tests.terminals.sites_data import tiny_png
 
 # The server and browser of the other browser tests.
 from tests.web.test_browser import browser, playwright, server  # noqa: F401
@@ -241,8 +242,9 @@ def seed_terminal_site(session: Session, tree: Tree, users: dict[str, User], cou
     session.add(SiteDevice(site_id=site.id, token_hash="0" * 64, hostname="村委会电脑"))
     grant_site_admin(session=session, actor=users["adm"], site_id=site.id, login="member")
     assign_content(session=session, actor=users["adm"], site_id=site.id, course_id=course_id)
-    png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde"
-    add_photo(session=session, store=get_store(), actor=users["adm"], site_id=site.id, data=png)
+    add_photo(
+        session=session, store=get_store(), actor=users["adm"], site_id=site.id, data=tiny_png()
+    )
     session.commit()
     return site.id
 
