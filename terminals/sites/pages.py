@@ -17,6 +17,7 @@ from core.people.api import AdminUser, reader_locale
 from core.people.forms import active_choices, admin_page, optional_id, pager, submit
 from core.people.models import Organisation, User
 from core.people.orgs import org_tree
+from core.people.service import get_managed_org
 from core.settings import get_settings
 from courseware.models import Course
 from courseware.permissions import listed_lessons, visible_courses
@@ -104,8 +105,6 @@ def sites_page(
     )
     sort_by = choice(sort, SiteSort) or SiteSort.name
     if where.org_id is not None:  # out-of-reach organisations are not found
-        from core.people.service import get_managed_org
-
         get_managed_org(session=session, actor=actor, org_id=where.org_id)
     found, seen = list_sites(
         session=session,
