@@ -454,7 +454,9 @@ def consume_enrolment_code(*, session: Session, code: str) -> Site:
     if len(canonical) != CODE_GROUPS * CODE_GROUP_LENGTH:
         raise EnrolmentRefused(N_("The enrolment code is not valid or has been used already."))
     site = session.scalar(
-        select(Site).where(Site.enrolment_code_hash == hash_code(canonical)).with_for_update()
+        select(Site)
+        .where(Site.enrolment_code_hash == hash_code(canonical))
+        .with_for_update(of=Site)
     )
     if site is None:
         raise EnrolmentRefused(N_("The enrolment code is not valid or has been used already."))
