@@ -8,7 +8,10 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
     && mkdir -p vendor/swagger-ui \
     && cp node_modules/hls.js/dist/hls.light.min.js node_modules/tus-js-client/dist/tus.min.js vendor/ \
     && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-          node_modules/swagger-ui-dist/swagger-ui.css vendor/swagger-ui/
+          node_modules/swagger-ui-dist/swagger-ui.css vendor/swagger-ui/ \
+    && cp node_modules/echarts/dist/echarts.min.js vendor/ && mkdir -p vendor/maps \
+    && for f in node_modules/china-geojson/src/geojson/*.json; do \
+         name=$(basename "$f" .json); cp "$f" "vendor/maps/${name%_geo}.json"; done
 
 # The project and its dependencies in a virtualenv (ffmpeg comes from the imageio-ffmpeg wheel).
 FROM python:3.11-slim AS build

@@ -13,6 +13,9 @@ STATIC := web/static
 VENDOR := $(STATIC)/vendor
 SWAGGER_UI := $(VENDOR)/swagger-ui/swagger-ui-bundle.js $(VENDOR)/swagger-ui/swagger-ui.css
 VENDOR_FILES := $(VENDOR)/hls.light.min.js $(VENDOR)/tus.min.js $(SWAGGER_UI)
+# The site map (terminals/sites/map.py): ECharts and China's GeoJSON (the country with its
+# provinces, each province with its cities), loaded by the map page only.
+VENDOR_FILES += $(VENDOR)/echarts.min.js $(VENDOR)/maps/china.json
 # The compressed copies are rebuilt when any static file changes (see web/assets.py).
 STATIC_SOURCES = $(shell find $(STATIC) -type f -not -path '$(STATIC)/precompressed/*')
 ASSETS := $(STATIC)/precompressed/.built
@@ -56,7 +59,7 @@ messages: $(VENV)/.installed ## collect the texts to translate into core/locale 
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --no-wrap --sort-output -o $(VENV)/messages.pot .
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d core/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete --no-wrap
 
-vendor: $(VENDOR_FILES) ## copy hls.js, tus-js-client and Swagger UI into web/static/vendor
+vendor: $(VENDOR_FILES) ## copy hls.js, tus-js-client, Swagger UI, ECharts and map data into web/static/vendor
 
 assets: $(ASSETS) ## gzip and brotli copies of the static files, named by content hash
 
@@ -89,6 +92,17 @@ $(VENDOR)/hls.light.min.js: node_modules/.installed
 $(VENDOR)/tus.min.js: node_modules/.installed
 	mkdir -p $(VENDOR)
 	cp node_modules/tus-js-client/dist/tus.min.js $@
+
+$(VENDOR)/echarts.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/echarts/dist/echarts.min.js $@
+
+# china-geojson's china.json and one file per province (an_hui_geo.json → maps/an_hui.json);
+# YUANJIAO_MAP_REGION names the one the map page shows.
+$(VENDOR)/maps/china.json: node_modules/.installed
+	mkdir -p $(VENDOR)/maps
+	for f in node_modules/china-geojson/src/geojson/*.json; do \
+	  name=$$(basename "$$f" .json); cp "$$f" "$(VENDOR)/maps/$${name%_geo}.json"; done
 
 $(AXE): node_modules/.installed
 	test -f $@

@@ -25,7 +25,9 @@ _hasher = PasswordHasher()
 
 # What each derived key signs. A key that leaks from one use (a media link in a shared playlist)
 # cannot sign anything else (a session cookie, a device token).
-PURPOSES = frozenset({"session-cookie", "media-link", "device-token", "login-device"})
+PURPOSES = frozenset(
+    {"session-cookie", "media-link", "device-token", "login-device", "terminal-manifest"}
+)
 
 # GB 11643-1999: weights and check characters of the 18-digit citizen identity number.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -94,6 +94,26 @@ class Settings(BaseSettings):
     )
     # A site is shown offline when its agent has not been heard from for this long.
     site_offline_grace_seconds: int = Field(default=15 * 60, ge=60)
+    # A site's monthly duties (DOMAIN.md): on each fixed study day (5th/15th/25th; "逢六" regions
+    # set 6,16,26) at least this many minutes of courseware played, and together on the other
+    # days at least that many; group sessions held; days the site was open.
+    site_study_days: tuple[int, ...] = (5, 15, 25)
+    site_study_day_minutes: int = Field(default=90, ge=0)
+    site_other_days_minutes: int = Field(default=180, ge=0)
+    site_group_sessions: int = Field(default=2, ge=0)
+    site_open_days: int = Field(default=4, ge=0)
+    # What the site map draws: "auto" (the province of the sites' codes when they share one,
+    # else the country), "china" (the provinces), or one province with its cities, named as
+    # china-geojson names its file ("chong_qing", "gui_zhou", "shan_xi_1" 陕西, "shan_xi_2" 山西).
+    map_region: str = Field(default="auto", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    # Terminal sync: records one upload batch may carry, the bytes of one record's body and of a
+    # whole batch, how far in the future a record's time may lie before it is flagged, and how
+    # long the download links in a site's manifest live.
+    sync_max_batch_records: int = Field(default=500, ge=1, le=10_000)
+    sync_max_record_bytes: int = Field(default=64 * 1024, ge=1024)
+    sync_max_batch_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    sync_max_clock_skew_seconds: int = Field(default=10 * 60, ge=0)
+    sync_link_ttl_seconds: int = Field(default=6 * 3600, ge=60)
     # What a site's administrative code looks like (a village's 12-digit code by default).
     site_code_pattern: str = Field(default=r"\d{12}", min_length=1, max_length=200)
     # How long a one-time enrolment code stays usable after it is issued.
@@ -114,6 +134,13 @@ class Settings(BaseSettings):
             if not (name.isidentifier() and len(name) <= 40) or not 144 <= height <= 4320:
                 raise ValueError("give tier names (letters, digits, _) with heights 144 to 4320")
         return value
+
+    @field_validator("site_study_days")
+    @classmethod
+    def _days_of_the_month(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not all(1 <= day <= 31 for day in value) or len(set(value)) != len(value):
+            raise ValueError("give distinct days of the month, 1 to 31")
+        return tuple(sorted(value))
 
     @field_validator("base_url")
     @classmethod

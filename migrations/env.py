@@ -7,7 +7,9 @@ import core.audit.models  # noqa: F401
 import core.jobs.models  # noqa: F401  (registers tables)
 import core.people.models  # noqa: F401
 import courseware.models  # noqa: F401
+import terminals.plans.models  # noqa: F401
 import terminals.sites.models  # noqa: F401
+import terminals.sync.models  # noqa: F401
 from core.db import Base, get_engine, make_engine
 
 target_metadata = Base.metadata

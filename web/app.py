@@ -56,11 +56,15 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from terminals.plans import api as plans_api
+from terminals.plans import pages as plans_pages
 from terminals.sites import api as sites_api
+from terminals.sites import map as site_map
 from terminals.sites import own_pages as site_own_pages
 from terminals.sites import pages as sites_pages
 from terminals.sites import site_pages
 from terminals.sites.staff import runs_a_site
+from terminals.sync import api as sync_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -385,6 +389,11 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(member_pages.router)
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    app.include_router(plans_api.router)
+    app.include_router(plans_pages.router)
+    # Before the sites routers: /admin/sites/map and /api/sites/map are not /sites/{site_id}.
+    app.include_router(site_map.router)
+    app.include_router(sync_api.router)
     app.include_router(sites_api.router)
     app.include_router(sites_pages.router)
     app.include_router(site_pages.router)

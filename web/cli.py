@@ -23,6 +23,7 @@ from core.jobs import Worker
 from core.migrate import ensure_schema, upgrade_database
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
+from terminals.agent.cli import terminal
 from terminals.sites.cli import sites
 
 
@@ -59,6 +60,7 @@ app.add_typer(orgs, name="orgs")
 app.add_typer(users, name="users")
 app.add_typer(members, name="members")
 app.add_typer(lessons, name="lessons")
+app.add_typer(terminal, name="terminal")
 app.add_typer(sites, name="sites")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
@@ -66,7 +68,7 @@ GRACE_SECONDS = 5
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
 # Commands that work on a database whose schema is behind (they report or fix it).
-_SCHEMA_AGNOSTIC = {"db", "doctor"}
+_SCHEMA_AGNOSTIC = {"db", "doctor", "terminal"}  # terminal: the site agent has no database
 # What every server role needs before it takes a request or a job.
 _SERVER_ENGINES = ("database", "storage", "queue")
 
@@ -82,6 +84,7 @@ def main(ctx: typer.Context) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
+    import terminals.sync.tasks  # noqa: F401
 
     if ctx.invoked_subcommand not in _SCHEMA_AGNOSTIC and not ctx.meta.get("help"):
         ensure_schema()

@@ -66,6 +66,11 @@ LARGE_BODIES = (
     ),
     LargeBody(
         frozenset({"POST"}),
+        re.compile(r"^/api/terminal/records/?$"),
+        lambda settings: settings.sync_max_batch_bytes,
+    ),
+    LargeBody(
+        frozenset({"POST"}),
         re.compile(r"^(/api|/admin)/sites/[^/]+/photos/?$"),
         lambda _settings: MAX_PHOTO_BYTES + FRAMING,
     ),

@@ -1,7 +1,7 @@
 """The audit log page for admins: filter by account, action and dates, newest first, page by
 page, and export what the filter shows."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -10,14 +10,13 @@ from sqlalchemy import select
 
 from core.api import SessionDep, verify_csrf
 from core.audit.service import ACTIONS, DETAIL_LABELS, TARGET_TYPES, AuditFilter, page_entries
+from core.localtime import CHINA_TIME, day_start
 from core.paging import page_links
 from core.people.api import AdminUser
 from core.people.forms import admin_page
 from core.people.models import Organisation
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-# The platform serves China, which keeps one time zone all year: times are shown in it.
-CHINA_TIME = timezone(timedelta(hours=8), "UTC+8")
 # Days a filter may name (the ends of the calendar cannot be shifted between time zones).
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 
@@ -46,8 +45,8 @@ def audit_page(
     wanted = AuditFilter(
         actor=actor.strip()[:80],
         action=action.strip()[:60],
-        since=datetime.combine(first, time(), CHINA_TIME) if first else None,
-        until=datetime.combine(last + timedelta(days=1), time(), CHINA_TIME) if last else None,
+        since=day_start(first) if first else None,
+        until=day_start(last + timedelta(days=1)) if last else None,
     )
     number = int(page) if page.isascii() and page.isdigit() else 1
     found = page_entries(session=session, viewer=viewer, wanted=wanted, page=number)

@@ -48,6 +48,8 @@ ACTIONS = {
     "lesson_updated": N_("Lesson updated"),
     "course_deleted": N_("Course deleted"),
     "lesson_deleted": N_("Lesson deleted"),
+    "plan_created": N_("Study plan set"),
+    "plan_withdrawn": N_("Study plan withdrawn"),
     "site_registered": N_("Site registered"),
     "site_updated": N_("Site updated"),
     "site_approved": N_("Site approved"),
@@ -72,6 +74,7 @@ TARGET_TYPES = {
     "audit": N_("Audit log"),
     "course": N_("Course"),
     "lesson": N_("Lesson"),
+    "plan": N_("Study plan"),
     "site": N_("Site"),
     "site_assignment": N_("Site assignment"),
 }

@@ -24,9 +24,9 @@ WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 # Labels of the default tiers; a tier configured under another key is shown by its key.
 TIER_LABELS = {
-    "premium": N_("Premium"),
-    "demonstration": N_("Demonstration"),
-    "basic": N_("Basic"),
+    "premium": N_("Premium tier"),
+    "demonstration": N_("Demonstration tier"),
+    "basic": N_("Basic tier"),
 }
 
 
@@ -41,8 +41,11 @@ def check_tier(tier: str) -> str:
     tiers = get_settings().site_tiers
     if tier in tiers:
         return tier
+    # 精品, 精品站点, premium, Premium tier
+    wanted = tier.removesuffix("站点").casefold()
     for key in tiers:
-        if any(tier == tier_label(key, locale) for locale in LOCALES):
+        labels = {key, *(tier_label(key, locale) for locale in LOCALES)}
+        if wanted in {label.casefold() for label in labels}:
             return key
     raise InvalidInput(
         N_("Unknown tier %(tier)s: choose one of %(tiers)s."), tier=tier, tiers=", ".join(tiers)

@@ -386,12 +386,20 @@ def change_status(
 
 
 def normalise_code(code: str) -> str:
-    """A code as typed (any case, with spaces or dashes) in its canonical form."""
-    return "".join(ch for ch in code.upper() if ch.isalnum())
+    """A code as typed (any case, spaces or dashes between the groups) in the form it was
+    printed, XXXX-XXXX-XXXX-XXXX; anything else is kept as typed, trimmed."""
+    code = code.strip()
+    symbols = "".join(ch for ch in code.upper() if ch not in " -")
+    size = CODE_GROUPS * CODE_GROUP_LENGTH
+    if len(symbols) != size or any(ch not in CODE_ALPHABET for ch in symbols):
+        return code
+    return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, size, CODE_GROUP_LENGTH))
 
 
 def hash_code(code: str) -> str:
-    """SHA-256 of the canonical code: enough for 79 random bits, and searchable by equality."""
+    """SHA-256 of the code in its printed form: enough for 79 random bits, searchable by
+    equality, and the same hash as the printed code's own (the sync part hashes what it is
+    given)."""
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
@@ -450,13 +458,10 @@ def consume_enrolment_code(*, session: Session, code: str) -> Site:
     """The site whose unexpired code this is; the code is cleared (it works once), and an
     approved site becomes active. Refused for a wrong, used or expired code, or a suspended
     site, with EnrolmentRefused. The caller then creates the device in the same transaction."""
-    canonical = normalise_code(code)
-    if len(canonical) != CODE_GROUPS * CODE_GROUP_LENGTH:
+    if not code.strip():
         raise EnrolmentRefused(N_("The enrolment code is not valid or has been used already."))
     site = session.scalar(
-        select(Site)
-        .where(Site.enrolment_code_hash == hash_code(canonical))
-        .with_for_update(of=Site)
+        select(Site).where(Site.enrolment_code_hash == hash_code(code)).with_for_update(of=Site)
     )
     if site is None:
         raise EnrolmentRefused(N_("The enrolment code is not valid or has been used already."))

@@ -129,3 +129,18 @@ def test_routes_are_documented(client: TestClient) -> None:
     ):
         assert path in paths, path
     assert not any(path.startswith("/admin/sites") for path in paths)
+
+
+def test_a_code_from_the_sites_api_enrols_an_agent(
+    client: TestClient, session: Session, tree: Tree, token: str
+) -> None:
+    headers = {"X-CSRF-Token": token}
+    created = client.post("/api/sites", json={**BODY, "org_id": tree.branch.id}, headers=headers)
+    code = created.json()["enrolment_code"]
+    enrolled = client.post("/api/terminal/enrol", json={"code": code})
+    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.json()["site"]["id"] == created.json()["site"]["id"]
+    devices = client.get(f"/api/sites/{created.json()['site']['id']}/devices").json()
+    assert [d["presence"] for d in devices] == ["online"]
+    again = client.post("/api/terminal/enrol", json={"code": code})
+    assert again.status_code == 400  # once only

@@ -1,6 +1,7 @@
 """Rules of the site record: validation, states and who moves them, enrolment codes (one
 time, expiry, reissue), devices, administrators, photos, and assigning content."""
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -116,7 +117,7 @@ def test_register_checks_every_field(session: Session, tree: Tree, people: dict[
 
 
 def test_tiers_by_key_or_label_and_windows() -> None:
-    assert [check_tier(t) for t in ("premium", "精品", "Basic", "基础")] == [
+    assert [check_tier(t) for t in ("premium", "精品", "Basic tier", "基础站点")] == [
         "premium",
         "premium",
         "basic",
@@ -176,6 +177,8 @@ def test_enrolment_code_works_once_and_is_stored_hashed(
     site, code = make_site(session, people["town"], tree.branch.id)
     assert len(code) == 19 and code.count("-") == 3
     assert site.enrolment_code_hash == hash_code(code) and code not in site.enrolment_code_hash
+    # the hash of the code as printed, so a client that hashes what it was given agrees
+    assert site.enrolment_code_hash == hashlib.sha256(code.encode()).hexdigest()
     change_status(session=session, actor=people["town"], site_id=site.id, move=Transition.approve)
     # typed in lower case with spaces for dashes
     found = consume_enrolment_code(session=session, code=code.lower().replace("-", " "))

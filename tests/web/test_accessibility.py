@@ -360,6 +360,16 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         page.locator("form[action='/admin/members/import'] button:not([name])").click()
         expect(page.locator("#import-errors")).to_be_visible()
         survey.check(page, "adm import report")
+        page.goto(f"{server}/admin/plans")
+        page.locator("input[name=title]").fill("七一专题学习")
+        page.locator("form[action='/admin/plans'] select[name=org_id]").select_option(
+            str(site.tree.town.id)
+        )
+        page.locator("input[name=deadline]").fill("2099-07-01")
+        page.locator("input[name=course_ids]").first.check()
+        page.locator("form[action='/admin/plans'] button[type=submit]").click()
+        expect(page.locator("h1")).to_have_text("七一专题学习")
+        survey.check(page, "adm study plan set")
         page.goto(f"{server}/admin/audit")
         survey.check(page, "adm /admin/audit (with entries)")
         page.goto(f"{server}/admin/sites/{site.terminal_site}")
@@ -386,6 +396,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/new",
             f"/admin/members/{site.member_id}",
             "/admin/members/import",
+            "/admin/plans",
             "/admin/sites",
             "/admin/sites?status=registered&sort=last_seen&desc=1",
             "/admin/sites/new",
@@ -447,3 +458,44 @@ def test_menu_button_works_from_the_keyboard(
     page.set_viewport_size(DESKTOP)  # wide screens show the links and no menu button
     expect(menu).to_be_hidden()
     expect(page.get_by_role("link", name="管理")).to_be_visible()
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_site_map_passes_axe_aaa_contrast_and_phone_checks(
+    server: str,  # noqa: F811
+    context_for: Callable[[str], BrowserContext],
+    session: Session,
+    locale: str,
+) -> None:
+    """The site map (terminals/sites/map.py) once its chart has drawn, with a site on the map
+    and one without coordinates, and with a filter that leaves none."""
+    from terminals.sites.models import Site, SiteStatus
+
+    tree = make_tree(session)
+    make_user(session, "adm", Role.org_admin, tree.town)
+    session.add_all(
+        [
+            Site(
+                code="500103001001",
+                name="七星岗",
+                org_id=tree.branch.id,
+                tier="premium",
+                status=SiteStatus.approved,
+                latitude=29.56,
+                longitude=106.55,
+            ),
+            Site(code="500229001002", name="葛城", org_id=tree.town.id, tier="basic"),
+        ]
+    )
+    session.commit()
+    survey = Survey()
+    context = context_for(locale)
+    context.add_cookies([{"name": "lang", "value": locale, "url": server}])
+    page = context.new_page()
+    log_in(page, server, "adm")
+    for path in ("/admin/sites/map", "/admin/sites/map?state=suspended"):
+        page.goto(f"{server}{path}")
+        expect(page.locator("#site-map[data-ready='1']")).to_have_count(1)
+        survey.check(page, f"adm {path}")
+    report = survey.axe + survey.targets + survey.topbar + survey.overflow
+    assert not report, "\n".join(report)

@@ -1,0 +1,1 @@
+"""Study plans: required courses and lessons an organisation sets for its members."""

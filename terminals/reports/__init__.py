@@ -1,0 +1,1 @@
+"""Reports on sites and members: monthly report cards, participation, rankings."""

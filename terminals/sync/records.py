@@ -1,0 +1,227 @@
+"""Storing uploaded outbox records exactly once and acknowledging a high-water mark.
+
+A batch is stored in one transaction, whole or not at all. Each record is known by its
+site-generated UUID: a record sent again with the same content is acknowledged and not stored
+again; the same UUID (or the same place in the agent's sequence) with other content is refused,
+and so is the batch. The reply's high-water mark is the highest sequence number up to which every
+record of the agent is stored, so the agent may forget exactly those and resend the rest; batches
+may arrive twice, late or out of order.
+
+Clock skew: a record's `occurred_at` more than `sync_max_clock_skew_seconds` ahead of the server's
+clock is stored and flagged "future" (refusing it would block the agent's outbox for good and lose
+the evidence); every record also keeps the offset between the server's clock and the agent's at
+sending, so readers (the credit rules) can correct or distrust its times.
+"""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import TemporaryError
+from core.i18n import N_
+from core.settings import get_settings
+from terminals.sites.models import SiteDevice
+from terminals.sync.errors import BatchRefused
+from terminals.sync.heartbeats import mark_seen, record_heartbeat
+from terminals.sync.models import AgentMark, SiteRecord
+from terminals.sync.schemas import RECORD_BODIES, BatchAck, BatchIn, HeartbeatBody, RecordIn
+
+FUTURE = "future"
+
+
+def record_digest(agent_id: uuid.UUID, record: RecordIn) -> str:
+    """SHA-256 of a record's canonical form: what a replay must match to be the same record."""
+    canonical = {
+        "agent": str(agent_id),
+        "seq": record.seq,
+        "kind": record.kind,
+        "occurred_at": record.occurred_at.isoformat(),
+        "body": record.body,
+    }
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_body(kind: str, body: dict[str, Any]) -> None:
+    """BatchRefused unless `body` is a valid body of `kind` within the size limit."""
+    limit = get_settings().sync_max_record_bytes
+    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > limit:
+        raise BatchRefused(
+            N_("A %(kind)s record's body has %(size)d bytes; at most %(limit)d are allowed."),
+            kind=kind,
+            size=size,
+            limit=limit,
+        )
+    try:
+        RECORD_BODIES[kind].model_validate(body)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise BatchRefused(
+            N_("A %(kind)s record's body is invalid: %(detail)s"), kind=kind, detail=detail
+        ) from exc
+
+
+def _unique_in_batch(batch: BatchIn) -> dict[str, tuple[RecordIn, str]]:
+    """The batch's records by UUID, each once; BatchRefused for a UUID or sequence number that
+    appears twice with different content."""
+    by_uuid: dict[str, tuple[RecordIn, str]] = {}
+    by_seq: dict[int, str] = {}
+    for record in batch.records:
+        key, digest = str(record.uuid), record_digest(batch.agent_id, record)
+        if key in by_uuid and by_uuid[key][1] != digest:
+            raise BatchRefused(
+                N_("Record %(uuid)s appears twice in the batch with different content."),
+                uuid=key,
+            )
+        if by_seq.get(record.seq, key) != key:
+            raise BatchRefused(
+                N_("Sequence number %(seq)d is used by two records in the batch."),
+                seq=record.seq,
+            )
+        by_uuid[key], by_seq[record.seq] = (record, digest), key
+    return by_uuid
+
+
+def _new_records(
+    session: Session, site_id: int, batch: BatchIn, records: dict[str, tuple[RecordIn, str]]
+) -> dict[str, tuple[RecordIn, str]]:
+    """The records not stored yet; BatchRefused for a conflicting replay."""
+    fresh = dict(records)
+    stored = session.scalars(select(SiteRecord).where(SiteRecord.uuid.in_(list(records))))
+    for row in stored:
+        if row.site_id != site_id or row.digest != records[row.uuid][1]:
+            raise BatchRefused(
+                N_(
+                    "Record %(uuid)s was stored before with other content: a record, once "
+                    "sent, must not change."
+                ),
+                uuid=row.uuid,
+            )
+        del fresh[row.uuid]
+    seqs = {record.seq: key for key, (record, _) in fresh.items()}
+    taken = session.execute(
+        select(SiteRecord.seq, SiteRecord.uuid).where(
+            SiteRecord.site_id == site_id,
+            SiteRecord.agent_id == str(batch.agent_id),
+            SiteRecord.seq.in_(list(seqs)),
+        )
+    )
+    for seq, other in taken:
+        raise BatchRefused(
+            N_("Sequence number %(seq)d of this agent already holds record %(other)s."),
+            seq=seq,
+            other=other,
+        )
+    return fresh
+
+
+def advance_mark(*, session: Session, site_id: int, agent_id: str) -> int:
+    """Move the agent's high-water mark over every stored record that continues it."""
+    mark = session.get(AgentMark, (site_id, agent_id), with_for_update=True)
+    if mark is None:
+        try:
+            with session.begin_nested():
+                session.add(AgentMark(site_id=site_id, agent_id=agent_id, high_water=0))
+        except IntegrityError:
+            pass  # the agent's first two batches arrived together: the other one made it
+        mark = session.get_one(
+            AgentMark, (site_id, agent_id), with_for_update=True, populate_existing=True
+        )
+    high_water = mark.high_water
+    while True:
+        seqs = session.scalars(
+            select(SiteRecord.seq)
+            .where(
+                SiteRecord.site_id == site_id,
+                SiteRecord.agent_id == agent_id,
+                SiteRecord.seq > high_water,
+            )
+            .order_by(SiteRecord.seq)
+            .limit(1000)
+        ).all()
+        for seq in seqs:
+            if seq != high_water + 1:
+                break
+            high_water = seq
+        else:
+            if len(seqs) == 1000:
+                continue
+        break
+    if high_water != mark.high_water or mark.updated_at is None:
+        mark.high_water, mark.updated_at = high_water, utcnow()
+    session.flush()
+    return high_water
+
+
+def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> BatchAck:
+    """Store the batch's new records once each, in the caller's transaction, and acknowledge."""
+    settings = get_settings()
+    if len(batch.records) > settings.sync_max_batch_records:
+        raise BatchRefused(
+            N_("The batch has %(count)d records; send at most %(limit)d at a time."),
+            count=len(batch.records),
+            limit=settings.sync_max_batch_records,
+        )
+    for record in batch.records:
+        check_body(record.kind, record.body)
+    now = utcnow()
+    offset = (now - batch.sent_at).total_seconds()
+    horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
+    fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch))
+    flagged = 0
+    for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
+        flag = FUTURE if record.occurred_at > horizon else None
+        flagged += flag is not None
+        session.add(
+            SiteRecord(
+                uuid=key,
+                site_id=device.site_id,
+                agent_id=str(batch.agent_id),
+                seq=record.seq,
+                kind=record.kind,
+                occurred_at=record.occurred_at,
+                received_at=now,
+                device_id=device.id,
+                body=record.body,
+                digest=digest,
+                clock_offset_seconds=offset,
+                flag=flag,
+            )
+        )
+        if record.kind == "heartbeat":
+            record_heartbeat(
+                session=session,
+                device=device,
+                body=HeartbeatBody.model_validate(record.body),
+                sent_at=_earliest(record.occurred_at, horizon),
+                received_at=now,
+            )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same records arrived by another request this instant
+        raise TemporaryError(
+            N_("Another upload of the same records is being stored: send the batch again.")
+        ) from exc
+    mark_seen(session=session, device_id=device.id, now=now)
+    high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
+    return BatchAck(
+        high_water=high_water,
+        stored=len(fresh),
+        duplicates=len(batch.records) - len(fresh),
+        flagged=flagged,
+    )
+
+
+def _earliest(first: datetime, second: datetime) -> datetime:
+    return min(first, second)
