@@ -65,7 +65,12 @@ from terminals.credits import pages as credits_pages
 from terminals.evidence import api as evidence_api
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
+from terminals.sites import api as sites_api
 from terminals.sites import map as site_map
+from terminals.sites import own_pages as site_own_pages
+from terminals.sites import pages as sites_pages
+from terminals.sites import site_pages
+from terminals.sites.staff import runs_a_site
 from terminals.sync import api as sync_api
 from web import auth
 from web.assets import AssetIndex, StaticAssets
@@ -245,6 +250,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     assets = AssetIndex()
     templates.env.globals["static_url"] = assets.url
     templates.env.globals["import_map"] = assets.import_map
+    templates.env.globals["runs_a_site"] = runs_a_site
     app.state.templates = templates
     # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
@@ -403,4 +409,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(evidence_api.router)
     app.include_router(credits_api.router)
     app.include_router(credits_pages.router)
+    app.include_router(sites_api.router)
+    app.include_router(sites_pages.router)
+    app.include_router(site_pages.router)
+    app.include_router(site_own_pages.router)
     return app

@@ -26,6 +26,7 @@ from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 from terminals.agent.cli import terminal
 from terminals.credits.cli import credits
+from terminals.sites.cli import sites
 
 
 class _Commands(TyperGroup):
@@ -64,6 +65,7 @@ app.add_typer(lessons, name="lessons")
 app.add_typer(terminal, name="terminal")
 app.add_typer(notices, name="notices")
 app.add_typer(credits, name="credits")
+app.add_typer(sites, name="sites")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5

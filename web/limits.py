@@ -20,6 +20,7 @@ from core.people.roster import MAX_ROSTER_BYTES
 from core.settings import Settings
 from courseware.captions import MAX_CAPTION_BYTES
 from courseware.cover import MAX_COVER_BYTES
+from terminals.sites.photos import MAX_PHOTO_BYTES
 from web.i18n import pick_locale
 
 
@@ -67,6 +68,11 @@ LARGE_BODIES = (
         frozenset({"POST"}),
         re.compile(r"^/api/terminal/records/?$"),
         lambda settings: settings.sync_max_batch_bytes,
+    ),
+    LargeBody(
+        frozenset({"POST"}),
+        re.compile(r"^(/api|/admin)/sites/[^/]+/photos/?$"),
+        lambda _settings: MAX_PHOTO_BYTES + FRAMING,
     ),
 )
 

@@ -56,6 +56,21 @@ ACTIONS = {
     "plan_created": N_("Study plan set"),
     "plan_withdrawn": N_("Study plan withdrawn"),
     "credit_corrected": N_("Credits corrected"),
+    "site_registered": N_("Site registered"),
+    "site_updated": N_("Site updated"),
+    "site_approved": N_("Site approved"),
+    "site_activated": N_("Site activated"),
+    "site_suspended": N_("Site suspended"),
+    "site_resumed": N_("Site resumed"),
+    "site_code_issued": N_("Site enrolment code issued"),
+    "site_code_used": N_("Site enrolment code used"),
+    "site_devices_revoked": N_("Site devices revoked"),
+    "site_admin_added": N_("Site administrator added"),
+    "site_admin_removed": N_("Site administrator removed"),
+    "site_photo_added": N_("Site photo added"),
+    "site_photo_removed": N_("Site photo removed"),
+    "site_content_assigned": N_("Content assigned to sites"),
+    "site_content_unassigned": N_("Content unassigned from sites"),
 }
 TARGET_TYPES = {
     "organisation": N_("Organisation"),
@@ -66,6 +81,8 @@ TARGET_TYPES = {
     "course": N_("Course"),
     "lesson": N_("Lesson"),
     "plan": N_("Study plan"),
+    "site": N_("Site"),
+    "site_assignment": N_("Site assignment"),
 }
 # Labels of the keys found in entries' details; other keys are shown as they are.
 DETAIL_LABELS = {
@@ -103,6 +120,14 @@ DETAIL_LABELS = {
     "hours": N_("Hours"),
     "year": N_("Year"),
     "entry": N_("Credit entry"),
+    "code": N_("Code"),
+    "tier": N_("Tier"),
+    "days": N_("Days valid"),
+    "devices": N_("Devices"),
+    "target": N_("Target"),
+    "site_id": N_("Site"),
+    "lesson_id": N_("Lesson"),
+    "course_id": N_("Course"),
 }
 _EXPORT_COLUMNS = (
     N_("Time (UTC)"),

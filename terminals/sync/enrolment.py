@@ -7,7 +7,6 @@ so a lost or copied box is shut out by enrolling its replacement.
 
 import hashlib
 import secrets
-from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,8 +14,9 @@ from sqlalchemy.orm import Session
 from core.audit.service import record
 from core.db import utcnow
 from core.i18n import N_
-from terminals.sites.models import Site, SiteDevice, SiteStatus
-from terminals.sync.errors import DeviceRefused, EnrolmentRefused, SiteSuspended
+from terminals.sites.models import SiteDevice, SiteStatus
+from terminals.sites.service import consume_enrolment_code
+from terminals.sync.errors import DeviceRefused, SiteSuspended
 
 
 def token_hash(token: str) -> str:
@@ -24,32 +24,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def consume_code(*, session: Session, code: str, now: datetime | None = None) -> Site:
-    """The site whose live one-time code this is, with the code cleared so it works only once.
-
-    The sites package's `consume_enrolment_code` takes this place once merged; the rule is the
-    same: SHA-256 of the code, unexpired, not for a suspended site."""
-    site = session.scalar(
-        select(Site).where(Site.enrolment_code_hash == token_hash(code)).with_for_update(of=Site)
-    )
-    expires_at = site.enrolment_code_expires_at if site is not None else None
-    if site is None or (expires_at is not None and expires_at <= (now or utcnow())):
-        raise EnrolmentRefused(
-            N_("The enrolment code is wrong, used or expired: ask for a new one.")
-        )
-    if site.status == SiteStatus.suspended:
-        raise SiteSuspended(N_("This site is suspended: its devices are refused."))
-    site.enrolment_code_hash = None
-    site.enrolment_code_expires_at = None
-    return site
-
-
 def enrol_device(
     *, session: Session, code: str, hostname: str = "", agent_version: str = "", address: str = ""
 ) -> tuple[SiteDevice, str]:
     """Exchange the code for a new device and its token (returned once, stored hashed); the
-    site's earlier devices are revoked and the site becomes active."""
-    site = consume_code(session=session, code=code)
+    site's earlier devices are revoked, and an approved site becomes active."""
+    site = consume_enrolment_code(session=session, code=code)
     now = utcnow()
     session.execute(
         update(SiteDevice)
@@ -65,7 +45,6 @@ def enrol_device(
         last_seen_at=now,
     )
     session.add(device)
-    site.status = SiteStatus.active
     session.flush()
     record(
         session=session,

@@ -1,4 +1,5 @@
-"""Errors of the sync protocol and the site agent.
+"""Errors of the sync protocol and the site agent (a refused enrolment code is the sites
+package's EnrolmentRefused).
 
 PlatformError (core.errors)
 ├── NotAuthenticated
@@ -6,7 +7,6 @@ PlatformError (core.errors)
 ├── PermissionDenied
 │   └── SiteSuspended       the device's site is suspended (403)
 └── InvalidInput
-    ├── EnrolmentRefused    a wrong, used or expired enrolment code
     ├── BatchRefused        an upload batch breaks a rule (conflicting replay, too big...)
     └── ManifestRejected    the agent refuses a manifest (signature, site, age)
 """
@@ -20,10 +20,6 @@ class DeviceRefused(NotAuthenticated):
 
 class SiteSuspended(PermissionDenied):
     """The device's site is suspended: it gets no manifest and may upload nothing."""
-
-
-class EnrolmentRefused(InvalidInput):
-    """The enrolment code is wrong, already used or expired."""
 
 
 class BatchRefused(InvalidInput):

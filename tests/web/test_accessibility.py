@@ -22,9 +22,15 @@ from core.notify.service import notify
 from core.people.members import register_member
 from core.people.models import Member, Role, User
 from core.settings import get_settings
+from core.storage import get_store
 from courseware.models import Lesson, LessonStatus, Visibility
 from terminals.credits.ledger import correct_credit
 from terminals.evidence.service import record_beat
+from terminals.sites.assignments import assign_content
+from terminals.sites.models import SiteDevice
+from terminals.sites.photos import add_photo
+from terminals.sites.service import SiteDetails, register_site_with_code
+from terminals.sites.staff import grant_site_admin
 from tests.factories import (
     PASSWORD,
     Tree,
@@ -35,6 +41,7 @@ from tests.factories import (
     make_user,
     roster_csv,
 )
+from tests.terminals.sites_data import tiny_png
 from tests.terminals.study import LOGIN_TOKEN, begin, honest_beats
 
 # The server and browser of the other browser tests.
@@ -178,6 +185,7 @@ class Site:
     member_id: int
     notice_id: int = 0
     second_member_id: int = 0
+    terminal_site: int = 0
 
 
 def seed(session: Session) -> Site:
@@ -227,6 +235,7 @@ def seed(session: Session) -> Site:
     session.commit()
     site = Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
     site.notice_id, site.second_member_id = notice.id, second.id
+    site.terminal_site = seed_terminal_site(session, tree, users, course.id)
     study(session, users, member.id, ready)
     return site
 
@@ -254,6 +263,34 @@ def study(session: Session, users: dict[str, User], member_id: int, lesson: Less
         reason="参加乡镇党校半天集中授课",
     )
     session.commit()
+
+
+def seed_terminal_site(session: Session, tree: Tree, users: dict[str, User], course_id: int) -> int:
+    """A terminal site run by the member, with a device, a photo and an assigned course."""
+    site, _ = register_site_with_code(
+        session=session,
+        actor=users["adm"],
+        org_id=tree.branch.id,
+        code="500101001001",
+        tier="premium",
+        details=SiteDetails(
+            name="石桥村远教站点",
+            address="石桥村一组",
+            latitude=29.56,
+            longitude=106.55,
+            download_windows=("22:00-06:00",),
+            equipment=({"item": "电视机", "model": "TCL 55", "count": 1},),
+            contacts=({"name": "张三", "phone": "13800138000", "role": "书记"},),
+        ),
+    )
+    session.add(SiteDevice(site_id=site.id, token_hash="0" * 64, hostname="村委会电脑"))
+    grant_site_admin(session=session, actor=users["adm"], site_id=site.id, login="member")
+    assign_content(session=session, actor=users["adm"], site_id=site.id, course_id=course_id)
+    add_photo(
+        session=session, store=get_store(), actor=users["adm"], site_id=site.id, data=tiny_png()
+    )
+    session.commit()
+    return site.id
 
 
 @pytest.fixture
@@ -344,6 +381,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             f"/notices/{site.notice_id}",
             "/notices",
             "/my/study",
+            "/site",
         ],
     )
     visit_as(
@@ -392,6 +430,17 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         page.locator("form[action$='/login'] button").click()
         expect(page.locator("#new-password")).to_be_visible()
         survey.check(page, "adm member login created")
+        page.goto(f"{server}/admin/sites/{site.terminal_site}")
+        page.locator("form[action$='/code'] button").click()
+        expect(page.locator("#enrolment-code")).to_be_visible()
+        survey.check(page, "adm site with a new enrolment code")
+        page.goto(f"{server}/admin/sites/new")
+        page.locator("input[name=name]").fill("新站")
+        page.locator("input[name=code]").fill("12")
+        page.locator("select[name=org_id]").select_option(str(site.tree.branch.id))
+        page.locator("form[action='/admin/sites'] button[type=submit]").click()
+        expect(page.locator("[role=alert]")).to_be_visible()
+        survey.check(page, "adm site form refused")
 
     visit_as(
         "adm",
@@ -408,6 +457,12 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/plans",
             "/admin/invitations",
             f"/members/{site.member_id}/transcript",
+            "/admin/sites",
+            "/admin/sites?status=registered&sort=last_seen&desc=1",
+            "/admin/sites/new",
+            "/admin/sites/assignments",
+            f"/admin/sites/{site.terminal_site}",
+            f"/admin/sites/{site.terminal_site}/edit",
         ],
         admin_extra,
     )
@@ -420,6 +475,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/users",
             "/admin/audit",
             f"/lessons/{site.ready}",
+            "/site",
         ],
     )
 

@@ -1,0 +1,31 @@
+"""The site administrator's own pages (站点管理员): the sites they run, what is assigned to
+each, its devices and when the site was last heard from. Made for a phone."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from core.api import CurrentUser, SessionDep
+from core.people.api import reader_locale
+from core.people.forms import render
+from terminals.sites.assignments import assigned_lessons
+from terminals.sites.pages import labels
+from terminals.sites.site_pages import site_context
+from terminals.sites.staff import sites_run_by
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/site")
+def own_sites(request: Request, session: SessionDep, actor: CurrentUser) -> Response:
+    """Every site the user runs, each with its assigned lessons (download state: not yet
+    reported until the site's agent reports it), devices and last contact."""
+    shown = []
+    for site in sites_run_by(session=session, user=actor):
+        context = site_context(session, actor, site)
+        context["lessons"] = assigned_lessons(session=session, site=site)
+        shown.append(context)
+    return render(
+        request,
+        "terminals/sites/mine.html",
+        {"user": actor, "shown": shown, **labels(reader_locale(request))},
+    )
