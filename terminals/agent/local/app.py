@@ -15,6 +15,7 @@ the unchanged player.js calls here as it does on the web.
 
 import json
 import logging
+import secrets
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,6 +52,7 @@ def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECO
         translations(locale), newstyle=True
     )
     state: dict[str, Any] = {"now_playing": None}
+    csrf_token = secrets.token_urlsafe(16)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +79,12 @@ def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECO
         return await call_next(request)
 
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        base = {"site": config, "locale": locale, "lang": locale.replace("_", "-")}
+        base = {
+            "site": config,
+            "locale": locale,
+            "lang": locale.replace("_", "-"),
+            "csrf_token": csrf_token,
+        }
         return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
     def refusal(request: Request, exc: PlatformError, status: int) -> Response:
