@@ -72,7 +72,6 @@ class Outbox:
         with self._connect() as db:
             return insert_record(db, kind, body, occurred_at=occurred_at)
 
-
     def pending(self, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` records not yet acknowledged, in sequence order, as uploaded."""
         with self._connect() as db:

@@ -160,7 +160,9 @@ def test_a_group_session_offline_then_synced(
     kinds = [r["kind"] for r in kept]
     assert kinds.count("session") == 2 and kinds.count("attendance") == 2
     assert kinds.count("interval") >= 1 and kinds.count("frame") == 3, kinds
-    methods = {r["body"]["member_id"]: r["body"]["method"] for r in kept if r["kind"] == "attendance"}
+    methods = {
+        r["body"]["member_id"]: r["body"]["method"] for r in kept if r["kind"] == "attendance"
+    }
     assert methods == {listed.id: "list", coded.id: "pin"}
     played = [r["body"] for r in kept if r["kind"] == "interval"]
     assert min(b["media_start"] for b in played) < 0.5 and max(b["media_end"] for b in played) > 2.5

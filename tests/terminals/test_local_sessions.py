@@ -151,9 +151,13 @@ def test_the_local_app_refuses_other_origins_and_tells_errors(tmp_path: Path) ->
             headers={"Origin": "http://evil.example"},
         )  # fmt: skip
         assert refused.status_code == 403
-        bad = http.post("/sessions", data={"title": "x"}, headers={"Origin": "http://127.0.0.1:8765"})
+        bad = http.post(
+            "/sessions", data={"title": "x"}, headers={"Origin": "http://127.0.0.1:8765"}
+        )
         assert bad.status_code == 400 and "至少" in bad.text
-        started = http.post("/sessions", data={"title": "会", "lesson_ids": "1"}, follow_redirects=False)
+        started = http.post(
+            "/sessions", data={"title": "会", "lesson_ids": "1"}, follow_redirects=False
+        )
         assert started.status_code == 303
         session_id = started.headers["location"].rsplit("/", 1)[1]
         assert http.post(f"/sessions/{session_id}/code", data={"code": "0"}).status_code == 400

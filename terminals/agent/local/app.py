@@ -190,8 +190,11 @@ def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECO
     def session_counts(session_id: str) -> dict[str, Any]:
         """应到 / 实到 of a session (the roll-call page refreshes them)."""
         group = sessions.get(session_id)
-        return {"expected": group.expected, "present": len(group.present),
-                "ended": group.ended_at is not None}
+        return {
+            "expected": group.expected,
+            "present": len(group.present),
+            "ended": group.ended_at is not None,
+        }
 
     @app.get("/lessons/{lesson_id}")
     def lesson_page(request: Request, lesson_id: int) -> Response:
@@ -258,8 +261,13 @@ def _file(locate: Callable[[str], Path], path: str) -> Response:
         raise NotFound("file not found") from exc
     if not target.is_file() or target.name.endswith(".part"):
         raise NotFound("file not found")
-    media = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment",
-             ".mp4": "video/mp4", ".js": "text/javascript", ".vtt": "text/vtt"}
+    media = {
+        ".m3u8": "application/vnd.apple.mpegurl",
+        ".m4s": "video/iso.segment",
+        ".mp4": "video/mp4",
+        ".js": "text/javascript",
+        ".vtt": "text/vtt",
+    }
     return FileResponse(target, media_type=media.get(target.suffix))
 
 

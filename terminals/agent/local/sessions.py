@@ -152,9 +152,7 @@ class GroupSessions:
                     (session_id,),
                 ).fetchall()
             )
-        return GroupSession(
-            row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], present
-        )
+        return GroupSession(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], present)
 
     def recent(self, limit: int = 10) -> list[GroupSession]:
         """The latest sessions, newest first."""
@@ -175,9 +173,7 @@ class GroupSessions:
         held = self.lessons()
         missing = [i for i in wanted if i not in held]
         if missing:
-            raise SessionRefused(
-                N_("Lesson %(id)s is not held on this machine."), id=missing[0]
-            )
+            raise SessionRefused(N_("Lesson %(id)s is not held on this machine."), id=missing[0])
         session_id = str(uuid.uuid4())
         at = now()
         expected = len(self.members())
@@ -187,8 +183,14 @@ class GroupSessions:
             db.execute(
                 "INSERT INTO group_sessions (id, title, lesson_ids, administrator, expected, "
                 "started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, title, json.dumps(wanted), administrator[:200], expected,
-                 at.isoformat()),
+                (
+                    session_id,
+                    title,
+                    json.dumps(wanted),
+                    administrator[:200],
+                    expected,
+                    at.isoformat(),
+                ),
             )
             body = {
                 "session_id": session_id,
@@ -286,8 +288,9 @@ class GroupSessions:
         for member in roster.get("members", []):
             if member_id is not None and member["id"] != member_id:
                 continue
-            value = check_value(salt=salt, member_id=int(member["id"]), code=code,
-                                iterations=iterations)
+            value = check_value(
+                salt=salt, member_id=int(member["id"]), code=code, iterations=iterations
+            )
             if hmac.compare_digest(value, str(member.get("check", ""))):
                 return int(member["id"])
         return None
