@@ -53,6 +53,8 @@ class SyncSummary:
     files_failed: int = 0
     bytes_downloaded: int = 0
     bytes_held: int = 0
+    player_files_downloaded: int = 0  # the web player's files (counted apart from lessons)
+    player_bytes_downloaded: int = 0
     records_sent: int = 0
     records_acked: int = 0
     records_pending: int = 0
@@ -355,7 +357,7 @@ def _fetch_player(
         part = target.with_name(target.name + ".part")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            summary.bytes_downloaded += client.download(
+            summary.player_bytes_downloaded += client.download(
                 entry["url"], part, size=int(entry["size"]), sha256=entry["sha256"]
             )
         except (FileCorrupt, PlatformError) as exc:
@@ -363,7 +365,7 @@ def _fetch_player(
             summary.errors.append(f"player {entry['path']}: {exc}")
             continue
         os.replace(part, target)
-        summary.files_downloaded += 1
+        summary.player_files_downloaded += 1
 
 
 def _part_size(agent_dir: AgentDir, file: WantedFile) -> int:
