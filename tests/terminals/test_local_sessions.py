@@ -4,6 +4,7 @@ each step leaves in the outbox; the local app's routes and the origin check."""
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,17 @@ def test_the_local_app_refuses_other_origins_and_tells_errors(tmp_path: Path) ->
         assert ended.status_code == 303
         again = http.post(f"/sessions/{session_id}/end", headers={"Accept": "application/json"})
         assert again.status_code == 400 and json.loads(again.text)["detail"]
+
+
+def test_the_local_app_beats_now_and_then_with_the_server_away(tmp_path: Path) -> None:
+    """A heartbeat record every so often (power-on, disk free), and an upload try that fails
+    quietly while the server is unreachable: the records wait in the outbox."""
+    agent_dir = make_agent(tmp_path)
+    with TestClient(create_app(agent_dir, heartbeat_seconds=0.2)):
+        for _ in range(100):
+            beats = [r for r in records(agent_dir) if r["kind"] == "heartbeat"]
+            if len(beats) >= 2:
+                break
+            time.sleep(0.05)
+    assert len(beats) >= 2
+    assert beats[0]["body"]["from"] == "serve" and beats[0]["body"]["disk_free_bytes"] > 0

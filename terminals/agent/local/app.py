@@ -38,7 +38,9 @@ from terminals.agent.sync import SyncSummary, boot_time, upload_outbox
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-HEARTBEAT_SECONDS = 300.0  # a heartbeat record, and an upload try, this often
+HEARTBEAT_SECONDS = 300.0
+# The app's own additions to the player's files, shipped with the agent.
+LOCAL_FILES = {"local.css": "text/css", "local.js": "text/javascript"}  # a heartbeat record, and an upload try, this often
 
 
 def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> FastAPI:
@@ -242,8 +244,8 @@ def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECO
     @app.get("/static/{path:path}")
     def player_file(path: str) -> Response:
         """The player's files, as the server's manifest named them; the app's own stylesheet."""
-        if path == "local.css":
-            return FileResponse(HERE / "local.css", media_type="text/css")
+        if path in LOCAL_FILES:
+            return FileResponse(HERE / path, media_type=LOCAL_FILES[path])
         return _file(agent_dir.player_path, path)
 
     @app.get("/content/{path:path}")
