@@ -38,9 +38,9 @@ from terminals.agent.sync import SyncSummary, boot_time, upload_outbox
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-HEARTBEAT_SECONDS = 300.0
+HEARTBEAT_SECONDS = 300.0  # a heartbeat record, and an upload try, this often
 # The app's own additions to the player's files, shipped with the agent.
-LOCAL_FILES = {"local.css": "text/css", "local.js": "text/javascript"}  # a heartbeat record, and an upload try, this often
+LOCAL_FILES = {"local.css": "text/css", "local.js": "text/javascript"}
 
 
 def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> FastAPI:
