@@ -91,6 +91,8 @@ def test_a_session_runs_start_roll_call_beats_end(tmp_path: Path) -> None:
     assert [m.mark for m in marks] == ["start"]
     assert sessions.record_beat(beat) == []  # a replayed beat adds nothing
     sessions.end(session_id)
+    late = {**beat, "seq": 2, "intervals": [[18.0, 40.0]]}
+    assert sessions.record_beat(late) == []  # played after the end: no record
     with pytest.raises(SessionRefused, match="already ended"):
         sessions.end(session_id)
     with pytest.raises(SessionRefused, match="open group session"):

@@ -327,14 +327,15 @@ class GroupSessions:
         marks: list[FrameMark] = []
         with self.outbox.transaction() as db:
             row = db.execute(
-                "SELECT session_id, lesson_id, issued_at, last_seq FROM playbacks WHERE id = ?",
+                "SELECT p.session_id, p.lesson_id, p.issued_at, p.last_seq, g.ended_at "
+                "FROM playbacks p JOIN group_sessions g ON g.id = p.session_id WHERE p.id = ?",
                 (playback,),
             ).fetchone()
             if row is None:
                 raise NotFound(N_("No such playback."))
-            session_id, lesson_id, issued_at, last_seq = row
-            if seq <= last_seq:
-                return []
+            session_id, lesson_id, issued_at, last_seq, ended_at = row
+            if seq <= last_seq or ended_at is not None:
+                return []  # a replay, or media played after the session ended: not evidence
             db.execute("UPDATE playbacks SET last_seq = ? WHERE id = ?", (seq, playback))
             # Wall times: the beat's clock is seconds since the playback was issued; the
             # intervals end at it, one after the other, each as long as its media at `rate`.
