@@ -29,6 +29,8 @@ from terminals.evidence.writer import BEAT_WRITER
 
 router = APIRouter(prefix="/api/study", tags=["study"])
 BEAT_SECONDS = 10
+
+
 def _login_token(request: Request) -> str:
     token = request.session.get(SESSION_TOKEN)
     if not isinstance(token, str):

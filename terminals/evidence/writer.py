@@ -10,8 +10,9 @@ Guarantees kept:
 - acknowledged means committed: a beat's answer is set only after its group's commit returned;
   if the commit fails, every beat of the group fails with that error and none of them is stored
   (one transaction);
-- each beat runs in a savepoint of its own, so a refused beat (an ended session, a forged clock)
-  is rolled back alone and the others of its group are stored;
+- a refused beat (an ended session, a forged clock) is refused alone and the others of its group
+  are stored: the rules refuse before anything is written, and a beat that takes the
+  beat-by-beat path runs in a savepoint of its own (beat_group.py);
 - beats are applied in arrival order by one thread, and within a group each one sees the ones
   before it (the same session's identity map), so exactly-once per (session, seq) and the
   order-independent credit rules hold as they did beat by beat.
@@ -31,6 +32,7 @@ from core.errors import NotAuthenticated
 from core.i18n import N_
 from core.people.accounts import find_session_user
 from core.people.errors import PasswordChangeRequired
+from terminals.evidence.beat_group import store_group
 from terminals.evidence.service import BeatInput, BeatOutcome, record_beat
 
 log = logging.getLogger(__name__)
@@ -48,31 +50,25 @@ class BeatJob:
     answer: "Future[BeatOutcome]" = field(default_factory=Future)
 
 
-def write_beat(*, session: Session, job: BeatJob) -> BeatOutcome:
+def write_beat(session: Session, login_token: str, beat: BeatInput) -> BeatOutcome:
     """Check the login (the same rule as every request's: an open session, an active user who
     need not change a password first) and store the beat, in the caller's transaction."""
-    user = find_session_user(session=session, token=job.login_token)
+    user = find_session_user(session=session, token=login_token)
     if user is None:
         raise NotAuthenticated(N_("Please log in."))
     if user.must_change_password:
         raise PasswordChangeRequired(N_("Change your password before you continue."))
-    return record_beat(
-        session=session, user=user, login_token=job.login_token, beat=job.beat, now=utcnow()
-    )
+    return record_beat(session=session, user=user, login_token=login_token, beat=beat, now=utcnow())
 
 
 def write_group(jobs: list[BeatJob]) -> None:
     """Store `jobs` in one transaction, each in a savepoint; answer each after the commit (its
     outcome or its own refusal), or fail them all with the commit's error."""
-    results: list[BeatOutcome | BaseException] = []
     try:
         with session_scope() as session:
-            for job in jobs:
-                try:
-                    with session.begin_nested():
-                        results.append(write_beat(session=session, job=job))
-                except Exception as exc:  # this beat alone is refused; its savepoint is undone
-                    results.append(exc)
+            results = store_group(
+                session, [(job.login_token, job.beat) for job in jobs], slow_path=write_beat
+            )
     except Exception as exc:  # the commit (or the transaction) failed: nothing is stored
         for job in jobs:
             job.answer.set_exception(exc)
