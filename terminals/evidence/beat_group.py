@@ -24,9 +24,9 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -45,9 +45,11 @@ from terminals.evidence.service import (
     rate_limits,
 )
 
-SESSIONS = PlaybackSession.__table__
-BEATS = PlaybackBeat.__table__
-PROGRESS = LessonProgress.__table__
+SESSIONS = cast(Table, PlaybackSession.__table__)
+BEATS = cast(Table, PlaybackBeat.__table__)
+PROGRESS = cast(Table, LessonProgress.__table__)
+USERS = cast(Table, User.__table__)
+LOGINS = cast(Table, UserSession.__table__)
 
 _SAVE_SESSION = (
     update(SESSIONS)
@@ -71,8 +73,8 @@ _SAVE_PROGRESS = (
     )
 )
 _TOUCH_LOGIN = (
-    update(UserSession.__table__)
-    .where(UserSession.__table__.c.id == bindparam("b_id"))
+    update(LOGINS)
+    .where(LOGINS.c.id == bindparam("b_id"))
     .values(last_seen_at=bindparam("n_last_seen_at"))
 )
 
@@ -120,7 +122,7 @@ class Progress:
 
 
 Outcome = BeatOutcome | Exception
-SlowPath = Callable[[Session, str, BeatInput], BeatOutcome]
+SlowPath = Callable[[Session, str, BeatInput, datetime], BeatOutcome]
 
 
 def _token_hash(token: str) -> str:
@@ -164,7 +166,7 @@ class BeatGroup:
         if not tokens:
             return
         by_hash = {_token_hash(token): token for token in tokens}
-        users, logins = User.__table__, UserSession.__table__
+        users, logins = USERS, LOGINS
         rows = self.connection.execute(
             select(
                 logins.c.token_hash,
@@ -361,11 +363,15 @@ class BeatGroup:
 
 
 def store_group(
-    session: Session, jobs: list[tuple[str, BeatInput]], slow_path: SlowPath
+    session: Session,
+    jobs: list[tuple[str, BeatInput]],
+    slow_path: SlowPath,
+    now: datetime | None = None,
 ) -> list[Outcome]:
-    """Store a group's beats in the caller's transaction; each beat's outcome or refusal, in
-    order. `slow_path` stores one beat the beat-by-beat way (it runs in a savepoint here)."""
-    group = BeatGroup(session, utcnow())
+    """Store a group's beats (login token, beat) in the caller's transaction, received at `now`;
+    each beat's outcome or refusal, in order. `slow_path` stores one beat the beat-by-beat way
+    (it runs in a savepoint here)."""
+    group = BeatGroup(session, now or utcnow())
     group.load(jobs)
     outcomes: list[Outcome] = []
     for token, beat in jobs:
@@ -375,7 +381,7 @@ def store_group(
             group.forget()
             try:
                 with session.begin_nested():
-                    outcome = slow_path(session, token, beat)
+                    outcome = slow_path(session, token, beat, group.now)
             except Exception as exc:  # this beat alone is refused; its savepoint is undone
                 outcome = exc
             session.flush()

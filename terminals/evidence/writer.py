@@ -24,10 +24,11 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.db import session_scope, utcnow
+from core.db import session_scope
 from core.errors import NotAuthenticated
 from core.i18n import N_
 from core.people.accounts import find_session_user
@@ -50,7 +51,7 @@ class BeatJob:
     answer: "Future[BeatOutcome]" = field(default_factory=Future)
 
 
-def write_beat(session: Session, login_token: str, beat: BeatInput) -> BeatOutcome:
+def write_beat(session: Session, login_token: str, beat: BeatInput, now: datetime) -> BeatOutcome:
     """Check the login (the same rule as every request's: an open session, an active user who
     need not change a password first) and store the beat, in the caller's transaction."""
     user = find_session_user(session=session, token=login_token)
@@ -58,7 +59,7 @@ def write_beat(session: Session, login_token: str, beat: BeatInput) -> BeatOutco
         raise NotAuthenticated(N_("Please log in."))
     if user.must_change_password:
         raise PasswordChangeRequired(N_("Change your password before you continue."))
-    return record_beat(session=session, user=user, login_token=login_token, beat=beat, now=utcnow())
+    return record_beat(session=session, user=user, login_token=login_token, beat=beat, now=now)
 
 
 def write_group(jobs: list[BeatJob]) -> None:
