@@ -8,6 +8,7 @@ process, as the product serves) is started; every member logs in and starts a pl
 Then, each for `--seconds`:
 - `--members` clients, one per member on its own keep-alive connection, send honest beats back
   to back (sequence numbers in order, the client clock, a few milliseconds of media per beat);
+- then `--light` of them only, for half as long: latency below saturation;
 - the same clients ask GET /healthz: the trivial endpoint (one database round trip), i.e. what
   uvicorn and the middleware cost per request on this machine in this run;
 - `--agents` site agents upload batches of `--batch` interval records back to back.
@@ -395,6 +396,7 @@ async def measure(
         base_count, _ = await hammer(clients, args.seconds, "healthz")
     with Meter(server_pid) as beats:
         count, latencies = await hammer(clients, args.seconds, "beat")
+    light, light_latencies = await hammer(clients[: args.light], args.seconds / 2, "beat")
     with Meter(server_pid) as uploads:
         batches, batch_latencies = await hammer(agents, args.seconds, "records")
     return {
@@ -407,6 +409,9 @@ async def measure(
         "beat_client_cpu": beats.client,
         "healthz_server_cpu": healthz.server,
         "healthz_client_cpu": healthz.client,
+        "light_beats_per_s": light / (args.seconds / 2),
+        "light_p99_ms": p99_ms(light_latencies),
+        "light_clients": float(min(args.light, args.members)),
         "batch_records_per_s": batches * args.batch / uploads.wall,
         "batch_p99_ms": p99_ms(batch_latencies),
         "records": float(batches * args.batch),
@@ -472,6 +477,9 @@ def detail(f: dict[str, float]) -> str:
         f" (bulk_insert_beats_per_s={f['bulk_insert_per_s']:.0f},"
         f" bulk_insert_records_per_s={f['bulk_insert_records_per_s']:.0f})"
         f" p50_ms={f['p50_ms']:.1f} batch_p99_ms={f['batch_p99_ms']:.0f}\n"
+        f"  below saturation ({f['light_clients']:.0f} clients):"
+        f" beats_per_s={f['light_beats_per_s']:.0f}"
+        f" p99_ms={f['light_p99_ms']:.1f}\n"
         f"  server cpu_ms per request: beat={cpu_ms(f, 'beat'):.2f}"
         f" healthz={cpu_ms(f, 'healthz'):.2f}"
         f" record={1000 * f['records_server_cpu'] / f['batch_records_per_s']:.3f}\n"
@@ -484,6 +492,9 @@ def detail(f: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=48)
+    parser.add_argument(
+        "--light", type=int, default=8, help="clients of the below-saturation beat phase"
+    )
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--batch", type=int, default=500, help="records per uploaded batch")
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -504,7 +515,7 @@ def main() -> None:
     for name, url in engines:
         done = subprocess.run(
             [sys.executable, __file__, "--one", url, "--members", str(args.members),
-             "--agents", str(args.agents), "--batch", str(args.batch),
+             "--agents", str(args.agents), "--light", str(args.light), "--batch", str(args.batch),
              "--seconds", str(args.seconds)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
