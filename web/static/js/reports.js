@@ -12,11 +12,11 @@ const status = document.getElementById("report-chart-status");
 function dutiesOption(data) {
   return {
     aria: { enabled: true },
-    legend: { top: 0, textStyle: { color: INK } },
+    legend: { top: 0, textStyle: { color: INK, fontSize: 13 } },
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
     grid: { left: 8, right: 16, bottom: 8, top: 36, containLabel: true },
-    xAxis: { type: "category", data: data.categories, axisLabel: { color: INK, interval: 0 } },
-    yAxis: { type: "value", minInterval: 1, axisLabel: { color: INK } },
+    xAxis: { type: "category", data: data.categories, axisLabel: { color: INK, interval: 0, fontSize: 13 } },
+    yAxis: { type: "value", minInterval: 1, axisLabel: { color: INK, fontSize: 13 } },
     series: data.series.map((series) => ({
       name: series.name,
       type: "bar",
@@ -34,7 +34,7 @@ function ratesOption(data) {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
     grid: { left: 8, right: 24, bottom: 8, top: 16, containLabel: true },
     xAxis: { type: "value", max: 100, axisLabel: { color: INK, formatter: "{value}%" } },
-    yAxis: { type: "category", inverse: true, data: data.names, axisLabel: { color: INK } },
+    yAxis: { type: "category", inverse: true, data: data.names, axisLabel: { color: INK, fontSize: 13 } },
     series: [{ name: data.label, type: "bar", data: data.rates, itemStyle: { color: "#0072b2" },
       label: { show: true, position: "right", color: INK, formatter: "{c}%" } }],
   };
