@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, qualit
 	$(BIN)/python bench/login_flood.py
 	$(BIN)/python bench/playback.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/report.py
 
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ from starlette.middleware.sessions import SessionMiddleware
 import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
 import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
+import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages
@@ -65,6 +66,8 @@ from terminals.credits import pages as credits_pages
 from terminals.evidence import api as evidence_api
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
+from terminals.reports import api as reports_api
+from terminals.reports import pages as reports_pages
 from terminals.sites import api as sites_api
 from terminals.sites import map as site_map
 from terminals.sites import own_pages as site_own_pages
@@ -418,4 +421,6 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(sites_pages.router)
     app.include_router(site_pages.router)
     app.include_router(site_own_pages.router)
+    app.include_router(reports_api.router)
+    app.include_router(reports_pages.router)
     return app

@@ -90,6 +90,7 @@ def main(ctx: typer.Context) -> None:
     import core.notify.tasks  # noqa: F401  (the notifier's delivery job, for workers)
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
     import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
+    import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
     import terminals.sync.tasks  # noqa: F401
 
     if ctx.invoked_subcommand not in _SCHEMA_AGNOSTIC and not ctx.meta.get("help"):

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.localtime import local_date
 from core.notify.service import notify
 from core.people.members import register_member
 from core.people.models import Member, Role, User
@@ -557,5 +558,47 @@ def test_site_map_passes_axe_aaa_contrast_and_phone_checks(
         page.goto(f"{server}{path}")
         expect(page.locator("#site-map[data-ready='1']")).to_have_count(1)
         survey.check(page, f"adm {path}")
+    report = survey.axe + survey.targets + survey.topbar + survey.overflow
+    assert not report, "\n".join(report)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_report_pages_pass_axe_aaa_contrast_and_phone_checks(
+    server: str,  # noqa: F811
+    context_for: Callable[[str], BrowserContext],
+    session: Session,
+    locale: str,
+) -> None:
+    """The report cards with their chart drawn, the rankings, one site's card (org admin) and
+    the site administrator's own card (terminals/reports/pages.py)."""
+    from tests.terminals.reports_data import heartbeat, local, make_world, played
+
+    world = make_world(session)
+    today = local_date(utcnow())
+    played(session, world.site, local(today.replace(day=1), 9), 100)
+    heartbeat(session, world.site, local(today.replace(day=1), 8))
+    session.commit()
+    survey = Survey()
+    for login, paths in (
+        (
+            "adm",
+            [
+                "/admin/reports",
+                "/admin/reports/rankings",
+                f"/admin/reports/sites/{world.site.id}",
+            ],
+        ),
+        ("runner", ["/site/report"]),
+    ):
+        context = context_for(locale)
+        context.add_cookies([{"name": "lang", "value": locale, "url": server}])
+        page = context.new_page()
+        log_in(page, server, login)
+        for path in paths:
+            page.goto(f"{server}{path}")
+            if path in ("/admin/reports", "/admin/reports/rankings"):
+                expect(page.locator("#report-chart[data-drawn='true']")).to_have_count(1)
+            survey.check(page, f"{login} {path}")
+        context.close()
     report = survey.axe + survey.targets + survey.topbar + survey.overflow
     assert not report, "\n".join(report)
