@@ -28,6 +28,8 @@ from core.db import utcnow
 from core.errors import TemporaryError
 from core.i18n import N_
 from core.settings import get_settings
+from core.storage import get_store
+from terminals.sessions.projection import project_records
 from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
@@ -180,25 +182,26 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
     horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
     fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch))
     flagged = 0
+    added: list[SiteRecord] = []
     for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
         flag = FUTURE if record.occurred_at > horizon else None
         flagged += flag is not None
-        session.add(
-            SiteRecord(
-                uuid=key,
-                site_id=device.site_id,
-                agent_id=str(batch.agent_id),
-                seq=record.seq,
-                kind=record.kind,
-                occurred_at=record.occurred_at,
-                received_at=now,
-                device_id=device.id,
-                body=record.body,
-                digest=digest,
-                clock_offset_seconds=offset,
-                flag=flag,
-            )
+        row = SiteRecord(
+            uuid=key,
+            site_id=device.site_id,
+            agent_id=str(batch.agent_id),
+            seq=record.seq,
+            kind=record.kind,
+            occurred_at=record.occurred_at,
+            received_at=now,
+            device_id=device.id,
+            body=record.body,
+            digest=digest,
+            clock_offset_seconds=offset,
+            flag=flag,
         )
+        session.add(row)
+        added.append(row)
         if record.kind == "heartbeat":
             record_heartbeat(
                 session=session,
@@ -215,6 +218,9 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
         ) from exc
     mark_seen(session=session, device_id=device.id, now=now)
     high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
+    # Group sessions, roll calls, played lessons, frames and credits follow in the same
+    # transaction (after the mark moved: credits wait for a session's evidence to be whole).
+    project_records(session=session, store=get_store(), site_id=device.site_id, records=added)
     return BatchAck(
         high_water=high_water,
         stored=len(fresh),
