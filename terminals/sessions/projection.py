@@ -46,7 +46,7 @@ def project_records(
     if any(r.kind in (*SESSION_KINDS, "frame") for r in records):
         # One projection per site at a time, so two batches of one session arriving together
         # each see the other's records (the second waits for the first to commit).
-        session.get(Site, site_id, with_for_update=True)
+        session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
     touched: set[str] = set()
     for record in records:
         if record.kind not in (*SESSION_KINDS, "frame"):
