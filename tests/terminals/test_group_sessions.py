@@ -4,12 +4,13 @@ the same sessions, roll calls, played lessons, frames and credits — and credit
 awarded twice, nor before the session's evidence is whole."""
 
 import itertools
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -197,8 +198,14 @@ plans = st.lists(
 )
 
 
+# Everything but member 1's check-out (record 5 of the script) first: the session has ended and
+# member 1 looks present throughout, but no credit may be given before the check-out arrives.
+WITHOUT_CHECK_OUT = [([i for i in range(13) if i != 4], False)]
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=plans, shuffle=st.randoms(use_true_random=False))
+@example(plan=WITHOUT_CHECK_OUT, shuffle=random.Random(1))
 def test_any_delivery_ends_as_one_clean_upload(
     plan: list[tuple[list[int], bool]], shuffle: Any, session: Session, tree: Tree
 ) -> None:
