@@ -1,17 +1,26 @@
-"""Study-beat ingest benchmark: web-player beats through HTTP, each answered only once its
-transaction is committed, on the embedded default (SQLite, WAL) and on PostgreSQL.
+"""Study ingest benchmark: web-player beats and site agents' batched record uploads through
+HTTP, each answered only once its transaction is committed, on the embedded default (SQLite,
+WAL, synchronous=NORMAL) and on PostgreSQL.
 
-For each engine, a throw-away database gets an org, one lesson and `--members` members with
-logins of their own; `yuanjiao serve` (one uvicorn process) is started; every member logs in
-and starts a playback session; then `--members` clients, one per member, each on its own
-keep-alive connection, send beats back to back for `--seconds` (honest ones: sequence numbers
-in order, the client clock, a few milliseconds of media per beat). Baselines measured in the same
-run: the same clients asking GET /healthz (one database round trip per request), and a plain
-bulk INSERT of as many beat rows through SQLAlchemy.
+For each engine, a throw-away database gets an org, one lesson, `--members` members with logins
+of their own and `--agents` sites with an enrolled device each; `yuanjiao serve` (one uvicorn
+process, as the product serves) is started; every member logs in and starts a playback session.
+Then, each for `--seconds`:
+- `--members` clients, one per member on its own keep-alive connection, send honest beats back
+  to back (sequence numbers in order, the client clock, a few milliseconds of media per beat);
+- then `--light` of them only, for half as long: latency below saturation;
+- the same clients ask GET /healthz: the trivial endpoint (one database round trip), i.e. what
+  uvicorn and the middleware cost per request on this machine in this run;
+- `--agents` site agents upload batches of `--batch` interval records back to back.
+After the server stops, plain bulk INSERTs of as many beat rows and as many record rows (one
+multi-row INSERT through SQLAlchemy Core, no HTTP, no rules) give the baselines of the same run.
 
-Prints per engine `beats_per_s=N p99_ms=M vs_healthz=R vs_bulk_insert=B`, and last the line for
-the embedded default. Run with `.venv/bin/python bench/ingest.py` (add `--postgres URL` for
-another server; `--no-postgres` to skip it).
+Prints per engine `beats_per_s=N p99_ms=M batch_records_per_s=K vs_bulk_insert=R`, R being the
+uploaded records/s over the bulk INSERT's rows/s, followed by the same-run ratios (beats against
+/healthz and against the bulk INSERT), the CPU the server and the load generator used (in cores),
+and the load average; last the line for the embedded default. Run with
+`.venv/bin/python bench/ingest.py` (add `--postgres URL` for another server; `--no-postgres` to
+skip it).
 """
 
 from __future__ import annotations
@@ -26,18 +35,30 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.harness
-from bench.harness import free_port, scratch_home, start_app, stop  # noqa: E402
+from bench.harness import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    load_average,
+    own_cpu_seconds,
+    scratch_home,
+    start_app,
+    stop,
+)
 
 PASSWORD = "bench-password-9"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "yuanjiao_bench_ingest"
 
 
-def set_up(members: int) -> int:
-    """The org, lesson and member accounts, written with the platform's own services."""
+def set_up(members: int, agents: int = 0) -> tuple[int, list[str]]:
+    """The org, lesson, member accounts and enrolled sites, written with the platform's own
+    services; the lesson's id and the sites' device tokens."""
     from core.db import session_scope
     from core.migrate import upgrade_database
     from core.people.models import Member, OrgKind, Role, User
@@ -78,7 +99,28 @@ def set_up(members: int) -> int:
                 )
             )
         session.flush()
-        return lesson.id
+        tokens = [enrol_site(session, org.id, n) for n in range(agents)]
+        return lesson.id, tokens
+
+
+def enrol_site(session: Any, org_id: int, n: int) -> str:
+    """An approved site enrolled with a one-time code, as its agent would; the device token."""
+    import hashlib
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from terminals.sites.models import Site, SiteStatus
+    from terminals.sync.enrolment import enrol_device
+
+    code = secrets.token_urlsafe(12)
+    site = Site(code=f"BENCH{n:04d}", name=f"基准站点{n}", org_id=org_id, tier="basic")
+    site.status = SiteStatus.approved
+    site.enrolment_code_hash = hashlib.sha256(code.encode()).hexdigest()
+    site.enrolment_code_expires_at = utcnow() + timedelta(days=1)
+    session.add(site)
+    session.flush()
+    _device, token = enrol_device(session=session, code=code, hostname=f"bench-{n}")
+    return token
 
 
 def bulk_insert_rate(rows: int) -> float:
@@ -109,6 +151,63 @@ def bulk_insert_rate(rows: int) -> float:
     started = time.perf_counter()
     with session_scope() as session:
         session.execute(insert(PlaybackBeat), values)
+    return rows / (time.perf_counter() - started)
+
+
+def interval_record(seq: int, lesson_id: int) -> dict[str, Any]:
+    """One outbox record of a group session's played interval, as an agent uploads it."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "uuid": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "interval",
+        "occurred_at": now,
+        "body": {
+            "session_id": "6f1c1c64-2f53-4a8e-9a55-6a9b8f0d7e21",
+            "lesson_id": lesson_id,
+            "media_start": float(seq % 3000),
+            "media_end": float(seq % 3000) + 10.0,
+            "started_at": now,
+            "rate": 1.0,
+        },
+    }
+
+
+def bulk_insert_records_rate(rows: int, lesson_id: int) -> float:
+    """Record rows per second through one plain multi-row INSERT of rows like the uploaded ones
+    (digest and all, computed beforehand: no HTTP, no validation, no duplicate check)."""
+    from sqlalchemy import insert, select
+
+    from core.db import session_scope, utcnow
+    from terminals.sites.models import SiteDevice
+    from terminals.sync.models import SiteRecord
+
+    with session_scope() as session:
+        device = session.scalars(select(SiteDevice).limit(1)).one()
+        site_id, device_id = device.site_id, device.id
+    agent, now = str(uuid.uuid4()), utcnow()
+    values = []
+    for seq in range(1, rows + 1):
+        record = interval_record(seq, lesson_id)
+        values.append(
+            {
+                "uuid": record["uuid"],
+                "site_id": site_id,
+                "agent_id": agent,
+                "seq": seq,
+                "kind": record["kind"],
+                "occurred_at": now,
+                "received_at": now,
+                "device_id": device_id,
+                "body": record["body"],
+                "digest": "0" * 64,
+                "clock_offset_seconds": 0.0,
+                "flag": None,
+            }
+        )
+    started = time.perf_counter()
+    with session_scope() as session:
+        session.execute(insert(SiteRecord), values)
     return rows / (time.perf_counter() - started)
 
 
@@ -203,6 +302,36 @@ class Client:
         ).encode()
 
 
+class Agent(Client):
+    """One site's agent: a keep-alive connection, its device token, its outbox sequence."""
+
+    def __init__(self, port: int, token: str, lesson_id: int, batch: int) -> None:
+        super().__init__(port, "")
+        self.token, self.lesson_id, self.batch = token, lesson_id, batch
+        self.agent_id = str(uuid.uuid4())
+
+    def next_batch(self) -> bytes:
+        records = [interval_record(self.seq + n, self.lesson_id) for n in range(1, self.batch + 1)]
+        self.seq += self.batch
+        return json.dumps(
+            {
+                "agent_id": self.agent_id,
+                "sent_at": datetime.now(UTC).isoformat(),
+                "records": records,
+            }
+        ).encode()
+
+    async def upload(self) -> None:
+        status, body = await self.request(
+            "POST",
+            "/api/terminal/records",
+            self.next_batch(),
+            {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        if status != 200 or json.loads(body)["high_water"] != self.seq:
+            raise SystemExit(f"records answered {status}: {body[:200]!r}")
+
+
 async def hammer(clients: list[Client], seconds: float, make: str) -> tuple[int, list[float]]:
     """Every client sends requests back to back for `seconds`; answered count, latencies."""
     latencies: list[float] = []
@@ -211,6 +340,10 @@ async def hammer(clients: list[Client], seconds: float, make: str) -> tuple[int,
     async def one(client: Client) -> None:
         while time.monotonic() < deadline:
             started = time.perf_counter()
+            if isinstance(client, Agent):
+                await client.upload()
+                latencies.append(time.perf_counter() - started)
+                continue
             if make == "beat":
                 status, body = await client.request(
                     "POST",
@@ -232,36 +365,78 @@ def p99_ms(latencies: list[float]) -> float:
     return 1000 * statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else 0.0
 
 
-async def measure(port: int, lesson_id: int, members: int, seconds: float) -> dict[str, float]:
-    clients = [Client(port, f"m{n}") for n in range(members)]
+class Meter:
+    """CPU time of the server and of this load generator over one phase, in cores."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.pid = server_pid
+        self.server, self.client, self.wall = 0.0, 0.0, 0.0
+
+    def __enter__(self) -> Meter:
+        self._start = (cpu_seconds(self.pid), own_cpu_seconds(), time.perf_counter())
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        server, client, wall = self._start
+        self.wall = time.perf_counter() - wall
+        self.server = (cpu_seconds(self.pid) - server) / self.wall
+        self.client = (own_cpu_seconds() - client) / self.wall
+
+
+async def measure(
+    port: int, server_pid: int, lesson_id: int, tokens: list[str], args: argparse.Namespace
+) -> dict[str, float]:
+    clients = [Client(port, f"m{n}") for n in range(args.members)]
     for client in clients:  # argon2 per login: one at a time, as the server allows
         await client.log_in(lesson_id)
+    agents: list[Client] = [Agent(port, token, lesson_id, args.batch) for token in tokens]
     await hammer(clients, 2.0, "beat")  # warm up
-    base_count, _ = await hammer(clients, seconds, "healthz")
-    count, latencies = await hammer(clients, seconds, "beat")
+    await hammer(agents, 1.0, "records")
+    with Meter(server_pid) as healthz:
+        base_count, _ = await hammer(clients, args.seconds, "healthz")
+    with Meter(server_pid) as beats:
+        count, latencies = await hammer(clients, args.seconds, "beat")
+    light, light_latencies = await hammer(clients[: args.light], args.seconds / 2, "beat")
+    with Meter(server_pid) as uploads:
+        batches, batch_latencies = await hammer(agents, args.seconds, "records")
     return {
-        "beats_per_s": count / seconds,
+        "beats_per_s": count / beats.wall,
         "p99_ms": p99_ms(latencies),
-        "healthz_per_s": base_count / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "healthz_per_s": base_count / healthz.wall,
         "beats": float(count),
+        "beat_server_cpu": beats.server,
+        "beat_client_cpu": beats.client,
+        "healthz_server_cpu": healthz.server,
+        "healthz_client_cpu": healthz.client,
+        "light_beats_per_s": light / (args.seconds / 2),
+        "light_p99_ms": p99_ms(light_latencies),
+        "light_clients": float(min(args.light, args.members)),
+        "batch_records_per_s": batches * args.batch / uploads.wall,
+        "batch_p99_ms": p99_ms(batch_latencies),
+        "records": float(batches * args.batch),
+        "records_server_cpu": uploads.server,
     }
 
 
-def run_one(database_url: str | None, members: int, seconds: float) -> dict[str, float]:
+def run_one(database_url: str | None, args: argparse.Namespace) -> dict[str, float]:
     """One engine, in this process (its settings are read once): set up, serve, measure."""
     with scratch_home("yuanjiao-bench-ingest-") as home:
         if database_url:
             os.environ["YUANJIAO_DATABASE_URL"] = database_url
             for key in ("YUANJIAO_SECRET_KEY", "YUANJIAO_ID_HASH_KEY"):
                 os.environ.setdefault(key, secrets.token_urlsafe(32))
-        lesson_id = set_up(members)
+        lesson_id, tokens = set_up(args.members, args.agents)
         port = free_port()
         server = start_app(dict(os.environ), home, port, home / "server.log")
         try:
-            figures = asyncio.run(measure(port, lesson_id, members, seconds))
+            figures = asyncio.run(measure(port, server.pid, lesson_id, tokens, args))
         finally:
             stop(server)
         figures["bulk_insert_per_s"] = bulk_insert_rate(int(figures["beats"]))
+        figures["bulk_insert_records_per_s"] = bulk_insert_records_rate(
+            int(figures["records"]), lesson_id
+        )
         return figures
 
 
@@ -279,17 +454,49 @@ def fresh_postgres(admin_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def line(figures: dict[str, float]) -> str:
+def line(f: dict[str, float]) -> str:
     return (
-        f"beats_per_s={figures['beats_per_s']:.0f} p99_ms={figures['p99_ms']:.1f}"
-        f" vs_healthz={figures['beats_per_s'] / figures['healthz_per_s']:.2f}"
-        f" vs_bulk_insert={figures['beats_per_s'] / figures['bulk_insert_per_s']:.3f}"
+        f"beats_per_s={f['beats_per_s']:.0f} p99_ms={f['p99_ms']:.1f}"
+        f" batch_records_per_s={f['batch_records_per_s']:.0f}"
+        f" vs_bulk_insert={f['batch_records_per_s'] / f['bulk_insert_records_per_s']:.2f}"
+    )
+
+
+def cpu_ms(f: dict[str, float], phase: str) -> float:
+    """Server CPU milliseconds per request in a phase: what the request costs, whatever share
+    of the shared machine the server got."""
+    rate = f["beats_per_s"] if phase == "beat" else f["healthz_per_s"]
+    return 1000 * f[f"{phase}_server_cpu"] / rate
+
+
+def detail(f: dict[str, float]) -> str:
+    return (
+        f"  same run: beats vs_healthz={f['beats_per_s'] / f['healthz_per_s']:.2f}"
+        f" (healthz_per_s={f['healthz_per_s']:.0f})"
+        f" beats vs_bulk_insert={f['beats_per_s'] / f['bulk_insert_per_s']:.3f}"
+        f" (bulk_insert_beats_per_s={f['bulk_insert_per_s']:.0f},"
+        f" bulk_insert_records_per_s={f['bulk_insert_records_per_s']:.0f})"
+        f" p50_ms={f['p50_ms']:.1f} batch_p99_ms={f['batch_p99_ms']:.0f}\n"
+        f"  below saturation ({f['light_clients']:.0f} clients):"
+        f" beats_per_s={f['light_beats_per_s']:.0f}"
+        f" p99_ms={f['light_p99_ms']:.1f}\n"
+        f"  server cpu_ms per request: beat={cpu_ms(f, 'beat'):.2f}"
+        f" healthz={cpu_ms(f, 'healthz'):.2f}"
+        f" record={1000 * f['records_server_cpu'] / f['batch_records_per_s']:.3f}\n"
+        f"  cpu (cores): beats server={f['beat_server_cpu']:.2f}"
+        f" client={f['beat_client_cpu']:.2f}; healthz server={f['healthz_server_cpu']:.2f}"
+        f" client={f['healthz_client_cpu']:.2f}; records server={f['records_server_cpu']:.2f}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=16)
+    parser.add_argument("--members", type=int, default=48)
+    parser.add_argument(
+        "--light", type=int, default=8, help="clients of the below-saturation beat phase"
+    )
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=500, help="records per uploaded batch")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--postgres", default=os.environ.get("YUANJIAO_BENCH_POSTGRES", DEFAULT_POSTGRES)
@@ -298,16 +505,17 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one engine, JSON out
     args = parser.parse_args()
     if args.one is not None:
-        figures = run_one(args.one or None, args.members, args.seconds)
-        print(json.dumps(figures))
+        print(json.dumps(run_one(args.one or None, args)))
         return
     engines = [("sqlite (embedded)", "")]
     if not args.no_postgres:
         engines.insert(0, ("postgresql", fresh_postgres(args.postgres)))
     results = {}
+    print(f"load average before: {load_average()} (2 cores, shared)")
     for name, url in engines:
         done = subprocess.run(
             [sys.executable, __file__, "--one", url, "--members", str(args.members),
+             "--agents", str(args.agents), "--light", str(args.light), "--batch", str(args.batch),
              "--seconds", str(args.seconds)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -316,6 +524,8 @@ def main() -> None:
             raise SystemExit(f"{name}: failed")
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{name}: {line(results[name])}")
+        print(detail(results[name]))
+    print(f"load average after: {load_average()}")
     print(line(results["sqlite (embedded)"]))
 
 

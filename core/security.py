@@ -33,6 +33,8 @@ PURPOSES = frozenset(
         "login-device",
         "terminal-manifest",
         "invitation-code",
+        "member-checkin",
+        "site-checkin",
     }
 )
 

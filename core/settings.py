@@ -166,8 +166,6 @@ class Settings(BaseSettings):
     )
     # Hours earned above the year's requirement that count towards the next year (0: none).
     credit_carry_over_hours: float = Field(default=0.0, ge=0)
-    # Credits count per calendar year in this time zone.
-    credit_time_zone: str = "Asia/Shanghai"
     # What a site's administrative code looks like (a village's 12-digit code by default).
     site_code_pattern: str = Field(default=r"\d{12}", min_length=1, max_length=200)
     # How long a one-time enrolment code stays usable after it is issued.

@@ -11,6 +11,7 @@ from core.api import CurrentUser, OptionalUser, SessionDep, client_address, veri
 from core.errors import InvalidInput, NotFound, TemporaryError
 from core.i18n import N_, error_text, gettext
 from core.people.api import reader_locale
+from core.people.checkin import checkin_code, checkin_qr_svg
 from core.people.errors import AttemptsLocked
 from core.people.forms import redirect, render
 from core.people.learner_api import activate
@@ -39,6 +40,11 @@ def _own_page(
         "email": user.email,
         "error": error,
         "done": request.query_params.get("done"),
+        # The roll call at a site's group sessions: the code, and the same as a QR code.
+        "checkin_code": checkin_code(member.id),
+        "checkin_qr": checkin_qr_svg(
+            member.id, title=gettext(reader_locale(request), N_("My check-in QR code"))
+        ),
     }
     return render(request, "people/me.html", context, status=status)
 

@@ -146,3 +146,29 @@ def status(directory: DirOption, as_json: JsonOption = False) -> None:
     ]
     for label, value in lines:
         typer.echo(f"{say(label)}: {value}")
+
+
+@terminal.command("serve")
+def serve(
+    directory: DirOption,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8765,
+) -> None:
+    """The site's local player and group sessions, from disk, with or without the server."""
+    import uvicorn
+
+    from terminals.agent.local.app import create_app
+
+    agent_dir = AgentDir(directory)
+    try:
+        app = create_app(agent_dir)
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    if not agent_dir.player_path("js/player.js").is_file():
+        typer.secho(
+            say(N_("The player's files are not here yet: run `yuanjiao terminal sync` once.")),
+            fg="yellow",
+            err=True,
+        )
+    typer.echo(say(N_("The site player is at http://%(host)s:%(port)d/"), host=host, port=port))
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -52,28 +52,25 @@ class Outbox:
         finally:
             db.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: records appended with `insert_record` inside it are kept
+        together with whatever else the caller writes to this database (all or nothing)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     def append_record(
         self, kind: str, body: dict[str, Any], *, occurred_at: datetime | None = None
     ) -> tuple[int, str]:
         """Validate and keep one record; its (sequence number, UUID). Durable on return."""
-        schema = RECORD_BODIES.get(kind)
-        if schema is None:
-            raise InvalidInput(N_("Unknown record kind %(kind)s."), kind=kind)
-        try:
-            schema.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidInput(
-                N_("A %(kind)s record's body is invalid: %(detail)s"), kind=kind, detail=str(exc)
-            ) from exc
-        moment = (occurred_at or datetime.now(UTC)).isoformat()
-        key = str(uuid.uuid4())
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO records (uuid, kind, occurred_at, body) VALUES (?, ?, ?, ?)",
-                (key, kind, moment, text),
-            )
-            return int(cursor.lastrowid or 0), key
+            return insert_record(db, kind, body, occurred_at=occurred_at)
 
     def pending(self, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` records not yet acknowledged, in sequence order, as uploaded."""
@@ -100,3 +97,31 @@ class Outbox:
         """How many records wait for the server."""
         with self._connect() as db:
             return int(db.execute("SELECT count(*) FROM records WHERE acked = 0").fetchone()[0])
+
+
+def insert_record(
+    db: sqlite3.Connection,
+    kind: str,
+    body: dict[str, Any],
+    *,
+    occurred_at: datetime | None = None,
+) -> tuple[int, str]:
+    """Validate one record against its kind's schema and insert it through `db` (an outbox
+    connection, perhaps inside a transaction); its (sequence number, UUID)."""
+    schema = RECORD_BODIES.get(kind)
+    if schema is None:
+        raise InvalidInput(N_("Unknown record kind %(kind)s."), kind=kind)
+    try:
+        schema.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInput(
+            N_("A %(kind)s record's body is invalid: %(detail)s"), kind=kind, detail=str(exc)
+        ) from exc
+    moment = (occurred_at or datetime.now(UTC)).isoformat()
+    key = str(uuid.uuid4())
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    cursor = db.execute(
+        "INSERT INTO records (uuid, kind, occurred_at, body) VALUES (?, ?, ?, ?)",
+        (key, kind, moment, text),
+    )
+    return int(cursor.lastrowid or 0), key

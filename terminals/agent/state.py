@@ -6,6 +6,9 @@ DIR/token          the device token (mode 0600)
 DIR/outbox.db      records waiting for upload (terminals.agent.outbox)
 DIR/index.json     what the agent holds: lessons of the last manifest, files with size and digest
 DIR/content/...    the files, at their paths in the manifest (lessons/{id}/hls/360p/...)
+DIR/player/...     the web player's files from the manifest (served by `terminal serve`)
+DIR/roster.json    the roll call's roster from the last manifest (members, check values)
+DIR/frames/...     proof-of-play frames captured by `terminal serve`
 ```
 """
 
@@ -24,6 +27,9 @@ TOKEN_NAME = "token"
 INDEX_NAME = "index.json"
 OUTBOX_NAME = "outbox.db"
 CONTENT_DIR = "content"
+PLAYER_DIR = "player"
+ROSTER_NAME = "roster.json"
+FRAMES_DIR = "frames"
 
 
 class NotEnrolled(InvalidInput):
@@ -66,6 +72,8 @@ class AgentDir:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.content = root / CONTENT_DIR
+        self.player = root / PLAYER_DIR
+        self.frames = root / FRAMES_DIR
 
     def exists(self) -> bool:
         """Whether an agent was enrolled here."""
@@ -118,6 +126,23 @@ class AgentDir:
             self.root / INDEX_NAME, json.dumps(index, ensure_ascii=False, indent=1).encode()
         )
 
+    def roster(self) -> dict[str, Any]:
+        """The roster of the last manifest: {"checkin": {...}, "members": [...]}; empty before
+        the first sync."""
+        try:
+            data: dict[str, Any] = json.loads((self.root / ROSTER_NAME).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"checkin": {}, "members": []}
+        return data
+
+    def save_roster(self, roster: dict[str, Any]) -> None:
+        """Write the roster (atomically; it holds names: readable by this account only)."""
+        write_atomically(
+            self.root / ROSTER_NAME,
+            json.dumps(roster, ensure_ascii=False).encode(),
+            mode=0o600,
+        )
+
     @property
     def outbox_path(self) -> Path:
         """The outbox database."""
@@ -126,7 +151,16 @@ class AgentDir:
     def content_path(self, path: str) -> Path:
         """Where a manifest path lives on disk; ValueError for a path that would leave the
         content directory."""
-        parts = path.split("/")
-        if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            raise ValueError(f"unsafe path {path!r}")
-        return self.content.joinpath(*parts)
+        return self.content.joinpath(*_safe_parts(path))
+
+    def player_path(self, path: str) -> Path:
+        """Where a player file lives on disk; ValueError for a path that would leave the
+        player directory."""
+        return self.player.joinpath(*_safe_parts(path))
+
+
+def _safe_parts(path: str) -> list[str]:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"unsafe path {path!r}")
+    return parts

@@ -53,6 +53,8 @@ class SyncSummary:
     files_failed: int = 0
     bytes_downloaded: int = 0
     bytes_held: int = 0
+    player_files_downloaded: int = 0  # the web player's files (counted apart from lessons)
+    player_bytes_downloaded: int = 0
     records_sent: int = 0
     records_acked: int = 0
     records_pending: int = 0
@@ -271,6 +273,8 @@ def run_sync(
             on_total=on_total,
             on_bytes=on_bytes,
         )
+        _fetch_player(agent_dir, client, payload, summary)
+        agent_dir.save_roster(payload.get("roster") or {})
         config.last_manifest_issued_at = payload["issued_at"]
         upload_outbox(client, outbox, config, summary)
         config.last_sync_at = now_iso()
@@ -336,6 +340,32 @@ def _fetch_content(
     summary.lessons = len(lessons)
     summary.bytes_held = sum(entry["size"] for entry in held.values())
     agent_dir.save_index({"issued_at": payload["issued_at"], "lessons": lessons, "files": held})
+
+
+def _fetch_player(
+    agent_dir: AgentDir, client: ServerClient, payload: dict[str, Any], summary: SyncSummary
+) -> None:
+    """Hold the server's player files (the local player is the web player), verified like
+    lesson files; a file already held with the right digest is not fetched again."""
+    for entry in (payload.get("player") or {}).get("files", []):
+        try:
+            target = agent_dir.player_path(entry["path"])
+        except ValueError as exc:
+            raise ManifestRejected(N_("The manifest names an unsafe file path.")) from exc
+        if target.is_file() and file_sha256(target) == entry["sha256"]:
+            continue
+        part = target.with_name(target.name + ".part")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            summary.player_bytes_downloaded += client.download(
+                entry["url"], part, size=int(entry["size"]), sha256=entry["sha256"]
+            )
+        except (FileCorrupt, PlatformError) as exc:
+            summary.files_failed += 1
+            summary.errors.append(f"player {entry['path']}: {exc}")
+            continue
+        os.replace(part, target)
+        summary.player_files_downloaded += 1
 
 
 def _part_size(agent_dir: AgentDir, file: WantedFile) -> int:

@@ -4,7 +4,6 @@ database refuses an UPDATE of one (migration 0008)."""
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
+from core.localtime import day_start, local_date
 from core.people.models import Member, User
 from core.settings import get_settings
 from terminals.credits.models import CreditEntry
@@ -25,20 +25,14 @@ ONLINE, GROUP, LIVE_EVENT = "online", "group", "live"
 MAX_CORRECTION_HOURS = 1000.0
 
 
-def credit_zone() -> ZoneInfo:
-    """The time zone credit years and days are counted in."""
-    return ZoneInfo(get_settings().credit_time_zone)
-
-
 def credit_year(moment: datetime) -> int:
-    """The credit year `moment` falls in (in the credit time zone)."""
-    return moment.astimezone(credit_zone()).year
+    """The credit year `moment` falls in (local time)."""
+    return local_date(moment).year
 
 
 def day_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    """The local calendar day holding `moment`, as UTC-aware [start, end)."""
-    local = moment.astimezone(credit_zone())
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The local calendar day holding `moment`, as aware [start, end)."""
+    start = day_start(local_date(moment))
     return start, start + timedelta(days=1)
 
 

@@ -8,8 +8,6 @@ header names another site is refused as well. Starting a session is an ordinary 
 does need the CSRF header.
 """
 
-import threading
-from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from core.api import SESSION_TOKEN, CurrentUser, SessionDep, verify_csrf
-from core.db import get_engine, session_scope, utcnow
+from core.db import utcnow
 from core.errors import NotAuthenticated, PermissionDenied
 from core.i18n import N_, error_text
 from core.people.api import reader_locale
@@ -26,19 +24,11 @@ from core.settings import get_settings
 from courseware.service import get_lesson
 from terminals.credits.errors import SessionEnded
 from terminals.evidence.schemas import BeatIn, BeatRead, SessionRead, SessionStart
-from terminals.evidence.service import BeatInput, lesson_coverage, record_beat, start_session
+from terminals.evidence.service import BeatInput, lesson_coverage, start_session
+from terminals.evidence.writer import BEAT_WRITER
 
 router = APIRouter(prefix="/api/study", tags=["study"])
 BEAT_SECONDS = 10
-# SQLite has one writer at a time, and a writer that finds the file locked backs off in sleeps of
-# up to 100 ms: with many beats at once, throughput collapses. Within one process, beats on
-# SQLite therefore take turns here instead (the embedded default is one process); PostgreSQL
-# serialises only beats of the same playback session, on its row lock.
-_SQLITE_WRITER = threading.Lock()
-
-
-def _one_writer() -> AbstractContextManager[object]:
-    return _SQLITE_WRITER if get_engine().dialect.name == "sqlite" else nullcontext()
 
 
 def _login_token(request: Request) -> str:
@@ -105,19 +95,19 @@ async def beat_body(request: Request) -> BeatIn:
         }
     },
 )
-def beats_record(
-    body: Annotated[BeatIn, Depends(beat_body)], request: Request, user: CurrentUser
-) -> Any:
+async def beats_record(body: Annotated[BeatIn, Depends(beat_body)], request: Request) -> Any:
     """Take one beat (JSON, sent as application/json or as sendBeacon's text/plain): stored
     once per session and sequence number; a resent one is acknowledged as a duplicate. The
-    answer is sent only after the beat's transaction is committed."""
+    answer is sent only after the beat's transaction is committed: the process's beat writer
+    (writer.py) stores beats that arrive together in one transaction, the login check included,
+    so a beat costs no worker thread and no transaction of its own."""
     beat = BeatInput(**body.model_dump())
     token = _login_token(request)
     try:
-        with _one_writer(), session_scope() as session:
-            outcome = record_beat(
-                session=session, user=user, login_token=token, beat=beat, now=utcnow()
-            )
+        outcome = await BEAT_WRITER.write(login_token=token, beat=beat)
+    except NotAuthenticated:
+        request.session.pop(SESSION_TOKEN, None)
+        raise
     except SessionEnded as exc:
         message = error_text(reader_locale(request), exc)
         return JSONResponse({"detail": message, "ended": True}, status_code=409)

@@ -256,15 +256,19 @@ def _acknowledge(session: Session, playback: PlaybackSession, stored: PlaybackBe
 
 
 def _check_beat(playback: PlaybackSession, beat: BeatInput, now: datetime) -> None:
+    check_beat(duration=playback.duration, started_at=playback.started_at, beat=beat, now=now)
+
+
+def check_beat(*, duration: float, started_at: datetime, beat: BeatInput, now: datetime) -> None:
     """Refuse what no honest player sends: media past the lesson's end, a clock ahead of the
     server's."""
-    end = playback.duration + DURATION_TOLERANCE
+    end = duration + DURATION_TOLERANCE
     if beat.position > end or any(b > end for _a, b in beat.intervals):
         raise InvalidInput(
             N_("The beat reports media past the end of the lesson (%(duration)s s)."),
-            duration=round(playback.duration),
+            duration=round(duration),
         )
-    if beat.clock > (now - playback.started_at).total_seconds() + CLOCK_TOLERANCE:
+    if beat.clock > (now - started_at).total_seconds() + CLOCK_TOLERANCE:
         raise InvalidInput(N_("The beat's clock is ahead of the server's: it is refused."))
 
 
@@ -319,42 +323,68 @@ def _rebuild_progress(session: Session, progress: LessonProgress) -> None:
 
 
 def _coverage(progress: LessonProgress) -> float:
-    return (
-        round(min(1.0, progress.covered_seconds / progress.duration), 4)
-        if progress.duration
-        else 0.0
-    )
+    return coverage_of(progress.covered_seconds, progress.duration)
+
+
+def coverage_of(covered_seconds: float, duration: float) -> float:
+    """The share of a lesson covered, as answered to the player (0 for a lesson of no length)."""
+    return round(min(1.0, covered_seconds / duration), 4) if duration else 0.0
 
 
 def _award_if_covered(
     session: Session, playback: PlaybackSession, progress: LessonProgress, now: datetime
 ) -> float | None:
     """Award the lesson's hours when coverage first reaches the threshold; None otherwise."""
-    if _coverage(progress) < get_settings().credit_coverage_threshold:
+    return award_if_covered(
+        session=session,
+        member_id=playback.member_id,
+        lesson_id=playback.lesson_id,
+        playback_id=playback.id,
+        year=progress.year,
+        coverage=_coverage(progress),
+        covered_seconds=progress.covered_seconds,
+        now=now,
+    )
+
+
+def award_if_covered(
+    *,
+    session: Session,
+    member_id: int,
+    lesson_id: int,
+    playback_id: str,
+    year: int,
+    coverage: float,
+    covered_seconds: float,
+    now: datetime,
+) -> float | None:
+    """Award a lesson's hours to a member the first time their coverage of it in the year
+    reaches the threshold; the hours awarded, or None."""
+    if coverage < get_settings().credit_coverage_threshold:
         return None
-    key = f"lesson:{playback.lesson_id}"
+    key = f"lesson:{lesson_id}"
     already = session.scalar(
         select(CreditEntry.id).where(
-            CreditEntry.member_id == playback.member_id,
-            CreditEntry.year == progress.year,
+            CreditEntry.member_id == member_id,
+            CreditEntry.year == year,
             CreditEntry.award_key == key,
         )
     )
     if already is not None:
         return None
-    lesson = session.get_one(Lesson, playback.lesson_id)
+    lesson = session.get_one(Lesson, lesson_id)
     entry = award_credit(
         session=session,
-        member_id=playback.member_id,
+        member_id=member_id,
         source=WEB,
-        source_ref=f"session:{playback.id}",
+        source_ref=f"session:{playback_id}",
         award_key=key,
         hours=lesson_credit_hours(lesson),
         category=ONLINE,
         occurred_at=now,
         lesson_id=lesson.id,
-        year=progress.year,
-        detail={"coverage": _coverage(progress), "covered_seconds": progress.covered_seconds},
+        year=year,
+        detail={"coverage": coverage, "covered_seconds": covered_seconds},
     )
     return entry.hours
 

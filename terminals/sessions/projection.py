@@ -83,12 +83,12 @@ def keep_frame(*, session: Session, store: ObjectStore, record: SiteRecord) -> S
         body = FrameBody.model_validate(record.body)
     except ValidationError:
         return None
-    extra = body.model_extra or {}
+    fields = body.model_dump()  # named fields and any an agent adds
     key: str | None = None
     problem = ""
-    data = _jpeg_bytes(extra.get("jpeg_base64"))
+    data = _jpeg_bytes(fields.get("jpeg_base64"))
     if data is None:
-        problem = "no picture" if not extra.get("jpeg_base64") else "unreadable picture"
+        problem = "no picture" if not fields.get("jpeg_base64") else "unreadable picture"
     elif hashlib.sha256(data).hexdigest() != body.sha256 or len(data) != body.size:
         problem = "digest mismatch"
     else:
@@ -100,7 +100,7 @@ def keep_frame(*, session: Session, store: ObjectStore, record: SiteRecord) -> S
         session_uuid=str(body.session_id),
         lesson_id=body.lesson_id,
         position=body.position,
-        mark=str(extra.get("mark") or "")[:20],
+        mark=str(fields.get("mark") or "")[:20],
         captured_at=corrected(body.captured_at, record.clock_offset_seconds),
         key=key,
         size=body.size if key else 0,

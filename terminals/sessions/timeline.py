@@ -138,13 +138,13 @@ def _time_of(parsed: SessionBody | AttendanceBody | IntervalBody) -> datetime:
 
 
 def _take_session_event(facts: SessionFacts, body: SessionBody, moment: datetime) -> None:
-    extra = body.model_extra or {}
+    fields = body.model_dump()  # named fields and any an agent adds
     if body.event == "started":
         if facts.started_at is None or moment < facts.started_at:
             facts.started_at = moment
-        facts.title = str(extra.get("title") or facts.title)[:200]
+        facts.title = str(fields.get("title") or facts.title)[:200]
         facts.administrator = body.administrator or facts.administrator
-        expected = extra.get("expected")
+        expected = fields.get("expected")
         if isinstance(expected, int) and expected >= 0:
             facts.expected = expected
     elif facts.ended_at is None or moment > facts.ended_at:

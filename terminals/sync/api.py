@@ -111,9 +111,15 @@ class ManifestEnvelope(BaseModel):
 
 
 @router.get("/manifest")
-def manifest(device: CurrentDevice, session: SessionDep, store: StoreDep) -> ManifestEnvelope:
-    """The device's site's signed manifest: every assigned lesson and every file to hold."""
-    envelope: dict[str, Any] = signed_manifest(session=session, store=store, site=device.site)
+def manifest(
+    device: CurrentDevice, session: SessionDep, store: StoreDep, request: Request
+) -> ManifestEnvelope:
+    """The device's site's signed manifest: every assigned lesson and every file to hold, the
+    local player's files and the roll call's roster."""
+    static_dir = getattr(request.app.state, "static_dir", None)
+    envelope: dict[str, Any] = signed_manifest(
+        session=session, store=store, site=device.site, static_dir=static_dir
+    )
     return ManifestEnvelope(**envelope)
 
 

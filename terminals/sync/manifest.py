@@ -10,6 +10,7 @@ device token and serves only files of this site's manifest.
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,8 @@ from terminals.sites.assignments import assigned_lessons
 from terminals.sites.models import Site
 from terminals.sync.file_index import IndexedFile, lesson_files, rendition_name
 from terminals.sync.models import LessonFile
+from terminals.sync.player import player_files
+from terminals.sync.roster import site_roster
 from terminals.sync.signing import sign_payload
 
 MANIFEST_FORMAT = 1
@@ -35,8 +38,11 @@ def file_url(store: ObjectStore, key: str, *, ttl: timedelta) -> str:
     return store.presigned_url(key, expires=ttl) or FILE_ROUTE + quote(key)
 
 
-def build_manifest(*, session: Session, store: ObjectStore, site: Site) -> dict[str, Any]:
-    """The manifest payload of `site` as of now."""
+def build_manifest(
+    *, session: Session, store: ObjectStore, site: Site, static_dir: Path | None = None
+) -> dict[str, Any]:
+    """The manifest payload of `site` as of now; `static_dir` is where the web player's files
+    are (terminals.sync.player)."""
     ttl = timedelta(seconds=get_settings().sync_link_ttl_seconds)
     lessons = []
     total = 0
@@ -78,6 +84,9 @@ def build_manifest(*, session: Session, store: ObjectStore, site: Site) -> dict[
         "issued_at": utcnow().isoformat(),
         "total_bytes": total,
         "lessons": lessons,
+        # The local player's files and the roll call's roster (group sessions at the site).
+        "player": {"files": player_files(static_dir)},
+        "roster": site_roster(session=session, site=site),
     }
 
 
@@ -90,9 +99,13 @@ def _file_entry(store: ObjectStore, indexed: IndexedFile, ttl: timedelta) -> dic
     }
 
 
-def signed_manifest(*, session: Session, store: ObjectStore, site: Site) -> dict[str, str]:
+def signed_manifest(
+    *, session: Session, store: ObjectStore, site: Site, static_dir: Path | None = None
+) -> dict[str, str]:
     """The manifest of `site` in its signed envelope."""
-    return sign_payload(build_manifest(session=session, store=store, site=site))
+    return sign_payload(
+        build_manifest(session=session, store=store, site=site, static_dir=static_dir)
+    )
 
 
 # What each site may fetch, remembered briefly on this node: a file request then costs one indexed

@@ -17,10 +17,10 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from core.errors import TemporaryError
 from core.i18n import N_
 from core.settings import get_settings
 from core.storage import get_store
-from terminals.sessions.projection import project_records
+from terminals.sessions.projection import SESSION_KINDS, project_records
 from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
@@ -37,6 +37,7 @@ from terminals.sync.models import AgentMark, SiteRecord
 from terminals.sync.schemas import RECORD_BODIES, BatchAck, BatchIn, HeartbeatBody, RecordIn
 
 FUTURE = "future"
+RECORDS = cast(Table, SiteRecord.__table__)
 
 
 def record_digest(agent_id: uuid.UUID, record: RecordIn) -> str:
@@ -98,33 +99,38 @@ def _unique_in_batch(batch: BatchIn) -> dict[str, tuple[RecordIn, str]]:
 def _new_records(
     session: Session, site_id: int, batch: BatchIn, records: dict[str, tuple[RecordIn, str]]
 ) -> dict[str, tuple[RecordIn, str]]:
-    """The records not stored yet; BatchRefused for a conflicting replay."""
+    """The records not stored yet, found with one query (by UUID, or by this agent's sequence
+    number); BatchRefused for a conflicting replay."""
     fresh = dict(records)
-    stored = session.scalars(select(SiteRecord).where(SiteRecord.uuid.in_(list(records))))
-    for row in stored:
-        if row.site_id != site_id or row.digest != records[row.uuid][1]:
-            raise BatchRefused(
-                N_(
-                    "Record %(uuid)s was stored before with other content: a record, once "
-                    "sent, must not change."
-                ),
-                uuid=row.uuid,
+    agent_id = str(batch.agent_id)
+    seqs = {record.seq: key for key, (record, _) in records.items()}
+    c = RECORDS.c
+    stored = session.execute(
+        select(c.uuid, c.site_id, c.agent_id, c.seq, c.digest).where(
+            or_(
+                c.uuid.in_(list(records)),
+                and_(c.site_id == site_id, c.agent_id == agent_id, c.seq.in_(list(seqs))),
             )
-        del fresh[row.uuid]
-    seqs = {record.seq: key for key, (record, _) in fresh.items()}
-    taken = session.execute(
-        select(SiteRecord.seq, SiteRecord.uuid).where(
-            SiteRecord.site_id == site_id,
-            SiteRecord.agent_id == str(batch.agent_id),
-            SiteRecord.seq.in_(list(seqs)),
         )
-    )
-    for seq, other in taken:
-        raise BatchRefused(
-            N_("Sequence number %(seq)d of this agent already holds record %(other)s."),
-            seq=seq,
-            other=other,
-        )
+    ).all()
+    for row in stored:  # the same record stored before: acknowledged, or refused if it changed
+        if row.uuid in records:
+            if row.site_id != site_id or row.digest != records[row.uuid][1]:
+                raise BatchRefused(
+                    N_(
+                        "Record %(uuid)s was stored before with other content: a record, once "
+                        "sent, must not change."
+                    ),
+                    uuid=row.uuid,
+                )
+            fresh.pop(row.uuid, None)
+    for row in stored:  # another record in this agent's place
+        if row.uuid not in records and row.seq in seqs and seqs[row.seq] in fresh:
+            raise BatchRefused(
+                N_("Sequence number %(seq)d of this agent already holds record %(other)s."),
+                seq=row.seq,
+                other=row.uuid,
+            )
     return fresh
 
 
@@ -182,26 +188,34 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
     horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
     fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch))
     flagged = 0
-    added: list[SiteRecord] = []
+    rows = []
     for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
         flag = FUTURE if record.occurred_at > horizon else None
         flagged += flag is not None
-        row = SiteRecord(
-            uuid=key,
-            site_id=device.site_id,
-            agent_id=str(batch.agent_id),
-            seq=record.seq,
-            kind=record.kind,
-            occurred_at=record.occurred_at,
-            received_at=now,
-            device_id=device.id,
-            body=record.body,
-            digest=digest,
-            clock_offset_seconds=offset,
-            flag=flag,
+        rows.append(
+            {
+                "uuid": key,
+                "site_id": device.site_id,
+                "agent_id": str(batch.agent_id),
+                "seq": record.seq,
+                "kind": record.kind,
+                "occurred_at": record.occurred_at,
+                "received_at": now,
+                "device_id": device.id,
+                "body": record.body,
+                "digest": digest,
+                "clock_offset_seconds": offset,
+                "flag": flag,
+            }
         )
-        session.add(row)
-        added.append(row)
+    try:
+        if rows:  # one multi-row INSERT for the batch
+            session.execute(insert(RECORDS), rows)
+    except IntegrityError as exc:  # the same records arrived by another request this instant
+        raise TemporaryError(
+            N_("Another upload of the same records is being stored: send the batch again.")
+        ) from exc
+    for record, _digest in sorted(fresh.values(), key=lambda item: item[0].seq):
         if record.kind == "heartbeat":
             record_heartbeat(
                 session=session,
@@ -210,16 +224,16 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
                 sent_at=_earliest(record.occurred_at, horizon),
                 received_at=now,
             )
-    try:
-        session.flush()
-    except IntegrityError as exc:  # the same records arrived by another request this instant
-        raise TemporaryError(
-            N_("Another upload of the same records is being stored: send the batch again.")
-        ) from exc
     mark_seen(session=session, device_id=device.id, now=now)
     high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
     # Group sessions, roll calls, played lessons, frames and credits follow in the same
     # transaction (after the mark moved: credits wait for a session's evidence to be whole).
+    evidence = [r["uuid"] for r in rows if r["kind"] in (*SESSION_KINDS, "frame")]
+    added = (
+        session.scalars(select(SiteRecord).where(SiteRecord.uuid.in_(evidence))).all()
+        if evidence
+        else []
+    )
     project_records(session=session, store=get_store(), site_id=device.site_id, records=added)
     return BatchAck(
         high_water=high_water,

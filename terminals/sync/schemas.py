@@ -89,6 +89,9 @@ class SessionBody(BaseModel):
     at: AwareDatetime
     administrator: Text = ""
     lesson_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=200)
+    title: Text = ""
+    expected: int | None = Field(default=None, ge=0, description="应到: the roster's size")
+    present: int | None = Field(default=None, ge=0, description="实到, at the end")
 
 
 class AttendanceBody(BaseModel):
@@ -114,10 +117,13 @@ class IntervalBody(BaseModel):
     media_end: float = Field(ge=0)
     started_at: AwareDatetime
     rate: float = Field(default=1.0, gt=0, le=16)
+    playback_id: uuid.UUID | None = Field(default=None, description="the player's playback")
+    visible: bool = True
 
 
 class FrameBody(BaseModel):
-    """A proof-of-play frame captured from the playing video (its bytes travel separately)."""
+    """A proof-of-play frame the agent captured from its copy of the lesson at `position`; the
+    JPEG travels in the body (`jpeg_base64`), its digest and size beside it."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -128,6 +134,10 @@ class FrameBody(BaseModel):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     size: int = Field(ge=0)
     name: Text = ""
+    mark: Literal["start", "middle", "end"] | None = None
+    media_type: Literal["image/jpeg"] = "image/jpeg"
+    # The JPEG itself, base64 (terminal serve keeps it small: about 320 px wide, <= 40 KB).
+    jpeg_base64: Annotated[str, StringConstraints(max_length=60_000)] | None = None
 
 
 # Every kind an outbox record may have, with the schema its body must meet.

@@ -12,6 +12,7 @@ from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.people.accounts import find_session_user, start_session
+from core.people.checkin import checkin_code
 from core.people.errors import AttemptsLocked
 from core.people.invitations import (
     check_activation,
@@ -289,4 +290,7 @@ def test_activation_page_logs_the_member_in(
     me = client.get("/me")
     assert me.status_code == 200 and "王芳" in me.text and id_number(1) not in me.text
     assert member.id_number_masked in me.text and 'id="my-studies"' in me.text
+    # The roll-call code at sites, and the same as a QR code drawn on the server (SVG).
+    code = checkin_code(member.id)
+    assert f"{code[:4]} {code[4:]}" in me.text and "<svg" in me.text and "我的签到二维码" in me.text
     assert client.get("/api/me").json()["member"]["name"] == "王芳"

@@ -181,6 +181,12 @@ def test_an_unenrolled_directory_and_an_absent_server_are_told_clearly(
         capture_output=True, text=True, timeout=60, env=environment,
     )  # fmt: skip
     assert run.returncode == 1 and "terminal enroll" in run.stderr
+    serve = subprocess.run(
+        [YUANJIAO, "terminal", "serve", "--dir", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=60, env=environment,
+    )  # fmt: skip
+    assert serve.returncode == 1 and "terminal enroll" in serve.stderr
+    assert len(serve.stderr.strip().splitlines()) == 1
     gone = subprocess.run(
         [YUANJIAO, "terminal", "enroll", "--server", "http://127.0.0.1:9", "--code", "abcd1234",
          "--dir", str(tmp_path / "a")],

@@ -2,6 +2,7 @@
 record upload (stored once, high-water marks, bad input)."""
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.people.checkin import check_value, checkin_code
 from core.storage import get_store
 from terminals.agent.state import AgentConfig
 from terminals.agent.sync import verify_manifest
@@ -20,6 +22,7 @@ from terminals.sync.errors import ManifestRejected
 from terminals.sync.models import LessonFile, SiteHeartbeat, SiteRecord
 from terminals.sync.signing import open_envelope
 from tests.factories import Tree
+from tests.terminals.study import make_member
 from tests.terminals.sync_fixtures import (
     assign,
     make_course_of,
@@ -122,6 +125,8 @@ def test_the_manifest_is_signed_scoped_and_served(
     other = publish(session, store, course, "第二课")
     site = make_site(session, tree.branch, "500101001001", tier="basic", enrol=CODE)
     assign(session, site, lesson)
+    inside, _ = make_member(session, tree.branch, "王芳", 1)
+    make_member(session, tree.sibling, "李明", 2)  # a sibling branch: not the site's subtree
     enrolled = _enrol(client)
     headers = _auth(enrolled["token"])
     envelope = client.get("/api/terminal/manifest", headers=headers).json()
@@ -160,6 +165,22 @@ def test_the_manifest_is_signed_scoped_and_served(
         public_key=enrolled["public_key"], key_id="",
     )  # fmt: skip
     assert verify_manifest(envelope, config)["site"]["id"] == site.id
+
+    # The local player's files (public static files, named with their digests) and the roster.
+    player = {f["path"]: f for f in payload["player"]["files"]}
+    assert set(player) >= {"js/player.js", "js/api.js", "player.css", "vendor/hls.light.min.js"}
+    served = client.get(player["js/player.js"]["url"], headers={"Accept-Encoding": "identity"})
+    assert hashlib.sha256(served.content).hexdigest() == player["js/player.js"]["sha256"]
+    roster = payload["roster"]
+    [listed] = roster["members"]
+    assert (listed["id"], listed["name"], listed["org"]) == (inside.id, "王芳", tree.branch.name)
+    assert listed["id_number_masked"] == inside.id_number_masked
+    assert checkin_code(inside.id) not in json.dumps(roster)  # only a salted, slow check value
+    salt = base64.b64decode(roster["checkin"]["salt"])
+    assert listed["check"] == check_value(
+        salt=salt, member_id=inside.id, code=checkin_code(inside.id),
+        iterations=roster["checkin"]["iterations"],
+    )  # fmt: skip
     tampered = json.loads(base64.b64decode(envelope["payload"]))
     tampered["lessons"][0]["files"][0]["sha256"] = "0" * 64
     forged = {**envelope, "payload": base64.b64encode(json.dumps(tampered).encode()).decode()}

@@ -55,6 +55,10 @@ def test_a_member_activates_a_code_and_reads_notices_from_the_bell(
     expect(page.get_by_role("heading", name="王芳")).to_be_visible()
     expect(page.locator("#my-studies")).to_be_visible()
     assert id_number(7) not in page.content()
+    # The roll-call QR code for site sessions, drawn as SVG by the server, big enough to scan.
+    qr = page.get_by_role("img", name="我的签到二维码")
+    expect(qr).to_be_visible()
+    assert (qr.bounding_box() or {"width": 0})["width"] >= 150
     page.screenshot(path=str(tmp_path / "me-390.png"), full_page=True)
 
     user = session.scalars(select(User).where(User.login == "13800138000")).one()
