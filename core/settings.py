@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     site_other_days_minutes: int = Field(default=180, ge=0)
     site_group_sessions: int = Field(default=2, ge=0)
     site_open_days: int = Field(default=4, ge=0)
+    # A member checked in to a site's group session earns its lessons when present for at
+    # least this share of the session's played time.
+    site_presence_threshold: float = Field(default=0.8, gt=0, le=1)
     # Members bound by a study plan are reminded this many days before its deadline (and once
     # when it has passed).
     plan_reminder_days: int = Field(default=7, ge=1, le=90)

@@ -12,6 +12,7 @@ import terminals.credits.models  # noqa: F401
 import terminals.evidence.models  # noqa: F401
 import terminals.plans.models  # noqa: F401
 import terminals.reports.models  # noqa: F401
+import terminals.sessions.models  # noqa: F401
 import terminals.sites.models  # noqa: F401
 import terminals.sync.models  # noqa: F401
 from core.db import Base, get_engine, make_engine

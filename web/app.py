@@ -68,6 +68,7 @@ from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
 from terminals.reports import api as reports_api
 from terminals.reports import pages as reports_pages
+from terminals.sessions import api as site_evidence_api
 from terminals.sites import api as sites_api
 from terminals.sites import map as site_map
 from terminals.sites import own_pages as site_own_pages
@@ -418,6 +419,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(credits_api.router)
     app.include_router(credits_pages.router)
     app.include_router(sites_api.router)
+    app.include_router(site_evidence_api.router)
     app.include_router(sites_pages.router)
     app.include_router(site_pages.router)
     app.include_router(site_own_pages.router)

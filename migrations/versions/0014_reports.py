@@ -1,7 +1,7 @@
 """site_report_cards: each site's report card for a closed month
 
 Revision ID: 0014_reports
-Revises: 0011_recurring
+Revises: 0013_site_sessions
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_reports"
-down_revision: str | None = "0011_recurring"
+down_revision: str | None = "0013_site_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from core.api import CurrentUser, SessionDep
+from core.db import utcnow
+from core.localtime import CHINA_TIME
 from core.people.api import reader_locale
 from core.people.forms import render
+from core.settings import get_settings
+from terminals.sessions.views import month_sessions
 from terminals.sites.assignments import assigned_lessons
 from terminals.sites.pages import labels
 from terminals.sites.site_pages import site_context
@@ -23,9 +27,16 @@ def own_sites(request: Request, session: SessionDep, actor: CurrentUser) -> Resp
     for site in sites_run_by(session=session, user=actor):
         context = site_context(session, actor, site)
         context["lessons"] = assigned_lessons(session=session, site=site)
+        context["month_sessions"] = month_sessions(session=session, site=site, now=utcnow())
         shown.append(context)
     return render(
         request,
         "terminals/sites/mine.html",
-        {"user": actor, "shown": shown, **labels(reader_locale(request))},
+        {
+            "user": actor,
+            "shown": shown,
+            "sessions_required": get_settings().site_group_sessions,
+            "evidence": {"zone": CHINA_TIME},  # the evidence macros show local times
+            **labels(reader_locale(request)),
+        },
     )

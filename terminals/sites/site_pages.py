@@ -17,6 +17,7 @@ from core.people.api import AdminUser
 from core.people.forms import optional_id, redirect, submit
 from core.people.models import User
 from core.storage import get_store
+from terminals.sessions.views import site_evidence
 from terminals.sites import photos
 from terminals.sites.assignments import (
     assign_content,
@@ -121,6 +122,7 @@ def site_context(session: Session, actor: User, site: Site) -> dict[str, Any]:
         "removable": {a.id for a in reaching if can_change_assignment(session, actor, a)},
         "photo_names": photos.photo_names(site),
         "presence_of": presence_of,
+        "evidence": site_evidence(session=session, site=site),
     }
 
 

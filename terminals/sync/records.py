@@ -28,6 +28,8 @@ from core.db import utcnow
 from core.errors import TemporaryError
 from core.i18n import N_
 from core.settings import get_settings
+from core.storage import get_store
+from terminals.sessions.projection import SESSION_KINDS, project_records
 from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
@@ -224,6 +226,15 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
             )
     mark_seen(session=session, device_id=device.id, now=now)
     high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
+    # Group sessions, roll calls, played lessons, frames and credits follow in the same
+    # transaction (after the mark moved: credits wait for a session's evidence to be whole).
+    evidence = [r["uuid"] for r in rows if r["kind"] in (*SESSION_KINDS, "frame")]
+    added = (
+        session.scalars(select(SiteRecord).where(SiteRecord.uuid.in_(evidence))).all()
+        if evidence
+        else []
+    )
+    project_records(session=session, store=get_store(), site_id=device.site_id, records=added)
     return BatchAck(
         high_water=high_water,
         stored=len(fresh),

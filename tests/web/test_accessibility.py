@@ -284,14 +284,56 @@ def seed_terminal_site(session: Session, tree: Tree, users: dict[str, User], cou
             contacts=({"name": "张三", "phone": "13800138000", "role": "书记"},),
         ),
     )
-    session.add(SiteDevice(site_id=site.id, token_hash="0" * 64, hostname="村委会电脑"))
+    device = SiteDevice(site_id=site.id, token_hash="0" * 64, hostname="村委会电脑")
+    session.add(device)
     grant_site_admin(session=session, actor=users["adm"], site_id=site.id, login="member")
     assign_content(session=session, actor=users["adm"], site_id=site.id, course_id=course_id)
     add_photo(
         session=session, store=get_store(), actor=users["adm"], site_id=site.id, data=tiny_png()
     )
     session.commit()
+    seed_site_evidence(session, tree, device, course_id)
     return site.id
+
+
+def seed_site_evidence(session: Session, tree: Tree, device: SiteDevice, course_id: int) -> None:
+    """Heartbeats and one group session (roll call, playback, frames) uploaded by the site."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from courseware.models import Lesson
+    from terminals.sync.models import SiteHeartbeat
+    from terminals.sync.records import store_batch
+    from terminals.sync.schemas import BatchIn
+    from tests.terminals.group_sessions import session_script
+    from tests.terminals.study import make_member
+
+    lessons = session.scalars(select(Lesson).where(Lesson.course_id == course_id)).all()
+    full, part = lessons[0], lessons[-1]
+    members = [make_member(session, tree.branch, name, 8800 + n)[0]
+               for n, name in enumerate(("李明", "王芳", "赵强"))]  # fmt: skip
+    now = datetime.now(UTC)
+    for hour in range(12):
+        session.add(
+            SiteHeartbeat(
+                site_id=device.site_id, device_id=device.id,
+                received_at=now - timedelta(hours=12 - hour),
+                powered_on_at=now - timedelta(hours=13), now_playing=full.id,
+                disk_free_bytes=(60 - hour) * 10**9, agent_version="1.0.0",
+            )
+        )  # fmt: skip
+    script = session_script(
+        start=now - timedelta(hours=2), lesson_full=full.id, lesson_part=part.id,
+        stayed=[members[0].id, members[1].id], left_early=[members[2].id],
+        duration=float(full.duration or 12.0),
+    )  # fmt: skip
+    store_batch(
+        session=session,
+        device=device,
+        batch=BatchIn(agent_id=script.agent, sent_at=now, records=script.records),
+    )
+    session.commit()
 
 
 @pytest.fixture
@@ -343,7 +385,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
         for path in paths:
             page.goto(f"{server}{path}")
             if path == "/docs":  # Swagger UI draws the reference after the page has loaded
-                expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+                expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
             survey.check(
                 page, f"{login or 'anonymous'} {path}", SWAGGER_UI if path == "/docs" else None
             )
