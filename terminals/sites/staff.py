@@ -2,6 +2,9 @@
 account within the admin's reach is granted by its login, or one is created on the spot with a
 member role on the site's organisation and a generated password to be changed at first login."""
 
+import threading
+import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +28,7 @@ def _attach(session: Session, actor: User, site: Site, user: User, address: str)
         raise InvalidInput(N_("A site has at most %(max)s administrators."), max=MAX_ADMINISTRATORS)
     site.administrators.append(SiteAdministrator(user_id=user.id))
     session.flush()
+    _site_runners.forget()
     audit_site(session, "site_admin_added", actor, site, address, login=user.login)
 
 
@@ -80,6 +84,7 @@ def remove_site_admin(
     login = admin.user.login
     site.administrators.remove(admin)
     session.flush()
+    _site_runners.forget()
     audit_site(session, "site_admin_removed", actor, site, address, login=login)
 
 
@@ -94,10 +99,42 @@ def sites_run_by(*, session: Session, user: User) -> list[Site]:
     return list(session.scalars(query)) if user.active else []
 
 
+class _SiteRunners:
+    """The ids of the accounts that run a site, read at most every `FRESH_SECONDS`.
+
+    The menu asks on every page a logged-in user renders, inside a request that already holds
+    its own database connection: asking the database there would take a second connection per
+    page, and under load every thread would wait for one (the lock-up of issue 6). One thread
+    refreshes the set while the others answer from the last one; a new site administrator sees
+    the menu's link within `FRESH_SECONDS` (the page itself checks at once)."""
+
+    FRESH_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._ids: frozenset[int] | None = None
+        self._read_at = 0.0
+        self._refreshing = threading.Lock()
+
+    def __contains__(self, user_id: int) -> bool:
+        stale = time.monotonic() - self._read_at > self.FRESH_SECONDS
+        if (stale or self._ids is None) and self._refreshing.acquire(blocking=self._ids is None):
+            try:
+                with session_scope() as session:
+                    query = select(SiteAdministrator.user_id).distinct()
+                    self._ids = frozenset(session.scalars(query))
+                self._read_at = time.monotonic()
+            finally:
+                self._refreshing.release()
+        return self._ids is not None and user_id in self._ids
+
+    def forget(self) -> None:
+        """Read the set again at the next question (this process changed it)."""
+        self._read_at = 0.0
+
+
+_site_runners = _SiteRunners()
+
+
 def runs_a_site(user: User | None) -> bool:
     """Whether the user administers a site (for the menu's link to their own site's page)."""
-    if user is None or not user.active:
-        return False
-    with session_scope() as session:
-        query = select(SiteAdministrator.id).where(SiteAdministrator.user_id == user.id)
-        return session.scalar(query.limit(1)) is not None
+    return user is not None and user.active and user.id in _site_runners
