@@ -196,9 +196,7 @@ def _apply(session: Session, group: GroupSession, facts: SessionFacts) -> None:
     durations = dict(
         session.execute(
             select(Lesson.id, Lesson.duration).where(Lesson.id.in_(list(facts.lessons)))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     by_lesson = {p.lesson_id: p for p in group.played}
     for lesson_id, play in facts.lessons.items():

@@ -71,14 +71,10 @@ def site_sessions(
         i for g in groups for i in g.lesson_ids
     }
     names = dict(
-        session.execute(select(Member.id, Member.name).where(Member.id.in_(member_ids)))
-        .tuples()
-        .all()
+        session.execute(select(Member.id, Member.name).where(Member.id.in_(member_ids))).all()
     )
     titles = dict(
-        session.execute(select(Lesson.id, Lesson.title).where(Lesson.id.in_(lesson_ids)))
-        .tuples()
-        .all()
+        session.execute(select(Lesson.id, Lesson.title).where(Lesson.id.in_(lesson_ids))).all()
     )
     frames: dict[str, list[SiteFrame]] = {}
     for frame in session.scalars(
@@ -130,9 +126,7 @@ def site_evidence(*, session: Session, site: Site) -> SiteEvidence:
     beats = heartbeat_history(session=session, site=site)
     playing = {b.now_playing for b in beats if b.now_playing}
     titles = dict(
-        session.execute(select(Lesson.id, Lesson.title).where(Lesson.id.in_(playing)))
-        .tuples()
-        .all()
+        session.execute(select(Lesson.id, Lesson.title).where(Lesson.id.in_(playing))).all()
     )
     return SiteEvidence(beats, site_sessions(session=session, site=site), titles)
 
