@@ -5,6 +5,8 @@ the roster), the server is stopped, and `yuanjiao terminal serve` runs a group s
 two members checked in (one by list, one by typed code), the lesson played by the web player from
 disk, the session ended. The outbox then holds session, attendance, interval and frame records
 numbered 1..N without a gap; a server started again receives each once through `terminal sync`.
+Then, in the same browser, the member reads the lesson's credit hours in their study record and
+the district's admin reads the session on the site's report card for the month.
 The pages pass axe (AAA contrast) at 1920 and 390 px, and screenshots are taken at both widths.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import courseware.tasks  # noqa: F401  (the transcode job type)
@@ -27,7 +29,7 @@ from core.jobs import execute_job
 from core.jobs.models import JobStatus
 from core.people.checkin import checkin_code
 from core.people.models import Role
-from courseware.models import Visibility
+from courseware.models import Lesson, Visibility
 from courseware.service import create_course
 from terminals.agent.outbox import Outbox
 from terminals.agent.state import AgentDir
@@ -39,7 +41,7 @@ from tests.server import YUANJIAO, free_port, running_server
 from tests.terminals.study import make_member
 from tests.terminals.sync_fixtures import assign, make_site
 from tests.web.test_accessibility import AXE, DESKTOP, PHONE, Survey
-from tests.web.test_browser import browser, playwright  # noqa: F401
+from tests.web.test_browser import browser, log_in, playwright  # noqa: F401
 
 pytestmark = pytest.mark.browser
 CODE = "SERVE-ENROL-1"
@@ -87,9 +89,16 @@ def test_a_group_session_offline_then_synced(
     clip = make_clip(tmp_path / "田间.mp4", seconds=3)
     lesson = ingest(publisher, course.id, clip, "第一课：田间管理")
     assert lesson.job_id is not None and execute_job(lesson.job_id).status is JobStatus.done
+    session.execute(
+        update(Lesson)
+        .where(Lesson.id == lesson.id)
+        .values(credit_hours=1.5, credit_hours_set_by_hand=True)
+    )
+    session.commit()
+    make_user(session, "report-admin", Role.org_admin, tree.district)
     site = make_site(session, tree.general, "500101001009", tier="basic", enrol=CODE)
     assign(session, site, lesson)
-    listed, _ = make_member(session, tree.branch, "张三", 1)
+    listed, _ = make_member(session, tree.branch, "张三", 1, login="zhangsan")
     coded, _ = make_member(session, tree.sibling, "李四", 2)
     make_member(session, tree.other, "外区党员", 3)  # not of the site's subtree
     agent_dir = AgentDir(tmp_path / "agent")
@@ -178,6 +187,28 @@ def test_a_group_session_offline_then_synced(
         assert synced.records_pending == 0, synced.errors
         again = run_sync(agent_dir)
         assert again.records_sent == 0
-    session.expire_all()
-    stored = session.scalar(select(func.count()).select_from(SiteRecord))
-    assert stored == len(kept)
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(SiteRecord)) == len(kept)
+        _credits_are_seen(browser, server.url, site.id, shots)
+
+
+def _credits_are_seen(browser: Browser, base: str, site_id: int, shots: Path) -> None:  # noqa: F811
+    """The member's study record shows the session's credit; the site's report card its session."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, base, "zhangsan")
+    page.goto(base + "/my/study")
+    page.get_by_role("link", name="我的完整学习档案").click()
+    earned = page.locator(".totals div", has_text="已获学时").locator("dd")
+    expect(earned).to_have_text("1.5")
+    entry = page.locator("tr", has_text="站点集中学习")
+    expect(entry).to_have_count(1)
+    expect(entry.locator("td").nth(2)).to_have_text("1.5")
+    page.screenshot(path=str(shots / "serve-transcript-1920.png"), full_page=True)
+    context.clear_cookies()
+    log_in(page, base, "report-admin")
+    page.goto(f"{base}/admin/reports/sites/{site_id}")
+    held = page.locator("table.report-card tr", has_text="集中学习")
+    expect(held.locator("td").nth(1)).to_have_text("1 次")
+    page.screenshot(path=str(shots / "serve-report-card-1920.png"), full_page=True)
+    context.close()
