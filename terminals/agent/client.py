@@ -116,6 +116,11 @@ class ServerClient:
         result: dict[str, Any] = self._call("POST", "api/terminal/heartbeat", json=body)
         return result
 
+    def report_holdings(self, report: dict[str, Any]) -> dict[str, Any]:
+        """Tell the server what this site holds of each lesson of its manifest."""
+        result: dict[str, Any] = self._call("PUT", "api/terminal/holdings", json=report)
+        return result
+
     def manifest(self) -> dict[str, Any]:
         """The signed manifest envelope (not yet verified)."""
         result: dict[str, Any] = self._call(

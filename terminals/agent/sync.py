@@ -274,6 +274,7 @@ def run_sync(
             on_bytes=on_bytes,
         )
         _fetch_player(agent_dir, client, payload, summary)
+        client.report_holdings(holdings_report(agent_dir.index()))
         agent_dir.save_roster(payload.get("roster") or {})
         config.last_manifest_issued_at = payload["issued_at"]
         upload_outbox(client, outbox, config, summary)
@@ -334,12 +335,38 @@ def _fetch_content(
             summary.errors.append(f"{file.path}: {exc}")
     lessons = []
     for lesson in payload["lessons"]:
-        complete = all(f["path"] in held for f in lesson["files"])
+        files = [wanted[f["path"]] for f in lesson["files"]]
+        have = [f for f in files if f.path in held]
+        complete = len(have) == len(files)
         summary.lessons_complete += complete
-        lessons.append({**{k: v for k, v in lesson.items() if k != "files"}, "complete": complete})
+        lessons.append(
+            {
+                **{k: v for k, v in lesson.items() if k != "files"},
+                "complete": complete,
+                "files_held": len(have),
+                "files_total": len(files),
+                "bytes_held": sum(
+                    f.size if f.path in held else _part_size(agent_dir, f) for f in files
+                ),
+                "bytes_total": sum(f.size for f in files),
+                "no_room": lesson["id"] in summary.lessons_skipped,
+            }
+        )
     summary.lessons = len(lessons)
     summary.bytes_held = sum(entry["size"] for entry in held.values())
     agent_dir.save_index({"issued_at": payload["issued_at"], "lessons": lessons, "files": held})
+
+
+def holdings_report(index: dict[str, Any]) -> dict[str, Any]:
+    """What the content index says this agent holds of each lesson, for the server."""
+    fields = ("files_held", "files_total", "bytes_held", "bytes_total", "no_room")
+    return {
+        "manifest_issued_at": index["issued_at"],
+        "lessons": [
+            {"lesson_id": lesson["id"], **{name: lesson[name] for name in fields}}
+            for lesson in index.get("lessons", [])
+        ],
+    }
 
 
 def _fetch_player(

@@ -68,11 +68,10 @@ from terminals.sites.staff import (
     remove_site_admin,
     sites_run_by,
 )
+from terminals.sync.holdings import downloads_of
 
 router = APIRouter(prefix="/api", dependencies=[Depends(verify_csrf)], tags=["sites"])
 NO_STORE = {"Cache-Control": "no-store"}
-# What the sync part will report per lesson; until an agent reports, nothing is known.
-NOT_REPORTED = None
 
 
 def site_read(session: Session, actor: User, site: Site, locale: str) -> SiteRead:
@@ -449,18 +448,24 @@ def sites_assignments(site_id: RowId, session: SessionDep, actor: CurrentUser) -
 @router.get("/sites/{site_id}/lessons", response_model=list[AssignedLessonRead])
 def sites_lessons(site_id: RowId, session: SessionDep, actor: CurrentUser) -> Any:
     """The ready lessons the site's assignments add up to, with the rendition height its tier
-    downloads; the download state is null until the site's agent reports it."""
+    downloads and how much of each its agent last reported holding (null before it reports)."""
     site = get_visible_site(session=session, actor=actor, site_id=site_id)
-    return [
-        AssignedLessonRead(
-            lesson_id=item.lesson.id,
-            title=item.lesson.title,
-            height=int(item.rendition["height"]),
-            assignment_id=item.assignment_id,
-            download_state=NOT_REPORTED,
+    downloads = downloads_of(session=session, site_id=site.id)
+    reads = []
+    for item in assigned_lessons(session=session, site=site):
+        download = downloads.get(item.lesson.id)
+        reads.append(
+            AssignedLessonRead(
+                lesson_id=item.lesson.id,
+                title=item.lesson.title,
+                height=int(item.rendition["height"]),
+                assignment_id=item.assignment_id,
+                download_state=download.state if download else None,
+                download_percent=download.percent if download else None,
+                download_reported_at=download.reported_at if download else None,
+            )
         )
-        for item in assigned_lessons(session=session, site=site)
-    ]
+    return reads
 
 
 @router.post("/sites/{site_id}/assignments", response_model=AssignmentRead, status_code=201)

@@ -11,7 +11,6 @@ from core.people.api import reader_locale
 from core.people.forms import render
 from core.settings import get_settings
 from terminals.sessions.views import month_sessions
-from terminals.sites.assignments import assigned_lessons
 from terminals.sites.pages import labels
 from terminals.sites.site_pages import site_context
 from terminals.sites.staff import sites_run_by
@@ -21,12 +20,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/site")
 def own_sites(request: Request, session: SessionDep, actor: CurrentUser) -> Response:
-    """Every site the user runs, each with its assigned lessons (download state: not yet
-    reported until the site's agent reports it), devices and last contact."""
+    """Every site the user runs, each with its assigned lessons and how much of each its agent
+    holds, this month's group sessions, devices and last contact."""
     shown = []
     for site in sites_run_by(session=session, user=actor):
         context = site_context(session, actor, site)
-        context["lessons"] = assigned_lessons(session=session, site=site)
         context["month_sessions"] = month_sessions(session=session, site=site, now=utcnow())
         shown.append(context)
     return render(

@@ -232,7 +232,11 @@ class AssignedLessonRead(BaseModel):
     title: str
     height: int
     assignment_id: int
-    download_state: str | None
+    download_state: str | None = Field(
+        description="complete, partial, waiting or no_room; null until the site's agent reports"
+    )
+    download_percent: int | None
+    download_reported_at: datetime | None
 
 
 class PhotoAdded(BaseModel):

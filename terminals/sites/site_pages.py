@@ -21,6 +21,7 @@ from terminals.sessions.views import site_evidence
 from terminals.sites import photos
 from terminals.sites.assignments import (
     assign_content,
+    assigned_lessons,
     assignments_reaching,
     can_change_assignment,
     describe_assignments,
@@ -50,6 +51,7 @@ from terminals.sites.service import (
     revoke_devices,
 )
 from terminals.sites.staff import create_site_admin, grant_site_admin, remove_site_admin
+from terminals.sync.holdings import downloads_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -123,6 +125,8 @@ def site_context(session: Session, actor: User, site: Site) -> dict[str, Any]:
         "photo_names": photos.photo_names(site),
         "presence_of": presence_of,
         "evidence": site_evidence(session=session, site=site),
+        "lessons": assigned_lessons(session=session, site=site),
+        "downloads": downloads_of(session=session, site_id=site.id),
     }
 
 

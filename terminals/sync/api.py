@@ -24,6 +24,7 @@ from terminals.sites.models import SiteDevice
 from terminals.sync.enrolment import device_for_token, enrol_device
 from terminals.sync.errors import DeviceRefused
 from terminals.sync.heartbeats import record_heartbeat
+from terminals.sync.holdings import record_holdings
 from terminals.sync.manifest import FILE_ROUTE, signed_manifest, site_may_fetch
 from terminals.sync.records import store_batch
 from terminals.sync.schemas import (
@@ -33,6 +34,8 @@ from terminals.sync.schemas import (
     EnrolResponse,
     HeartbeatRequest,
     HeartbeatResponse,
+    HoldingsAck,
+    HoldingsReport,
     PublicKeyRead,
     SiteRead,
 )
@@ -98,6 +101,12 @@ def heartbeat(
     """Keep a heartbeat and mark the device seen; the reply carries the server's clock."""
     beat = record_heartbeat(session=session, device=device, body=body, sent_at=body.sent_at)
     return HeartbeatResponse(received_at=beat.received_at, server_time=utcnow())
+
+
+@router.put("/holdings")
+def holdings(body: HoldingsReport, device: CurrentDevice, session: SessionDep) -> HoldingsAck:
+    """Replace what the site is known to hold of its lessons with the agent's report."""
+    return HoldingsAck(kept=record_holdings(session=session, site_id=device.site_id, report=body))
 
 
 class ManifestEnvelope(BaseModel):

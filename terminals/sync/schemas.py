@@ -79,6 +79,35 @@ class HeartbeatResponse(BaseModel):
     server_time: datetime
 
 
+class HoldingIn(BaseModel):
+    """How much of one lesson of the manifest the agent holds on its disk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lesson_id: int = Field(ge=1)
+    files_held: int = Field(ge=0)
+    files_total: int = Field(ge=0)
+    bytes_held: int = Field(ge=0)
+    bytes_total: int = Field(ge=0)
+    no_room: bool = Field(default=False, description="skipped: the disk quota left no room")
+
+
+class HoldingsReport(BaseModel):
+    """Everything the agent holds against the manifest it last accepted, sent after a sync's
+    downloads; it replaces the previous report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manifest_issued_at: AwareDatetime
+    lessons: list[HoldingIn] = Field(max_length=10_000)
+
+
+class HoldingsAck(BaseModel):
+    """How many of the reported lessons the server kept (lessons since deleted are not)."""
+
+    kept: int
+
+
 class SessionBody(BaseModel):
     """A group session (集中学习) held at the site, started and ended by its administrator."""
 

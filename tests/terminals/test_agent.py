@@ -11,18 +11,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.people.models import Role
 from core.storage import ObjectStore, get_store, open_store
 from terminals.agent.outbox import Outbox
 from terminals.agent.state import AgentDir
 from terminals.agent.sync import agent_status, enrol_agent, run_sync
+from terminals.sync.holdings import downloads_of
 from terminals.sync.models import SiteRecord
-from tests.factories import Tree
+from tests.factories import Tree, log_in, make_user
 from tests.server import YUANJIAO, running_server
 from tests.terminals.sync_fixtures import assign, make_course_of, make_site, new_code, publish
+from web.app import create_app
 
 CODE = "agent-code-0001"
 
@@ -116,6 +120,7 @@ def test_downloads_wait_for_the_reception_plan(
         waiting = run_sync(agent_dir)
         assert not waiting.download_allowed and waiting.files_downloaded == 0
         assert "reception plan" in waiting.errors[0] and waiting.lessons_complete == 0
+        assert downloads_of(session=session, site_id=site.id)[lesson.id].state == "waiting"
         now = run_sync(agent_dir, any_time=True)
         assert now.files_downloaded == 3 + 1 and now.lessons_complete == 1  # one segment
 
@@ -149,11 +154,23 @@ def test_the_quota_is_kept_and_the_cli_works(session: Session, tree: Tree, tmp_p
         assert summary["lessons_skipped"] == [large.id] and summary["lessons_complete"] == 1
         assert "quota" in summary["errors"][0]
         assert summary["bytes_held"] <= 100_000
+        session.expire_all()
+        held = downloads_of(session=session, site_id=site.id)
+        assert (held[large.id].state, held[large.id].percent) == ("no_room", 0)
+        assert (held[small.id].state, held[small.id].percent) == ("complete", 100)
         status = json.loads(cli("status", "--json").stdout)
         assert status["lessons_held"] == 1 and status["lessons_assigned"] == 2
         assert status["site"]["id"] == site.id
         bigger = cli("sync", "--json", "--quota", str(2_000_000))
         assert json.loads(bigger.stdout)["lessons_complete"] == 2
+        make_user(session, "agent-admin", Role.org_admin, tree.district)
+        with TestClient(create_app()) as client:
+            log_in(client, "agent-admin")
+            listed = client.get(f"/api/sites/{site.id}/lessons").json()
+        assert {row["lesson_id"]: row["download_state"] for row in listed} == {
+            small.id: "complete",
+            large.id: "complete",
+        }
         plain = cli("status")
         assert plain.returncode == 0 and "2 / 2" in plain.stdout
 

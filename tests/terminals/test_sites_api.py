@@ -105,7 +105,9 @@ def test_photos_and_assigned_lessons(
             "title": lesson.title,
             "height": 720,
             "assignment_id": assigned.json()["id"],
-            "download_state": None,
+            "download_state": None,  # no agent has reported yet
+            "download_percent": None,
+            "download_reported_at": None,
         }
     ]
     both = client.post(

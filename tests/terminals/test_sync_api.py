@@ -19,6 +19,7 @@ from terminals.agent.state import AgentConfig
 from terminals.agent.sync import verify_manifest
 from terminals.sites.models import Site, SiteDevice, SiteStatus
 from terminals.sync.errors import ManifestRejected
+from terminals.sync.holdings import downloads_of
 from terminals.sync.models import LessonFile, SiteHeartbeat, SiteRecord
 from terminals.sync.signing import open_envelope
 from tests.factories import Tree
@@ -114,6 +115,43 @@ def test_heartbeats_are_kept_and_mark_the_device_seen(
         "/api/terminal/heartbeat", json={"disk_free_bytes": -1}, headers=_auth(enrolled["token"])
     )
     assert bad.status_code == 422
+
+
+def test_a_holdings_report_replaces_the_last_and_keeps_only_real_lessons(
+    client: TestClient, session: Session, tree: Tree
+) -> None:
+    course = make_course_of(session, tree)
+    first = publish(session, get_store(), course, "第一课")
+    second = publish(session, get_store(), course, "第二课")
+    make_site(session, tree.branch, "500101001001", enrol=CODE)
+    headers = _auth(_enrol(client)["token"])
+
+    def line(lesson_id: int, held: int, **more: Any) -> dict[str, Any]:
+        return {"lesson_id": lesson_id, "files_held": held, "files_total": 4,
+                "bytes_held": held * 100, "bytes_total": 400, **more}  # fmt: skip
+
+    issued = datetime.now(UTC).isoformat()
+    report = {"manifest_issued_at": issued, "lessons": [line(first.id, 4), line(second.id, 1),
+                                                        line(999_999, 4)]}  # fmt: skip
+    kept = client.put("/api/terminal/holdings", json=report, headers=headers)
+    assert kept.status_code == 200 and kept.json() == {"kept": 2}  # no such lesson as 999999
+    held = downloads_of(session=session, site_id=_the_site(session).id)
+    assert (held[first.id].state, held[second.id].state) == ("complete", "partial")
+    assert held[second.id].percent == 25
+
+    purged = {"manifest_issued_at": issued, "lessons": [line(second.id, 0, no_room=True)]}
+    assert client.put("/api/terminal/holdings", json=purged, headers=headers).status_code == 200
+    session.expire_all()
+    held = downloads_of(session=session, site_id=_the_site(session).id)
+    assert list(held) == [second.id] and held[second.id].state == "no_room"
+
+    for bad in ({"lessons": []}, {**purged, "lessons": [line(first.id, -1)]}, {**purged, "x": 1}):
+        assert client.put("/api/terminal/holdings", json=bad, headers=headers).status_code == 422
+    assert client.put("/api/terminal/holdings", json=purged).status_code == 401
+
+
+def _the_site(session: Session) -> Site:
+    return session.scalars(select(Site)).one()
 
 
 def test_the_manifest_is_signed_scoped_and_served(
@@ -336,7 +374,7 @@ def test_records_from_the_future_are_stored_flagged(
     ahead = datetime.now(UTC) + timedelta(days=2)
     response = _send(client, device_headers, _record(1), _record(2, occurred_at=ahead))
     assert response.json() == {"high_water": 2, "stored": 2, "duplicates": 0, "flagged": 1}
-    flags = dict(session.execute(select(SiteRecord.seq, SiteRecord.flag)).tuples().all())
+    flags = dict(session.execute(select(SiteRecord.seq, SiteRecord.flag)).all())
     assert flags == {1: None, 2: "future"}
 
 
