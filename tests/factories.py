@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from core.people.models import Organisation, OrgKind, Role, User
 from core.people.service import create_org, grant_role
-from core.security import hash_password, id_check_digit
+from core.security import id_check_digit
 from core.storage import get_store
 from courseware.ingest import ingest_lesson
 from courseware.models import Course, Lesson, LessonStatus, Visibility
@@ -51,12 +52,14 @@ def make_tree(session: Session) -> Tree:
 
 @lru_cache
 def _password_hash() -> str:
-    return hash_password(PASSWORD)
+    """The shared password, hashed once with argon2id at its lowest cost. Verification reads
+    the cost from the hash, so each of the suite's many logins takes milliseconds rather than a
+    good part of a second; the product's own cost is unchanged and tested in test_passwords."""
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 
 def make_user(session: Session, login: str, role: Role, org: Organisation) -> User:
-    """A committed user holding `role` on `org`, with the shared test password (hashed once
-    per run: argon2 takes a good part of a second on purpose)."""
+    """A committed user holding `role` on `org`, with the shared test password."""
     user = User(login=login, display_name=login, password_hash=_password_hash())
     session.add(user)
     session.flush()

@@ -6,6 +6,8 @@ from core.errors import InvalidInput
 from core.people.passwords import check_new_password, check_password_strength, generate_password
 from tests.factories import PASSWORD
 
+pytestmark = pytest.mark.engine_neutral
+
 
 @pytest.mark.parametrize(
     ("password", "login"),

@@ -27,6 +27,8 @@ from core.security import (
 )
 from core.settings import get_settings
 
+pytestmark = pytest.mark.engine_neutral
+
 VALID = "11010519491231002X"
 
 

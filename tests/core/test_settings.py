@@ -8,6 +8,8 @@ import pytest
 from core.errors import ConfigurationError
 from core.settings import DEVELOPMENT_SECRETS, Settings
 
+pytestmark = pytest.mark.engine_neutral
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("YUANJIAO_SECRET_KEY", "YUANJIAO_ID_HASH_KEY")
 

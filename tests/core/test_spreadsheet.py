@@ -6,6 +6,8 @@ from core.errors import InvalidInput
 from core.spreadsheet import read_table, safe_text, write_csv
 from tests.factories import roster_csv, roster_xlsx
 
+pytestmark = pytest.mark.engine_neutral
+
 
 def test_cells_that_would_run_as_formulas_are_quoted() -> None:
     assert [safe_text(v) for v in ("=1+1", "+86", "-x", "@SUM(A1)", "王芳", 7)] == [

@@ -34,6 +34,8 @@ from core.storage import (
 )
 from tests.s3 import S3Server, free_port, unique_bucket
 
+pytestmark = pytest.mark.engine_neutral
+
 MINUTES = timedelta(minutes=5)
 
 

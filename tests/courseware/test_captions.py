@@ -16,6 +16,8 @@ from courseware.captions import (
 )
 from courseware.errors import CaptionError
 
+pytestmark = pytest.mark.engine_neutral
+
 SRT = (
     "1\n"
     "00:00:01,000 --> 00:00:03,500\n"

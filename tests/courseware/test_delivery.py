@@ -18,6 +18,8 @@ from courseware.delivery import (
     parse_range,
 )
 
+pytestmark = pytest.mark.engine_neutral
+
 
 @pytest.mark.parametrize(
     ("header", "expected"),

@@ -8,6 +8,8 @@ from core.errors import InvalidInput
 from core.i18n import error_text
 from courseware.fields import CATEGORY, COURSE_TITLE, DESCRIPTION, FILE_NAME, lesson_title
 
+pytestmark = pytest.mark.engine_neutral
+
 
 def test_limits_hold_at_the_boundary_in_characters_not_bytes() -> None:
     assert COURSE_TITLE.check("党" * 200) == "党" * 200

@@ -34,6 +34,8 @@ from courseware.transcode.probe import MediaInfo, probe_media
 from courseware.transcode.runner import START_PEAK, TranscodeResult, _run_ffmpeg, transcode
 from tests.media import make_audio, make_clip, make_not_media
 
+pytestmark = pytest.mark.engine_neutral
+
 
 def _info(width: int, height: int, **changes: object) -> MediaInfo:
     """A MediaInfo for a 30 fps landscape or portrait source with audio, for the pure tests."""

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from terminals.reports.compliance import (
     judge_month,
     participation_rate,
 )
+
+pytestmark = pytest.mark.engine_neutral
 
 RULES = SiteRules()
 

@@ -14,6 +14,7 @@ from core.people.models import Role
 from tests.factories import log_in, make_course, make_lesson, make_tree, make_user
 from web.app import create_app
 
+pytestmark = pytest.mark.fuzz
 app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 ROLES = [None, Role.member, Role.publisher, Role.org_admin, Role.platform_admin]
