@@ -61,21 +61,22 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
-from terminals.credits import api as credits_api
-from terminals.credits import pages as credits_pages
+from terminals.dossier import own_pages as site_own_pages
+from terminals.dossier import site_pages
 from terminals.evidence import api as evidence_api
 from terminals.plans import api as plans_api
 from terminals.plans import pages as plans_pages
+from terminals.records import api as records_api
+from terminals.records import pages as records_pages
 from terminals.reports import api as reports_api
 from terminals.reports import pages as reports_pages
 from terminals.sessions import api as site_evidence_api
 from terminals.sites import api as sites_api
 from terminals.sites import map as site_map
-from terminals.sites import own_pages as site_own_pages
 from terminals.sites import pages as sites_pages
-from terminals.sites import site_pages
 from terminals.sites.staff import runs_a_site
 from terminals.sync import api as sync_api
+from terminals.sync.player import PlayerFiles
 from web import auth
 from web.assets import STATIC_DIR, AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
@@ -219,6 +220,17 @@ def _validation_text(locale: str, exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+# The static files a site's local player needs (the web player, its styles and hls.js).
+PLAYER_FILES = (
+    "js/player.js",
+    "js/api.js",
+    "js/confirm.js",
+    "player.css",
+    "app.css",
+    "vendor/hls.light.min.js",
+)
+
+
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
     """Build the application; `embedded_worker` also runs a job worker in this process."""
     settings = get_settings()
@@ -259,8 +271,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates.env.globals["import_map"] = assets.import_map
     templates.env.globals["runs_a_site"] = runs_a_site
     app.state.templates = templates
-    # Where the player's files are: site manifests list them (terminals.sync.player).
-    app.state.static_dir = STATIC_DIR
+    # The web player's files: site manifests list them, and sites play with them.
+    app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
     # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
     app.add_middleware(
         SessionMiddleware,
@@ -416,8 +428,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(notify_api.router)
     app.include_router(notify_pages.router)
     app.include_router(evidence_api.router)
-    app.include_router(credits_api.router)
-    app.include_router(credits_pages.router)
+    app.include_router(records_api.router)
+    app.include_router(records_pages.router)
     app.include_router(sites_api.router)
     app.include_router(site_evidence_api.router)
     app.include_router(sites_pages.router)

@@ -25,7 +25,7 @@ from core.notify.cli import notices
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
 from terminals.agent.cli import terminal
-from terminals.credits.cli import credits
+from terminals.records.cli import credits
 from terminals.sites.cli import sites
 
 

@@ -1,1 +1,2 @@
-"""Study credits (学时): the append-only ledger, the rules that feed it, transcripts, rankings."""
+"""Study credits (学时): the append-only ledger every rule awards through, and its entries.
+Reading them back (transcripts, rankings) is terminals.records'."""

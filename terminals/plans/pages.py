@@ -19,7 +19,6 @@ from core.people.models import Member, User
 from core.people.orgs import org_tree
 from courseware.catalog import list_courses
 from terminals.credits.ledger import credit_year
-from terminals.credits.transcripts import build_transcript
 from terminals.plans.api import plan_read
 from terminals.plans.models import Audience
 from terminals.plans.progress import State, member_progress, summarise_plan
@@ -32,6 +31,7 @@ from terminals.plans.service import (
     plans_binding,
     withdraw_plan,
 )
+from terminals.records.transcripts import build_transcript
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 

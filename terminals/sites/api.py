@@ -26,6 +26,7 @@ from terminals.sites.assignments import (
     unassign,
 )
 from terminals.sites.fields import check_tier, tier_label
+from terminals.sites.holdings import downloads_of
 from terminals.sites.models import Site, SiteAssignment, SiteDevice, SiteStatus
 from terminals.sites.presence import Presence, presence_of
 from terminals.sites.schemas import (
@@ -68,7 +69,6 @@ from terminals.sites.staff import (
     remove_site_admin,
     sites_run_by,
 )
-from terminals.sync.holdings import downloads_of
 
 router = APIRouter(prefix="/api", dependencies=[Depends(verify_csrf)], tags=["sites"])
 NO_STORE = {"Cache-Control": "no-store"}

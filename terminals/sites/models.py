@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, Float, ForeignKey, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Enum, Float, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
@@ -149,3 +149,25 @@ class SiteAssignment(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SiteHolding(Base):
+    """What a site's agent last said it holds of one assigned lesson, after a sync: bytes and
+    files on its disk against the manifest's, and whether the disk quota made it skip the
+    lesson. The whole set is replaced by each report, so a purged lesson leaves it."""
+
+    __tablename__ = "site_holdings"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
+    )
+    files_held: Mapped[int] = mapped_column()
+    files_total: Mapped[int] = mapped_column()
+    bytes_held: Mapped[int] = mapped_column(BigInteger)
+    bytes_total: Mapped[int] = mapped_column(BigInteger)
+    no_room: Mapped[bool] = mapped_column(default=False)
+    manifest_issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

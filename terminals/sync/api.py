@@ -20,11 +20,11 @@ from core.i18n import N_
 from core.settings import get_settings
 from core.storage import ObjectStore, get_store, validate_key
 from courseware.delivery import object_response
+from terminals.sites.holdings import Holding, record_holdings
 from terminals.sites.models import SiteDevice
 from terminals.sync.enrolment import device_for_token, enrol_device
 from terminals.sync.errors import DeviceRefused
 from terminals.sync.heartbeats import record_heartbeat
-from terminals.sync.holdings import record_holdings
 from terminals.sync.manifest import FILE_ROUTE, signed_manifest, site_may_fetch
 from terminals.sync.records import store_batch
 from terminals.sync.schemas import (
@@ -106,7 +106,13 @@ def heartbeat(
 @router.put("/holdings")
 def holdings(body: HoldingsReport, device: CurrentDevice, session: SessionDep) -> HoldingsAck:
     """Replace what the site is known to hold of its lessons with the agent's report."""
-    return HoldingsAck(kept=record_holdings(session=session, site_id=device.site_id, report=body))
+    kept = record_holdings(
+        session=session,
+        site_id=device.site_id,
+        manifest_issued_at=body.manifest_issued_at,
+        lines=[Holding(**line.model_dump()) for line in body.lessons],
+    )
+    return HoldingsAck(kept=kept)
 
 
 class ManifestEnvelope(BaseModel):
@@ -125,9 +131,9 @@ def manifest(
 ) -> ManifestEnvelope:
     """The device's site's signed manifest: every assigned lesson and every file to hold, the
     local player's files and the roll call's roster."""
-    static_dir = getattr(request.app.state, "static_dir", None)
+    player = getattr(request.app.state, "player", None)
     envelope: dict[str, Any] = signed_manifest(
-        session=session, store=store, site=device.site, static_dir=static_dir
+        session=session, store=store, site=device.site, player=player
     )
     return ManifestEnvelope(**envelope)
 

@@ -10,7 +10,6 @@ device token and serves only files of this site's manifest.
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from terminals.sites.assignments import assigned_lessons
 from terminals.sites.models import Site
 from terminals.sync.file_index import IndexedFile, lesson_files, rendition_name
 from terminals.sync.models import LessonFile
-from terminals.sync.player import player_files
+from terminals.sync.player import PlayerFiles, player_files
 from terminals.sync.roster import site_roster
 from terminals.sync.signing import sign_payload
 
@@ -39,10 +38,10 @@ def file_url(store: ObjectStore, key: str, *, ttl: timedelta) -> str:
 
 
 def build_manifest(
-    *, session: Session, store: ObjectStore, site: Site, static_dir: Path | None = None
+    *, session: Session, store: ObjectStore, site: Site, player: PlayerFiles | None = None
 ) -> dict[str, Any]:
-    """The manifest payload of `site` as of now; `static_dir` is where the web player's files
-    are (terminals.sync.player)."""
+    """The manifest payload of `site` as of now; `player` names the web player's files
+    (terminals.sync.player)."""
     ttl = timedelta(seconds=get_settings().sync_link_ttl_seconds)
     lessons = []
     total = 0
@@ -85,7 +84,7 @@ def build_manifest(
         "total_bytes": total,
         "lessons": lessons,
         # The local player's files and the roll call's roster (group sessions at the site).
-        "player": {"files": player_files(static_dir)},
+        "player": {"files": player_files(player)},
         "roster": site_roster(session=session, site=site),
     }
 
@@ -100,12 +99,10 @@ def _file_entry(store: ObjectStore, indexed: IndexedFile, ttl: timedelta) -> dic
 
 
 def signed_manifest(
-    *, session: Session, store: ObjectStore, site: Site, static_dir: Path | None = None
+    *, session: Session, store: ObjectStore, site: Site, player: PlayerFiles | None = None
 ) -> dict[str, str]:
     """The manifest of `site` in its signed envelope."""
-    return sign_payload(
-        build_manifest(session=session, store=store, site=site, static_dir=static_dir)
-    )
+    return sign_payload(build_manifest(session=session, store=store, site=site, player=player))
 
 
 # What each site may fetch, remembered briefly on this node: a file request then costs one indexed

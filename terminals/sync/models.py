@@ -92,25 +92,3 @@ class AgentMark(Base):
     agent_id: Mapped[str] = mapped_column(CleanString(36), primary_key=True)
     high_water: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class SiteHolding(Base):
-    """What a site's agent last said it holds of one assigned lesson, after a sync: bytes and
-    files on its disk against the manifest's, and whether the disk quota made it skip the
-    lesson. The whole set is replaced by each report, so a purged lesson leaves it."""
-
-    __tablename__ = "site_holdings"
-
-    site_id: Mapped[int] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
-    lesson_id: Mapped[int] = mapped_column(
-        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
-    )
-    files_held: Mapped[int] = mapped_column()
-    files_total: Mapped[int] = mapped_column()
-    bytes_held: Mapped[int] = mapped_column(BigInteger)
-    bytes_total: Mapped[int] = mapped_column(BigInteger)
-    no_room: Mapped[bool] = mapped_column(default=False)
-    manifest_issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,19 +9,20 @@ static files are (`app.state.static_dir`): terminals never imports web.
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The player's files, relative to the static directory; served publicly under /static/.
-PLAYER_FILES = (
-    "js/player.js",
-    "js/api.js",
-    "js/confirm.js",
-    "player.css",
-    "app.css",
-    "vendor/hls.light.min.js",
-)
 STATIC_ROUTE = "/static/"
+
+
+@dataclass(frozen=True)
+class PlayerFiles:
+    """The player's files: their names relative to `root`, served publicly under /static/."""
+
+    root: Path
+    names: tuple[str, ...]
+
 
 _digests: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
@@ -39,14 +40,14 @@ def _sha256(path: Path) -> tuple[int, str]:
     return stat.st_size, known
 
 
-def player_files(static_dir: Path | None) -> list[dict[str, Any]]:
-    """The player's files with size, SHA-256 and URL; empty when the directory is unknown or a
-    file is missing (an agent then keeps the player it has)."""
-    if static_dir is None:
+def player_files(player: PlayerFiles | None) -> list[dict[str, Any]]:
+    """The player's files with size, SHA-256 and URL; empty when they are unknown or one is
+    missing (an agent then keeps the player it has)."""
+    if player is None:
         return []
     entries = []
-    for name in PLAYER_FILES:
-        path = static_dir / name
+    for name in player.names:
+        path = player.root / name
         if not path.is_file():
             return []
         size, digest = _sha256(path)

@@ -21,7 +21,7 @@ from core.storage import ObjectStore, get_store, open_store
 from terminals.agent.outbox import Outbox
 from terminals.agent.state import AgentDir
 from terminals.agent.sync import agent_status, enrol_agent, run_sync
-from terminals.sync.holdings import downloads_of
+from terminals.sites.holdings import downloads_of
 from terminals.sync.models import SiteRecord
 from tests.factories import Tree, log_in, make_user
 from tests.server import YUANJIAO, running_server

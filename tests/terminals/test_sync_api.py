@@ -17,9 +17,9 @@ from core.people.checkin import check_value, checkin_code
 from core.storage import get_store
 from terminals.agent.state import AgentConfig
 from terminals.agent.sync import verify_manifest
+from terminals.sites.holdings import downloads_of
 from terminals.sites.models import Site, SiteDevice, SiteStatus
 from terminals.sync.errors import ManifestRejected
-from terminals.sync.holdings import downloads_of
 from terminals.sync.models import LessonFile, SiteHeartbeat, SiteRecord
 from terminals.sync.signing import open_envelope
 from tests.factories import Tree

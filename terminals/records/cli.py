@@ -12,8 +12,8 @@ from core.db import session_scope, utcnow
 from core.errors import PermissionDenied, PlatformError
 from core.i18n import N_
 from terminals.credits.ledger import correct_credit, credit_year
-from terminals.credits.permissions import can_correct_record
-from terminals.credits.transcripts import Transcript, build_transcript, get_record_member
+from terminals.records.permissions import can_correct_record
+from terminals.records.transcripts import Transcript, build_transcript, get_record_member
 
 credits = typer.Typer(help="Study credits (学时).", no_args_is_help=True)
 AsLogin = Annotated[str | None, typer.Option("--as", help="act as this login")]

@@ -1,5 +1,6 @@
-"""What each site holds of its lessons, as its agent reports after every sync's downloads, and
-the download state shown to the site's administrator and its org's admins."""
+"""What each site holds of its lessons, as its agent reports after every sync's downloads
+(terminals.sync receives the report), and the download state shown to the site's administrator
+and its org's admins."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from courseware.models import Lesson
-from terminals.sync.models import SiteHolding
-from terminals.sync.schemas import HoldingsReport
+from terminals.sites.models import SiteHolding
 
 
 class DownloadState(StrEnum):
@@ -24,6 +24,18 @@ class DownloadState(StrEnum):
 
 
 @dataclass(frozen=True)
+class Holding:
+    """How much of one lesson the agent says it holds."""
+
+    lesson_id: int
+    files_held: int
+    files_total: int
+    bytes_held: int
+    bytes_total: int
+    no_room: bool
+
+
+@dataclass(frozen=True)
 class Download:
     """A lesson's download state with what it rests on."""
 
@@ -33,10 +45,12 @@ class Download:
     reported_at: datetime
 
 
-def record_holdings(*, session: Session, site_id: int, report: HoldingsReport) -> int:
-    """Replace the site's holdings with the report (lessons deleted since are left out); how
-    many lessons were kept."""
-    lesson_ids = {line.lesson_id for line in report.lessons}
+def record_holdings(
+    *, session: Session, site_id: int, manifest_issued_at: datetime, lines: list[Holding]
+) -> int:
+    """Replace the site's holdings with the agent's report against the manifest issued at
+    `manifest_issued_at` (lessons deleted since are left out); how many lessons were kept."""
+    lesson_ids = {line.lesson_id for line in lines}
     existing = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(lesson_ids))))
     session.execute(delete(SiteHolding).where(SiteHolding.site_id == site_id))
     now = utcnow()
@@ -49,10 +63,10 @@ def record_holdings(*, session: Session, site_id: int, report: HoldingsReport) -
             bytes_held=min(line.bytes_held, line.bytes_total),
             bytes_total=line.bytes_total,
             no_room=line.no_room,
-            manifest_issued_at=report.manifest_issued_at,
+            manifest_issued_at=manifest_issued_at,
             reported_at=now,
         )
-        for line in report.lessons
+        for line in lines
         if line.lesson_id in existing
     }
     session.add_all(kept.values())

@@ -9,10 +9,10 @@ from core.db import utcnow
 from core.errors import PermissionDenied
 from core.i18n import N_
 from terminals.credits.ledger import correct_credit, credit_year
-from terminals.credits.permissions import can_correct_record
-from terminals.credits.rankings import Ranking, get_ranked_org, rank_org
-from terminals.credits.schemas import YEAR_MAX, YEAR_MIN, CorrectionIn, EntryRead
-from terminals.credits.transcripts import Transcript, build_transcript, get_record_member
+from terminals.records.permissions import can_correct_record
+from terminals.records.rankings import Ranking, get_ranked_org, rank_org
+from terminals.records.schemas import YEAR_MAX, YEAR_MIN, CorrectionIn, EntryRead
+from terminals.records.transcripts import Transcript, build_transcript, get_record_member
 
 router = APIRouter(prefix="/api", dependencies=[Depends(verify_csrf)], tags=["credits"])
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]

@@ -1,21 +1,25 @@
-"""A member's electronic record of study (电子档案) for a year: every lesson studied with its
-playback sessions to the second, coverage, credits, every ledger entry, and the totals against
+"""A member's electronic record of study (电子档案) for a year: every lesson studied online
+with its playback sessions to the second, coverage and credits; every group session attended at
+a site with the time present and the lessons played; every ledger entry; and the totals against
 the requirement of the member's duty (with what the previous year carries over)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.i18n import N_
+from core.localtime import day_start
 from core.people.models import Member, User
 from core.settings import get_settings
 from courseware.models import Course, Lesson
 from terminals.credits.models import CreditEntry
-from terminals.credits.permissions import can_see_record
 from terminals.evidence.models import LessonProgress, PlaybackBeat, PlaybackSession
+from terminals.records.permissions import can_see_record
+from terminals.sessions.models import GroupSession, SessionAttendance, SessionLesson
+from terminals.sites.models import Site
 
 
 def get_record_member(*, session: Session, user: User | None, member_id: int) -> Member:
@@ -97,6 +101,22 @@ class EntryLine:
     corrects_id: int | None
     author: str
     reason: str
+    lesson_title: str
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    """A group session the member was checked in to at a site."""
+
+    session_uuid: str
+    site_name: str
+    title: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    checked_in_at: datetime
+    present_seconds: float
+    qualified: bool  # present long enough to earn the session's lessons
+    lessons: list[str]
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,7 @@ class Transcript:
     remaining: float
     complete: bool
     lessons: list[LessonLine]
+    group_sessions: list[GroupLine]
     entries: list[EntryLine]
 
 
@@ -124,20 +145,21 @@ def build_transcript(*, session: Session, member: Member, year: int) -> Transcri
     """The transcript of `member` for `year` (the caller checked the reader may see it)."""
     entries = list(
         session.execute(
-            select(CreditEntry, User.login)
+            select(CreditEntry, User.login, Lesson.title)
             .outerjoin(User, User.id == CreditEntry.author_id)
+            .outerjoin(Lesson, Lesson.id == CreditEntry.lesson_id)
             .where(CreditEntry.member_id == member.id, CreditEntry.year == year)
             .order_by(CreditEntry.occurred_at, CreditEntry.id)
         )
     )
     credited_by_lesson: dict[int, float] = {}
-    for entry, _login in entries:
+    for entry, _login, _title in entries:
         if entry.lesson_id is not None:
             credited_by_lesson[entry.lesson_id] = credited_by_lesson.get(entry.lesson_id, 0) + (
                 entry.hours
             )
     lessons = _lesson_lines(session, member.id, year, credited_by_lesson)
-    earned = round(sum(entry.hours for entry, _ in entries), 2)
+    earned = round(sum(entry.hours for entry, _, _ in entries), 2)
     carried = carried_into(session, member, year)
     requirement = requirement_for(member)
     total = round(earned + carried, 2)
@@ -156,6 +178,7 @@ def build_transcript(*, session: Session, member: Member, year: int) -> Transcri
         remaining=round(max(0.0, requirement - total), 2),
         complete=total >= requirement,
         lessons=lessons,
+        group_sessions=_group_lines(session, member.id, year),
         entries=[
             EntryLine(
                 id=entry.id,
@@ -169,8 +192,9 @@ def build_transcript(*, session: Session, member: Member, year: int) -> Transcri
                 corrects_id=entry.corrects_id,
                 author=login or "",
                 reason=entry.reason,
+                lesson_title=title or "",
             )
-            for entry, login in entries
+            for entry, login, title in entries
         ],
     )
 
@@ -229,3 +253,41 @@ def _lesson_lines(
         )
     lines.sort(key=lambda line: line.first_at or line.last_at or datetime.min.astimezone())
     return lines
+
+
+def _group_lines(session: Session, member_id: int, year: int) -> list[GroupLine]:
+    """The group sessions of the local year the member was checked in to, oldest first."""
+    first, after = day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
+    rows = session.execute(
+        select(SessionAttendance, GroupSession, Site.name)
+        .join(GroupSession, GroupSession.id == SessionAttendance.session_id)
+        .join(Site, Site.id == GroupSession.site_id)
+        .where(
+            SessionAttendance.member_id == member_id,
+            SessionAttendance.checked_in_at >= first,
+            SessionAttendance.checked_in_at < after,
+        )
+        .order_by(SessionAttendance.checked_in_at)
+    ).all()
+    played: dict[int, list[str]] = {}
+    for session_id, title in session.execute(
+        select(SessionLesson.session_id, Lesson.title)
+        .join(Lesson, Lesson.id == SessionLesson.lesson_id)
+        .where(SessionLesson.session_id.in_([group.id for _, group, _ in rows]))
+        .order_by(SessionLesson.id)
+    ):
+        played.setdefault(session_id, []).append(title)
+    return [
+        GroupLine(
+            session_uuid=group.uuid,
+            site_name=site_name,
+            title=group.title,
+            started_at=group.started_at,
+            ended_at=group.ended_at,
+            checked_in_at=attendance.checked_in_at,
+            present_seconds=round(attendance.present_seconds, 1),
+            qualified=attendance.qualified,
+            lessons=played.get(group.id, []),
+        )
+        for attendance, group, site_name in rows
+    ]

@@ -27,6 +27,7 @@ from terminals.sites.assignments import (
     describe_assignments,
     unassign,
 )
+from terminals.sites.holdings import downloads_of
 from terminals.sites.models import Site
 from terminals.sites.pages import (
     FormText,
@@ -51,7 +52,6 @@ from terminals.sites.service import (
     revoke_devices,
 )
 from terminals.sites.staff import create_site_admin, grant_site_admin, remove_site_admin
-from terminals.sync.holdings import downloads_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 

@@ -10,11 +10,12 @@ from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
 from core.db import utcnow
 from core.errors import PermissionDenied
 from core.i18n import N_
+from core.localtime import CHINA_TIME
 from core.people.forms import render, submit
 from terminals.credits.ledger import correct_credit, credit_year
-from terminals.credits.permissions import can_correct_record
-from terminals.credits.schemas import YEAR_MAX, YEAR_MIN, CorrectionIn
-from terminals.credits.transcripts import build_transcript, get_record_member
+from terminals.records.permissions import can_correct_record
+from terminals.records.schemas import YEAR_MAX, YEAR_MIN, CorrectionIn
+from terminals.records.transcripts import build_transcript, get_record_member
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
@@ -34,10 +35,11 @@ def _page(
     transcript = build_transcript(session=session, member=member, year=year)
     return render(
         request,
-        "credits/transcript.html",
+        "terminals/records/transcript.html",
         {
             "user": user,
             "t": transcript,
+            "zone": CHINA_TIME,
             "can_correct": can_correct_record(user, member),
             "done": request.query_params.get("done"),
             "error": error,

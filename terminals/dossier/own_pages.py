@@ -10,9 +10,9 @@ from core.localtime import CHINA_TIME
 from core.people.api import reader_locale
 from core.people.forms import render
 from core.settings import get_settings
+from terminals.dossier.site_pages import site_context
 from terminals.sessions.views import month_sessions
 from terminals.sites.pages import labels
-from terminals.sites.site_pages import site_context
 from terminals.sites.staff import sites_run_by
 
 router = APIRouter(include_in_schema=False)

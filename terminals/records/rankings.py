@@ -11,7 +11,7 @@ from core.i18n import N_
 from core.people.models import Member, Organisation, User
 from core.settings import get_settings
 from terminals.credits.models import CreditEntry
-from terminals.credits.permissions import can_see_ranking
+from terminals.records.permissions import can_see_ranking
 
 
 @dataclass(frozen=True)
