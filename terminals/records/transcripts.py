@@ -274,7 +274,7 @@ def _group_lines(session: Session, member_id: int, year: int) -> list[GroupLine]
         select(SessionLesson.session_id, Lesson.title)
         .join(Lesson, Lesson.id == SessionLesson.lesson_id)
         .where(SessionLesson.session_id.in_([group.id for _, group, _ in rows]))
-        .order_by(SessionLesson.id)
+        .order_by(SessionLesson.first_played_at, SessionLesson.id)
     ):
         played.setdefault(session_id, []).append(title)
     return [

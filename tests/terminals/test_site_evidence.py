@@ -114,8 +114,14 @@ def test_a_group_session_uploaded_by_an_agent_credits_its_members(
         assert [(e["lesson_id"], e["hours"], e["source"], e["category"]) for e in entries] == [
             (full.id, 1.5, "site", "group")
         ], text
+        groups = [
+            (g["title"], g["qualified"], g["lessons"]) for g in transcript.json()["group_sessions"]
+        ]
+        assert groups == [("十一月集中学习", True, ["全课", "半课"])], text
     refused = client.get(f"/api/members/{late.id}/transcript")
     assert refused.json()["entries"] == []  # checked out before the lesson played
+    (attended,) = refused.json()["group_sessions"]
+    assert not attended["qualified"] and attended["site_name"] == world["site"].name
 
     sessions = client.get(f"/api/sites/{world['site'].id}/sessions")
     assert sessions.status_code == 200
