@@ -11,6 +11,11 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(CHINA_TIME).date()
 
 
+def local_time(moment: datetime) -> datetime:
+    """The moment on the local clock (pages show every time this way: the `local` filter)."""
+    return moment.astimezone(CHINA_TIME)
+
+
 def day_start(day: date) -> datetime:
     """The first moment of a local calendar day."""
     return datetime.combine(day, time(), CHINA_TIME)

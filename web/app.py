@@ -44,6 +44,7 @@ from core.errors import (
 from core.health import check_database, check_storage, engine_error
 from core.i18n import LOCALES, N_, error_text, gettext
 from core.jobs import Worker
+from core.localtime import local_time
 from core.notify import api as notify_api
 from core.notify import pages as notify_pages
 from core.people import api as people_api
@@ -270,6 +271,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates.env.globals["static_url"] = assets.url
     templates.env.globals["import_map"] = assets.import_map
     templates.env.globals["runs_a_site"] = runs_a_site
+    templates.env.filters["local"] = local_time
     app.state.templates = templates
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)

@@ -6,7 +6,6 @@ from fastapi.responses import Response
 
 from core.api import CurrentUser, SessionDep
 from core.db import utcnow
-from core.localtime import CHINA_TIME
 from core.people.api import reader_locale
 from core.people.forms import render
 from core.settings import get_settings
@@ -34,7 +33,6 @@ def own_sites(request: Request, session: SessionDep, actor: CurrentUser) -> Resp
             "user": actor,
             "shown": shown,
             "sessions_required": get_settings().site_group_sessions,
-            "evidence": {"zone": CHINA_TIME},  # the evidence macros show local times
             **labels(reader_locale(request)),
         },
     )

@@ -10,7 +10,6 @@ from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
 from core.db import utcnow
 from core.errors import PermissionDenied
 from core.i18n import N_
-from core.localtime import CHINA_TIME
 from core.people.forms import render, submit
 from terminals.credits.ledger import correct_credit, credit_year
 from terminals.records.permissions import can_correct_record
@@ -39,7 +38,6 @@ def _page(
         {
             "user": user,
             "t": transcript,
-            "zone": CHINA_TIME,
             "can_correct": can_correct_record(user, member),
             "done": request.query_params.get("done"),
             "error": error,

@@ -3,12 +3,12 @@ calls, playback log and proof-of-play frames. The caller has already checked tha
 may see the site (terminals.sites.service.get_visible_site)."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.localtime import CHINA_TIME, day_start, local_date
+from core.localtime import day_start, local_date
 from core.people.models import Member
 from courseware.models import Lesson
 from terminals.sessions.models import GroupSession, SiteFrame
@@ -104,7 +104,6 @@ class SiteEvidence:
     heartbeats: list[SiteHeartbeat]
     sessions: list[SessionView]
     titles: dict[int, str]  # lesson id -> title, for "now playing"
-    zone: tzinfo = CHINA_TIME
 
     @property
     def disk_points(self) -> list[list[object]]:
