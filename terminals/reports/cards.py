@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
@@ -163,11 +163,13 @@ def cards_of(
         stored = {
             card.site_id: card
             for card in session.scalars(
-                select(SiteReportCard).where(
+                select(SiteReportCard)
+                .where(
                     SiteReportCard.year == year,
                     SiteReportCard.month == month,
                     SiteReportCard.site_id.in_([site.id for site in sites]),
                 )
+                .options(defer(SiteReportCard.escalated_to, raiseload=True))
             )
         }
     missing = [site for site in sites if site.id not in stored]
@@ -197,6 +199,12 @@ def scoped_sites(
         .join(Organisation, Organisation.id == Site.org_id)
         .where(managed_sites(actor), Site.status.in_(DUTY_STATUSES))
         .order_by(Site.code)
+        # A card names its site and org only: the rest of a site (its JSON inventories) is not
+        # read for thousands of sites, and touching it raises rather than loads site by site.
+        .options(
+            load_only(Site.id, Site.code, Site.name, Site.tier, Site.org_id, raiseload=True),
+            joinedload(Site.org).load_only(Organisation.id, Organisation.name, raiseload=True),
+        )
     )
     if org_id is not None:
         org = get_managed_org(session=session, actor=actor, org_id=org_id)
