@@ -31,6 +31,7 @@ from terminals.sites.holdings import downloads_of
 from terminals.sites.models import Site
 from terminals.sites.pages import (
     FormText,
+    SiteForm,
     assignable_content,
     choice,
     content_choice,
@@ -64,33 +65,21 @@ def site_create(
     request: Request,
     session: SessionDep,
     actor: AdminUser,
-    org_id: FormText = "",
-    code: FormText = "",
-    name: FormText = "",
-    tier: FormText = "",
-    host_unit: FormText = "",
-    address: FormText = "",
-    latitude: FormText = "",
-    longitude: FormText = "",
-    build_mode: FormText = "",
-    equipment: FormText = "",
-    contacts: FormText = "",
-    download_windows: FormText = "",
-    notes: FormText = "",
+    fields: SiteForm,
 ) -> Response:
     """Register the site and show its page with the first enrolment code, once."""
-    values = {key: value for key, value in locals().items() if isinstance(value, str)}
+    values = fields.model_dump()
 
     def change() -> tuple[Site, str]:
-        owner = optional_id(org_id)
+        owner = optional_id(fields.org_id)
         if owner is None:
             raise InvalidInput(N_("Choose the organisation that owns the site."))
         return register_site_with_code(
             session=session,
             actor=actor,
             org_id=owner,
-            code=code,
-            tier=tier,
+            code=fields.code,
+            tier=fields.tier,
             details=details_from_form(values),
             address=client_address(request),
         )

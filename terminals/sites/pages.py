@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -230,6 +231,28 @@ def details_from_form(values: dict[str, str]) -> SiteDetails:
 FormText = Annotated[str, Form()]
 
 
+class SiteFields(BaseModel):
+    """The site form as posted, every field as typed: details_from_form and the service check
+    them, so a refused form comes back with what was entered."""
+
+    org_id: str = ""
+    code: str = ""
+    name: str = ""
+    tier: str = ""
+    host_unit: str = ""
+    address: str = ""
+    latitude: str = ""
+    longitude: str = ""
+    build_mode: str = ""
+    equipment: str = ""
+    contacts: str = ""
+    download_windows: str = ""
+    notes: str = ""
+
+
+SiteForm = Annotated[SiteFields, Form()]
+
+
 @router.get("/admin/sites/new")
 def site_new(request: Request, session: SessionDep, actor: AdminUser) -> Response:
     """The form for a new site."""
@@ -249,22 +272,10 @@ def site_update(
     site_id: RowId,
     session: SessionDep,
     actor: AdminUser,
-    org_id: FormText = "",
-    code: FormText = "",
-    name: FormText = "",
-    tier: FormText = "",
-    host_unit: FormText = "",
-    address: FormText = "",
-    latitude: FormText = "",
-    longitude: FormText = "",
-    build_mode: FormText = "",
-    equipment: FormText = "",
-    contacts: FormText = "",
-    download_windows: FormText = "",
-    notes: FormText = "",
+    fields: SiteForm,
 ) -> Response:
     """Save the site's record."""
-    values = {key: value for key, value in locals().items() if isinstance(value, str)}
+    values = fields.model_dump()
     site = get_managed_site(session=session, actor=actor, site_id=site_id)
 
     def change() -> None:
@@ -272,9 +283,9 @@ def site_update(
             session=session,
             actor=actor,
             site_id=site_id,
-            code=code,
-            tier=tier,
-            org_id=optional_id(org_id) or site.org_id,
+            code=fields.code,
+            tier=fields.tier,
+            org_id=optional_id(fields.org_id) or site.org_id,
             details=details_from_form(values),
             address=client_address(request),
         )
