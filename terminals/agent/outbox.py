@@ -2,7 +2,9 @@
 
 Each record gets a UUID made here and the next number of this agent's sequence (SQLite's
 AUTOINCREMENT never reuses a number, even after deletes). A record leaves the outbox only once
-the server's high-water mark covers it, so resending after any failure is always safe.
+the server's high-water mark covers it, so resending after any failure is always safe; stored
+records are kept a while for whoever looks into the box, then deleted, so a site that runs for
+years does not fill its disk with them.
 """
 
 import json
@@ -10,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_pending ON records (acked, seq);
 """
+# How long a record the server has stored stays in the outbox.
+KEEP_STORED = timedelta(days=90)
 
 
 class Outbox:
@@ -86,11 +90,14 @@ class Outbox:
         ]
 
     def acknowledge(self, high_water: int) -> int:
-        """Mark every record up to the server's high-water mark as stored; how many were."""
+        """Mark every record up to the server's high-water mark as stored, and delete stored
+        records made more than KEEP_STORED ago; how many were newly marked."""
+        cutoff = (datetime.now(UTC) - KEEP_STORED).isoformat()
         with self._connect() as db:
             cursor = db.execute(
                 "UPDATE records SET acked = 1 WHERE acked = 0 AND seq <= ?", (high_water,)
             )
+            db.execute("DELETE FROM records WHERE acked = 1 AND occurred_at < ?", (cutoff,))
             return cursor.rowcount
 
     def pending_count(self) -> int:

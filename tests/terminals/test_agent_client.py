@@ -5,14 +5,16 @@ no server at all, a sync fails clearly and keeps a heartbeat in the outbox for l
 import hashlib
 import http.server
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from terminals.agent.client import FileCorrupt, ServerAway, ServerClient
-from terminals.agent.outbox import Outbox
+from terminals.agent.outbox import KEEP_STORED, Outbox
 from terminals.agent.state import AgentConfig, AgentDir
 from terminals.agent.sync import run_sync
 
@@ -114,3 +116,18 @@ def test_reception_windows() -> None:
     assert not within_windows(["22:00-06:00"], at.replace(hour=6, minute=0))
     assert not within_windows(["08:00-12:00", "14:00-18:00"], at)
     assert within_windows(["08:00-12:00", "14:00-18:00"], at.replace(hour=14))
+
+
+def test_stored_records_leave_the_outbox_after_a_while_and_numbers_go_on(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    body = {"disk_free_bytes": 1}
+    long_ago = datetime.now(UTC) - KEEP_STORED - timedelta(days=1)
+    for _ in range(2):
+        outbox.append_record("heartbeat", body, occurred_at=long_ago)
+    outbox.append_record("heartbeat", body)
+    assert outbox.acknowledge(2) == 2  # the old ones: stored, and deleted at once
+    assert [r["seq"] for r in outbox.pending(10)] == [3]
+    assert outbox.acknowledge(3) == 1 and outbox.pending_count() == 0
+    with sqlite3.connect(outbox.path) as db:
+        assert db.execute("SELECT seq FROM records").fetchall() == [(3,)]  # recent: kept
+    assert outbox.append_record("heartbeat", body)[0] == 4  # never a number again
