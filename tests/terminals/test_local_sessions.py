@@ -186,3 +186,21 @@ def test_the_local_app_beats_now_and_then_with_the_server_away(tmp_path: Path) -
             time.sleep(0.05)
     assert len(beats) >= 2
     assert beats[0]["body"]["from"] == "serve" and beats[0]["body"]["disk_free_bytes"] > 0
+
+
+def test_the_local_player_offers_the_captions_the_box_holds(tmp_path: Path) -> None:
+    agent_dir = make_agent(tmp_path)
+    held = agent_dir.content_path("lessons/1/hls/captions/zh-CN.vtt")
+    held.parent.mkdir(parents=True)
+    held.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n同志们好\n", encoding="utf-8")
+    with TestClient(create_app(agent_dir), base_url="http://127.0.0.1:8765") as http:
+        lesson = http.get("/lessons/1").text
+        assert (
+            '<track kind="subtitles" srclang="zh-CN" label="中文"'
+            ' src="/content/lessons/1/hls/captions/zh-CN.vtt" default>'
+        ) in lesson
+        assert 'srclang="en"' not in lesson  # not held here
+        served = http.get("/content/lessons/1/hls/captions/zh-CN.vtt")
+        assert served.status_code == 200 and "同志们好" in served.text
+        assert served.headers["content-type"].startswith("text/vtt")
+        assert "<track" not in http.get("/lessons/2").text

@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 
 from core.errors import InvalidInput, NotFound, PlatformError
 from core.i18n import error_text, translations
+from courseware.models import CaptionLanguage
 from terminals.agent.client import ServerAway, ServerClient, agent_locale, agent_version
 from terminals.agent.local.frames import capture_frame
 from terminals.agent.local.sessions import FrameMark, GroupSessions
@@ -41,6 +42,20 @@ HERE = Path(__file__).parent
 HEARTBEAT_SECONDS = 300.0  # a heartbeat record, and an upload try, this often
 # The app's own additions to the player's files, shipped with the agent.
 LOCAL_FILES = {"local.css": "text/css", "local.js": "text/javascript"}
+
+
+def held_captions(agent_dir: AgentDir, lesson_id: int) -> list[dict[str, str]]:
+    """The lesson's captions this machine holds (they come with its HLS tree), as tracks."""
+    folder = f"lessons/{lesson_id}/hls/captions"
+    return [
+        {
+            "language": language.value,
+            "label": language.label,
+            "url": f"/content/{folder}/{language.value}.vtt",
+        }
+        for language in CaptionLanguage
+        if agent_dir.content_path(f"{folder}/{language.value}.vtt").is_file()
+    ]
 
 
 def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> FastAPI:
@@ -214,6 +229,7 @@ def create_app(agent_dir: AgentDir, *, heartbeat_seconds: float = HEARTBEAT_SECO
             "poster": f"/content/lessons/{lesson_id}/poster.jpg" if poster.is_file() else "",
             "resume": sessions.position(lesson_id),
             "group": current if in_session else None,
+            "captions": held_captions(agent_dir, lesson_id),
         }
         return page(request, "lesson.html", context)
 
