@@ -424,6 +424,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     # Before the sites routers: /admin/sites/map and /api/sites/map are not /sites/{site_id}.
     app.include_router(site_map.router)
     app.include_router(sync_api.router)
+    app.include_router(site_evidence_api.upload_router)
     app.include_router(learner_api.router)
     app.include_router(learner_pages.router)
     app.include_router(login_pages.router)

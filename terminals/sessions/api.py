@@ -9,6 +9,7 @@ from core.api import CurrentUser, RowId, SessionDep
 from core.errors import NotFound
 from core.i18n import N_
 from core.storage import get_store
+from terminals.sessions.intake import receive_batch
 from terminals.sessions.schemas import (
     FrameRead,
     HeartbeatRead,
@@ -18,8 +19,19 @@ from terminals.sessions.schemas import (
 )
 from terminals.sessions.views import SessionView, get_frame, heartbeat_history, site_sessions
 from terminals.sites.service import get_visible_site
+from terminals.sync.api import CurrentDevice
+from terminals.sync.schemas import BatchAck, BatchIn
 
 router = APIRouter(tags=["site evidence"])
+# The sync protocol's upload route lives here: storing a batch projects it (intake.py).
+upload_router = APIRouter(prefix="/api/terminal", tags=["terminal sync"])
+
+
+@upload_router.post("/records")
+def upload_records(body: BatchIn, device: CurrentDevice, session: SessionDep) -> BatchAck:
+    """Store a batch of outbox records once each, project what it adds into group sessions
+    and credits, and acknowledge the high-water mark."""
+    return receive_batch(session=session, device=device, batch=body)
 
 
 def frame_url(site_id: int, frame_id: int) -> str:

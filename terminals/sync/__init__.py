@@ -35,6 +35,11 @@ its own site's data.
    Limits: sync_max_batch_records, sync_max_record_bytes, sync_max_batch_bytes (413); malformed
    JSON or an unknown kind is 422; a body that fails its kind's schema is 400. A record more than
    sync_max_clock_skew_seconds in the future is stored flagged "future" (records.py says why).
+   The route is terminals.sessions' (intake.py): in the same transaction it projects what the
+   batch adds into group sessions, roll calls and credits.
+6. Holdings. `PUT /api/terminal/holdings {"manifest_issued_at", "lessons": [{"lesson_id",
+   "files_held", "files_total", "bytes_held", "bytes_total", "no_room"}]}`, sent after a sync's
+   downloads, replaces what the site is known to hold (terminals.sites.holdings).
 
 The agent side is terminals.agent.
 """

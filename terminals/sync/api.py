@@ -26,10 +26,7 @@ from terminals.sync.enrolment import device_for_token, enrol_device
 from terminals.sync.errors import DeviceRefused
 from terminals.sync.heartbeats import record_heartbeat
 from terminals.sync.manifest import FILE_ROUTE, signed_manifest, site_may_fetch
-from terminals.sync.records import store_batch
 from terminals.sync.schemas import (
-    BatchAck,
-    BatchIn,
     EnrolRequest,
     EnrolResponse,
     HeartbeatRequest,
@@ -152,9 +149,3 @@ async def file(key: str, device: CurrentDevice, store: StoreDep, request: Reques
         raise NotFound(N_("This file is not in the site's manifest."))
     ttl = timedelta(seconds=get_settings().sync_link_ttl_seconds)
     return await object_response(store, key, request.headers.get("range"), ttl=ttl)
-
-
-@router.post("/records")
-def upload_records(body: BatchIn, device: CurrentDevice, session: SessionDep) -> BatchAck:
-    """Store a batch of outbox records once each and acknowledge the high-water mark."""
-    return store_batch(session=session, device=device, batch=body)

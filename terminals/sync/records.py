@@ -16,6 +16,7 @@ sending, so readers (the credit rules) can correct or distrust its times.
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -28,8 +29,6 @@ from core.db import utcnow
 from core.errors import TemporaryError
 from core.i18n import N_
 from core.settings import get_settings
-from core.storage import get_store
-from terminals.sessions.projection import SESSION_KINDS, project_records
 from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
@@ -172,7 +171,16 @@ def advance_mark(*, session: Session, site_id: int, agent_id: str) -> int:
     return high_water
 
 
-def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> BatchAck:
+@dataclass(frozen=True)
+class StoredBatch:
+    """What storing a batch did: the acknowledgement, and the keys of the records stored now
+    (what terminals.sessions projects, in the same transaction)."""
+
+    ack: BatchAck
+    stored: list[str]
+
+
+def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> StoredBatch:
     """Store the batch's new records once each, in the caller's transaction, and acknowledge."""
     settings = get_settings()
     if len(batch.records) > settings.sync_max_batch_records:
@@ -226,21 +234,13 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Batc
             )
     mark_seen(session=session, device_id=device.id, now=now)
     high_water = advance_mark(session=session, site_id=device.site_id, agent_id=str(batch.agent_id))
-    # Group sessions, roll calls, played lessons, frames and credits follow in the same
-    # transaction (after the mark moved: credits wait for a session's evidence to be whole).
-    evidence = [r["uuid"] for r in rows if r["kind"] in (*SESSION_KINDS, "frame")]
-    added = (
-        session.scalars(select(SiteRecord).where(SiteRecord.uuid.in_(evidence))).all()
-        if evidence
-        else []
-    )
-    project_records(session=session, store=get_store(), site_id=device.site_id, records=added)
-    return BatchAck(
+    ack = BatchAck(
         high_water=high_water,
         stored=len(fresh),
         duplicates=len(batch.records) - len(fresh),
         flagged=flagged,
     )
+    return StoredBatch(ack, [str(row["uuid"]) for row in rows])
 
 
 def _earliest(first: datetime, second: datetime) -> datetime:

@@ -20,11 +20,11 @@ from core.people.models import Member, Organisation
 from core.storage import get_store
 from courseware.models import Lesson
 from terminals.credits.models import CreditEntry
+from terminals.sessions.intake import receive_batch
 from terminals.sessions.models import GroupSession, SiteFrame
 from terminals.sessions.projection import frame_key
 from terminals.sites.models import Site, SiteDevice
 from terminals.sync.enrolment import token_hash
-from terminals.sync.records import store_batch
 from terminals.sync.schemas import BatchIn, RecordIn
 from tests.factories import Tree, make_course, make_user
 from tests.terminals.group_sessions import FRAME_JPEG, Script, session_script
@@ -93,7 +93,7 @@ def script_for(stage: Stage, start: datetime) -> Script:
 def upload(stage: Stage, agent: uuid.UUID, records: list[RecordIn], skew: float = 0.0) -> None:
     """One batch, in its own transaction, as the API stores it (agent clock `skew` s ahead)."""
     with new_session() as work:
-        store_batch(
+        receive_batch(
             session=work,
             device=work.get_one(SiteDevice, stage.device_id),
             batch=BatchIn(

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import new_session
+from terminals.sessions.intake import receive_batch
 from terminals.sites.models import SiteDevice
 from terminals.sync.enrolment import token_hash
 from terminals.sync.models import SiteRecord
-from terminals.sync.records import store_batch
 from terminals.sync.schemas import BatchIn, RecordIn
 from tests.factories import Tree
 from tests.terminals.sync_fixtures import make_site
@@ -70,7 +70,7 @@ def test_any_interleaving_of_batches_stores_each_record_once(
     arrived: set[int] = set()
     for indices in batches:
         with new_session() as work:
-            ack = store_batch(
+            ack = receive_batch(
                 session=work,
                 device=work.get_one(SiteDevice, device.id),
                 batch=BatchIn(

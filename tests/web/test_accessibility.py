@@ -303,8 +303,8 @@ def seed_site_evidence(session: Session, tree: Tree, device: SiteDevice, course_
     from sqlalchemy import select
 
     from courseware.models import Lesson
+    from terminals.sessions.intake import receive_batch
     from terminals.sync.models import SiteHeartbeat
-    from terminals.sync.records import store_batch
     from terminals.sync.schemas import BatchIn
     from tests.terminals.group_sessions import session_script
     from tests.terminals.study import make_member
@@ -328,7 +328,7 @@ def seed_site_evidence(session: Session, tree: Tree, device: SiteDevice, course_
         stayed=[members[0].id, members[1].id], left_early=[members[2].id],
         duration=float(full.duration or 12.0),
     )  # fmt: skip
-    store_batch(
+    receive_batch(
         session=session,
         device=device,
         batch=BatchIn(agent_id=script.agent, sent_at=now, records=script.records),
