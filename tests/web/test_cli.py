@@ -97,6 +97,7 @@ def test_external_database_behind_is_refused_in_one_line(request: pytest.Fixture
     assert works.returncode == 0, works.stderr
 
 
+@pytest.mark.engine_neutral  # each case names its own engines
 @pytest.mark.parametrize(
     ("command", "env", "words"),
     [

@@ -1,5 +1,12 @@
 """Property-based checks of the JSON API from its own OpenAPI schema: no input makes it fail, for
-an anonymous caller and for each role, each with a session and a CSRF token of its own."""
+an anonymous caller and for each role, each with a session and a CSRF token of its own.
+
+Every operation gets schemathesis' examples and generated inputs as each caller. The boundary
+values of every parameter and body field (the "coverage" phase: a few dozen requests per
+operation) are sent as the platform admin, the one caller no scope check turns away before the
+handler reads the input; repeating them for every other role multiplied the suite's longest file
+by five without reaching any more code.
+"""
 
 from collections.abc import Iterator
 
@@ -8,6 +15,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from sqlalchemy.orm import Session
 
 from core.people.models import Role
@@ -17,7 +25,12 @@ from web.app import create_app
 pytestmark = pytest.mark.fuzz
 app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-ROLES = [None, Role.member, Role.publisher, Role.org_admin, Role.platform_admin]
+without_boundaries = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    app,
+    config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
+)
+ROLES = [None, Role.member, Role.publisher, Role.org_admin]  # the platform admin: below
 
 
 @pytest.fixture
@@ -34,19 +47,44 @@ def caller(session: Session, request: pytest.FixtureRequest) -> Iterator[dict[st
     login = "pub" if role is Role.publisher else f"as-{role.value}"
     if role is not Role.publisher:
         make_user(session, login, role, org)
+    yield logged_in(login)
+
+
+def logged_in(login: str) -> dict[str, str]:
+    """The headers that carry `login`'s session: its cookie and its CSRF token."""
     with TestClient(app) as client:
         token = log_in(client, login)
         cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-    headers = {"Cookie": cookie, "X-CSRF-Token": token}
-    with TestClient(app) as fresh:  # the headers alone carry the login
+    return {"Cookie": cookie, "X-CSRF-Token": token}
+
+
+def test_the_headers_alone_carry_the_login(session: Session) -> None:
+    tree = make_tree(session)
+    make_user(session, "pub", Role.publisher, tree.town)
+    headers = logged_in("pub")
+    with TestClient(app) as fresh:
         assert fresh.get("/api/uploads/none", headers=headers).status_code == 404
-    yield headers
+        assert fresh.get("/api/uploads/none").status_code == 401
+
+
+FUZZ = settings(
+    max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.mark.parametrize(
     "caller", ROLES, ids=lambda role: role.value if role else "anonymous", indirect=True
 )
-@schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@without_boundaries.parametrize()
+@FUZZ
 def test_api_never_fails_on_any_input(case: schemathesis.Case, caller: dict[str, str]) -> None:
+    case.call_and_validate(headers=caller, checks=[not_a_server_error])
+
+
+@pytest.mark.parametrize("caller", [Role.platform_admin], ids=["platform_admin"], indirect=True)
+@schema.parametrize()
+@FUZZ
+def test_api_never_fails_on_boundary_values(
+    case: schemathesis.Case, caller: dict[str, str]
+) -> None:
     case.call_and_validate(headers=caller, checks=[not_a_server_error])
