@@ -29,6 +29,7 @@ import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
 import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
 import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
+import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages

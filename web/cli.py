@@ -91,7 +91,7 @@ def main(ctx: typer.Context) -> None:
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
     import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
     import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
-    import terminals.sync.tasks  # noqa: F401
+    import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)
 
     if ctx.invoked_subcommand not in _SCHEMA_AGNOSTIC and not ctx.meta.get("help"):
         ensure_schema()

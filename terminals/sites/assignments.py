@@ -12,6 +12,7 @@ from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
+from core.jobs import create_jobs
 from core.people.models import Organisation, User
 from core.people.permissions import can_manage_org, managed_orgs
 from core.people.service import target_org
@@ -22,6 +23,10 @@ from terminals.sites.fields import check_tier
 from terminals.sites.models import AssignmentTarget, Site, SiteAssignment
 from terminals.sites.permissions import can_manage_site
 from terminals.sites.service import get_managed_site
+
+# The sync protocol's job (terminals.sync.tasks) that computes the size and SHA-256 of every
+# file of a lesson ahead of the manifests; assigning content asks for it.
+INDEX_LESSON_JOB = "terminals.index_lesson"
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,11 @@ def assign_content(
     session.add(assignment)
     session.flush()
     _audit_assignment(session, "site_content_assigned", actor, assignment, address)
+    # Digest the content's files now, in the background: the first manifest that lists them
+    # then reads the index instead of hashing gigabytes inside the agent's request.
+    lessons = _lessons_of(session=session, assignment=assignment)
+    payloads = [{"lesson_id": lesson.id} for lesson in lessons]
+    create_jobs(session=session, kind=INDEX_LESSON_JOB, payloads=payloads)
     return assignment
 
 

@@ -22,8 +22,10 @@ its own site's data.
    signature, another site's manifest, and one older than the last it accepted. It lists each
    assigned lesson (id, title, course, duration, credit hours, the rendition of the site's tier)
    and each file (path, size, SHA-256, URL). Digests come from the lesson file index
-   (file_index.py), computed once per lesson version. `player.files` lists the web player's
-   static files (player.py: the site's local player is the server's own), and `roster` the
+   (file_index.py), computed once per lesson version: by a background job asked for when the
+   content is assigned (tasks.py), or else by the first manifest that lists the lesson.
+   `player.files` lists the web player's static files (player.py: the site's local player is
+   the server's own), and `roster` the
    active members of the site's org subtree with a per-site check value of each member's
    check-in code (roster.py, core.people.checkin), for the roll call offline.
 4. Files. A URL is presigned on S3; with the local store it is `GET /api/terminal/files/{path}`,

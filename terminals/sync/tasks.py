@@ -4,9 +4,8 @@ from core.db import session_scope
 from core.jobs import Attempt, job_type
 from core.storage import get_store
 from courseware.models import Lesson
+from terminals.sites.assignments import INDEX_LESSON_JOB
 from terminals.sync.file_index import index_lesson
-
-INDEX_LESSON_JOB = "terminals.index_lesson"
 
 
 @job_type(INDEX_LESSON_JOB)

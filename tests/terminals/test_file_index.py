@@ -1,27 +1,31 @@
-"""The lesson file index: the job computes every rendition's digests ahead of any manifest, and
-a manifest then reads them without touching the store."""
+"""The lesson file index: assigning content asks for the job that computes every rendition's
+digests ahead of any manifest, and a manifest then reads them without touching the store."""
 
 import hashlib
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.jobs import create_job
 from core.jobs.execution import execute_job
-from core.jobs.models import JobStatus
+from core.jobs.models import Job, JobStatus
+from core.people.models import Role
 from core.storage import get_store
+from terminals.sites.assignments import INDEX_LESSON_JOB, assign_content
 from terminals.sync.file_index import lesson_files
 from terminals.sync.models import LessonFile
-from terminals.sync.tasks import INDEX_LESSON_JOB
-from tests.factories import Tree
-from tests.terminals.sync_fixtures import make_course_of, publish
+from tests.factories import Tree, make_user
+from tests.terminals.sync_fixtures import make_course_of, make_site, publish
 
 
-def test_the_index_job_digests_every_rendition(session: Session, tree: Tree) -> None:
+def test_assigning_a_lesson_digests_every_rendition(session: Session, tree: Tree) -> None:
     store = get_store()
     lesson = publish(session, store, make_course_of(session, tree), "第一课", segments=2)
-    job = create_job(session=session, kind=INDEX_LESSON_JOB, payload={"lesson_id": lesson.id})
+    site = make_site(session, tree.branch, "500101001001")
+    admin = make_user(session, "index-admin", Role.org_admin, tree.district)
+    assign_content(session=session, actor=admin, site_id=site.id, course_id=lesson.course_id)
     session.commit()
+    (job,) = session.scalars(select(Job).where(Job.kind == INDEX_LESSON_JOB))
+    assert job.payload == {"lesson_id": lesson.id}
     assert execute_job(job.id).status == JobStatus.done
     rows = {row.key: row for row in session.scalars(select(LessonFile))}
     assert len(rows) == 2 * 4 + 1  # two renditions of playlist, init, 2 segments; the poster
