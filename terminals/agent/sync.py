@@ -23,6 +23,7 @@ from terminals.agent.client import (
     FileCorrupt,
     ServerAway,
     ServerClient,
+    ServerRefused,
     agent_version,
     file_sha256,
 )
@@ -274,7 +275,10 @@ def run_sync(
             on_bytes=on_bytes,
         )
         _fetch_player(agent_dir, client, payload, summary)
-        client.report_holdings(holdings_report(agent_dir.index()))
+        try:
+            client.report_holdings(holdings_report(agent_dir.index()))
+        except ServerRefused as exc:  # a report refused must not hold the outbox back
+            summary.errors.append(f"the holdings report was refused: {exc}")
         agent_dir.save_roster(payload.get("roster") or {})
         config.last_manifest_issued_at = payload["issued_at"]
         upload_outbox(client, outbox, config, summary)
