@@ -147,13 +147,16 @@ def list_notices(
     session: Session,
     user: User,
     unread_only: bool = False,
+    category: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> Page[Notice]:
-    """The user's notices, newest first."""
+    """The user's notices (of one category, if given), newest first."""
     statement = _own(user)
     if unread_only:
         statement = statement.where(Notice.read_at.is_(None))
+    if category is not None:
+        statement = statement.where(Notice.category == category)
     statement = statement.order_by(Notice.created_at.desc(), Notice.id.desc())
     return paginate(session, statement, page=page, per_page=per_page)
 

@@ -62,50 +62,64 @@ def _org_admins(session: Session, org: Organisation | None) -> list[int]:
     )
 
 
-def recipients(session: Session, site: Site, levels: tuple[Level, ...]) -> list[int]:
-    """The user ids a shortfall reaching `levels` is sent to, each once."""
-    ids: list[int] = []
+def recipients(
+    session: Session, site: Site, levels: tuple[Level, ...]
+) -> tuple[list[int], list[int]]:
+    """Who a shortfall reaching `levels` is sent to, each once: the site's administrators (who
+    read it on their own pages) and the org admins above them (on the administration's)."""
+    runners: list[int] = []
+    admins: list[int] = []
     if Level.site in levels:
-        ids += session.scalars(
+        runners += session.scalars(
             select(SiteAdministrator.user_id).where(SiteAdministrator.site_id == site.id)
         )
     if Level.township in levels:
         township = nearest_org(session, site.org, OrgKind.committee) or site.org
-        ids += _org_admins(session, township)
+        admins += _org_admins(session, township)
     if Level.county in levels:
-        ids += _org_admins(session, nearest_org(session, site.org, OrgKind.district))
-    return list(dict.fromkeys(ids))
+        admins += _org_admins(session, nearest_org(session, site.org, OrgKind.district))
+    runners = list(dict.fromkeys(runners))
+    return runners, [user for user in dict.fromkeys(admins) if user not in runners]
 
 
 def _escalate(session: Session, site: Site, card: SiteReportCard) -> None:
     levels = escalation(card.short_in_a_row)
     if not levels:
         return
-    users = recipients(session, site, levels)
+    runners, admins = recipients(session, site, levels)
     locale = get_settings().default_locale
+    month = f"{card.year}-{card.month:02d}"
     short = [
         gettext(locale, DUTY_LABELS[row["duty"]])
         for row in card.results
         if row["verdict"] == "short"
     ]
-    notify(
-        session=session,
-        recipients=users,
-        category=CATEGORY,
-        title=gettext(
-            locale,
-            N_("Site %(site)s fell short of its duties in %(month)s"),
-            site=site.name,
-            month=f"{card.year}-{card.month:02d}",
-        ),
-        body=gettext(
-            locale,
-            N_("Short: %(duties)s. Months short in a row: %(count)s."),
-            duties=", ".join(short),
-            count=card.short_in_a_row,
-        ),
-        link=f"/admin/reports/sites/{site.id}?year={card.year}&month={card.month}",
+    title = gettext(
+        locale,
+        N_("Site %(site)s fell short of its duties in %(month)s"),
+        site=site.name,
+        month=month,
     )
+    body = gettext(
+        locale,
+        N_("Short: %(duties)s. Months short in a row: %(count)s."),
+        duties=", ".join(short),
+        count=card.short_in_a_row,
+    )
+    # Each reads the card where they work: the site's administrators on their own pages.
+    for users, link in (
+        (runners, f"/site/report?month={month}"),
+        (admins, f"/admin/reports/sites/{site.id}?month={month}"),
+    ):
+        if users:
+            notify(
+                session=session,
+                recipients=users,
+                category=CATEGORY,
+                title=title,
+                body=body,
+                link=link,
+            )
     card.escalated_to = [level.value for level in levels]
 
 

@@ -151,7 +151,9 @@ def test_the_recurring_task_closes_last_month_once(
     cards = session.scalars(select(SiteReportCard)).all()
     assert [(c.site_id, c.year, c.month) for c in cards] == [(world.site.id, 2026, 11)]
     notices = session.scalars(select(Notice).where(Notice.category == "site_report")).all()
-    assert [n.user_id for n in notices] == [world.users["runner"].id]
+    assert [(n.user_id, n.link) for n in notices] == [
+        (world.users["runner"].id, "/site/report?month=2026-11")
+    ]
 
 
 def test_escalation_climbs_site_township_county_once_a_month(session: Session) -> None:
@@ -171,6 +173,9 @@ def test_escalation_climbs_site_township_county_once_a_month(session: Session) -
         reached.append(sorted(n.user_id for n in rows))
         seen = max([seen, *(n.id for n in rows)])
     assert reached == [[runner], sorted([runner, town]), sorted([runner, town, county])]
+    links = {n.user_id: n.link for n in rows}
+    assert links[runner] == "/site/report?month=2026-11"
+    assert links[county] == f"/admin/reports/sites/{world.site.id}?month=2026-11"
     card = session.scalars(select(SiteReportCard).where(SiteReportCard.month == 11)).one()
     assert card.short_in_a_row == 3
     assert card.escalated_to == ["site", "township", "county"]
@@ -195,7 +200,7 @@ def test_township_is_the_nearest_committee_else_the_site_org(session: Session) -
     site.status = SiteStatus.active
     session.add(site)
     session.commit()
-    assert recipients(session, site, (Level.site, Level.township, Level.county)) == []
+    assert recipients(session, site, (Level.site, Level.township, Level.county)) == ([], [])
 
 
 def test_month_report_and_rankings_in_scope(session: Session) -> None:

@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.notify.service import notify
 from core.people.models import Role, User
+from terminals.reports.closing import CATEGORY
 from terminals.sites.assignments import assign_content
 from terminals.sites.models import Site, SiteAssignment, SiteDevice, SiteStatus
 from terminals.sites.service import consume_enrolment_code
@@ -183,6 +185,14 @@ def test_the_site_administrators_own_page(
     assert page.status_code == 200
     for text in ("石桥村站点", "第一课", "360p", "尚未上报", "从未连接", "我的站点"):
         assert text in page.text, text
+    assert "还没有关于月报卡的通知" in page.text
+    runner = session.scalars(select(User).where(User.login == "runner")).one()
+    notify(session=session, recipients=[runner.id], category=CATEGORY, title="石桥村站点十月未达标",
+           link="/site/report?month=2026-10")  # fmt: skip
+    notify(session=session, recipients=[runner.id], category="plan", title="学习计划提醒")
+    session.commit()
+    page = client.get("/site")
+    assert "石桥村站点十月未达标" in page.text and "学习计划提醒" not in page.text
     assert client.get(f"/admin/sites/{site.id}").status_code == 403
     other = TestClient(client.app)
     log_in(other, "pub")
