@@ -189,6 +189,7 @@ def test_the_quota_is_kept_and_the_cli_works(session: Session, tree: Tree, tmp_p
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
 
 
+@pytest.mark.engine_neutral  # the agent alone: no server, no database
 def test_an_unenrolled_directory_and_an_absent_server_are_told_clearly(
     session: Session, tree: Tree, tmp_path: Path
 ) -> None:

@@ -74,6 +74,7 @@ def empty_external_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.mark.engine_neutral  # the embedded database, whatever the suite runs on
 def test_embedded_database_is_migrated_by_any_command(fresh_home: dict[str, str]) -> None:
     result = yuanjiao("orgs", "add", "示范区委", "--kind", "district", **fresh_home)
     assert result.returncode == 0, result.stderr
@@ -188,6 +189,7 @@ def test_engine_and_setting_failures_are_one_line(
     assert "pw-secret" not in line
 
 
+@pytest.mark.engine_neutral  # the embedded default, whatever the suite runs on
 def test_embedded_default_generates_its_keys_once_and_says_so(fresh_home: dict[str, str]) -> None:
     env = {**fresh_home, "YUANJIAO_SECRET_KEY": "", "YUANJIAO_ID_HASH_KEY": ""}
     first = yuanjiao("orgs", "add", "x", "--kind", "district", **env)
