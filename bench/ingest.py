@@ -105,17 +105,17 @@ def set_up(members: int, agents: int = 0) -> tuple[int, list[str]]:
 
 def enrol_site(session: Any, org_id: int, n: int) -> str:
     """An approved site enrolled with a one-time code, as its agent would; the device token."""
-    import hashlib
     from datetime import timedelta
 
     from core.db import utcnow
     from terminals.sites.models import Site, SiteStatus
+    from terminals.sites.service import generate_code, hash_code
     from terminals.sync.enrolment import enrol_device
 
-    code = secrets.token_urlsafe(12)
+    code = generate_code()
     site = Site(code=f"BENCH{n:04d}", name=f"基准站点{n}", org_id=org_id, tier="basic")
     site.status = SiteStatus.approved
-    site.enrolment_code_hash = hashlib.sha256(code.encode()).hexdigest()
+    site.enrolment_code_hash = hash_code(code)
     site.enrolment_code_expires_at = utcnow() + timedelta(days=1)
     session.add(site)
     session.flush()
@@ -154,16 +154,22 @@ def bulk_insert_rate(rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def interval_record(seq: int, lesson_id: int) -> dict[str, Any]:
-    """One outbox record of a group session's played interval, as an agent uploads it."""
+# Intervals of one group session: a 90-minute session whose player reports every 10 s.
+SESSION_INTERVALS = 540
+
+
+def interval_record(agent_id: str, seq: int, lesson_id: int) -> dict[str, Any]:
+    """One outbox record of a group session's played interval, as an agent uploads it; each
+    agent's records belong to its own sessions, SESSION_INTERVALS to a session."""
     now = datetime.now(UTC).isoformat()
+    session_id = uuid.uuid5(uuid.UUID(agent_id), str(seq // SESSION_INTERVALS))
     return {
         "uuid": str(uuid.uuid4()),
         "seq": seq,
         "kind": "interval",
         "occurred_at": now,
         "body": {
-            "session_id": "6f1c1c64-2f53-4a8e-9a55-6a9b8f0d7e21",
+            "session_id": str(session_id),
             "lesson_id": lesson_id,
             "media_start": float(seq % 3000),
             "media_end": float(seq % 3000) + 10.0,
@@ -188,7 +194,7 @@ def bulk_insert_records_rate(rows: int, lesson_id: int) -> float:
     agent, now = str(uuid.uuid4()), utcnow()
     values = []
     for seq in range(1, rows + 1):
-        record = interval_record(seq, lesson_id)
+        record = interval_record(agent, seq, lesson_id)
         values.append(
             {
                 "uuid": record["uuid"],
@@ -311,7 +317,10 @@ class Agent(Client):
         self.agent_id = str(uuid.uuid4())
 
     def next_batch(self) -> bytes:
-        records = [interval_record(self.seq + n, self.lesson_id) for n in range(1, self.batch + 1)]
+        records = [
+            interval_record(self.agent_id, self.seq + n, self.lesson_id)
+            for n in range(1, self.batch + 1)
+        ]
         self.seq += self.batch
         return json.dumps(
             {
