@@ -166,6 +166,7 @@ def _accept_plays(
     start, end = _window(facts)
     cursor = start
     busy: list[Interval] = []
+    media: dict[int, list[Interval]] = {}  # merged once at the end: a session has hundreds
     for moment, _uuid, body in sorted(plays, key=lambda p: (p[0], p[1])):
         if body.media_end <= body.media_start:
             continue
@@ -181,8 +182,10 @@ def _accept_plays(
         cursor = wall_end
         busy.append((wall_start, wall_end))
         play = facts.lessons.setdefault(body.lesson_id, LessonPlay(body.lesson_id))
-        play.media = merge_intervals([*play.media, (media_start, media_end)])
+        media.setdefault(body.lesson_id, list(play.media)).append((media_start, media_end))
         play.spans.append((_at(wall_start, moment), _at(wall_end, moment)))
+    for lesson_id, played in media.items():
+        facts.lessons[lesson_id].media = merge_intervals(played)
     for play in facts.lessons.values():
         play.spans = _merge_spans(play.spans)
     return merge_intervals(busy)
