@@ -125,6 +125,7 @@ def test_downloads_wait_for_the_reception_plan(
         assert now.files_downloaded == 3 + 1 and now.lessons_complete == 1  # one segment
 
 
+@pytest.mark.engine_neutral  # the agent's quota and CLI; the server side runs on both above
 def test_the_quota_is_kept_and_the_cli_works(session: Session, tree: Tree, tmp_path: Path) -> None:
     store = get_store()
     course = make_course_of(session, tree)
