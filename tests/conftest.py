@@ -6,6 +6,7 @@ is imported. A skipped test fails the run: every dependency the suite needs is i
 `make test`, so a skip can only mean something is missing.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -48,6 +49,14 @@ _skipped: list[str] = []
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
         _skipped.append(report.nodeid)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what import and collection made, and collect less often: the suite's process grows
+    to gigabytes, and the cyclic collector walking it took a seventh of the run's time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

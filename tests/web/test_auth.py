@@ -117,6 +117,7 @@ def test_password_change_ends_other_sessions_and_keeps_this_one(
     assert changed.status_code == 204, changed.text
     assert not _logged_in(copy)
     assert _logged_in(client)
+    session.expire_all()  # the app changed the account in its own session
     user = session.scalars(select(User).where(User.login == "member")).one()
     assert verify_password(user.password_hash, NEW_PASSWORD)
     assert user.password_changed_at is not None
