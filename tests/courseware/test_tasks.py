@@ -190,10 +190,12 @@ def test_progress_the_database_refuses_does_not_stop_the_transcode(
     session: Session, publisher: User, long_clip: Path
 ) -> None:
     lesson_id, job_id = _ingest(session, publisher, long_clip)
-    with failing_statements(job_update("progress"), times=3) as writes:
+    # Reports are stored at most once a second, and the last (100%) always: a fast machine
+    # makes only two, so only the first is refused.
+    with failing_statements(job_update("progress"), times=1) as writes:
         started = time.monotonic()
         assert execute_job(job_id).status is JobStatus.done
-    assert len(writes.failed) == 3 and writes.passed  # later reports were stored
+    assert len(writes.failed) == 1 and writes.passed  # later reports were stored
     assert time.monotonic() - started < get_settings().job_stale_seconds * 20
     job = _job(job_id)
     assert (job.status, job.attempts, job.error) == (JobStatus.done, 1, None)
