@@ -276,7 +276,10 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.state.templates = templates
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
-    # The cookie carries the session's token (and its CSRF token), signed with a key of its own.
+    # Middleware runs outermost first, in the reverse of the order it is added here:
+    # an ordinary study beat is taken before routing (inside the session, which names the login);
+    app.add_middleware(evidence_api.BeatIntake)
+    # the cookie carries the session's token (and its CSRF token), signed with a key of its own;
     app.add_middleware(
         SessionMiddleware,
         secret_key=signing_key("session-cookie").hex(),
@@ -285,7 +288,6 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         https_only=settings.https,
         max_age=settings.session_days * 24 * 3600,
     )
-    # Middleware runs outermost first, in the reverse of the order it is added here:
     # signed media links are answered before sessions and routing (a segment costs an HMAC);
     app.add_middleware(
         SignedMedia, store=get_store, secret=signing_key("media-link"), ttl=settings.presign_delta

@@ -6,8 +6,9 @@ need only the session's running tally and the member's progress row. A group the
 1. locks the sessions it touches (one UPDATE of their `last_beat_at`: the row locks on
    PostgreSQL, the file's write lock on SQLite, taken before anything is read, so no other
    writer can change what is read next);
-2. reads, one query each, the login sessions of its tokens, its playback sessions, the progress
-   rows of their lessons and any already stored beat with the same (session, seq);
+2. reads, one query each, the login sessions of its tokens, its playback sessions and the
+   progress rows of their lessons (a session's `last_seq` is the highest sequence number stored
+   for it, so a beat numbered above it is new: no beat needs looking up);
 3. applies the evidence rules to each beat in arrival order, in memory (the same functions the
    beat-by-beat path uses: rules.credit_beat, rules.advance, merge_intervals);
 4. writes the new beats with one multi-row INSERT and the sessions' and progress rows' new state
@@ -138,7 +139,6 @@ class BeatGroup:
         self.logins: dict[str, Login | None] = {}
         self.tallies: dict[str, Tally | None] = {}
         self.progress: dict[tuple[int, int, int], Progress | None] = {}
-        self.stored: set[tuple[str, int]] = set()
         self.new_beats: list[dict[str, Any]] = []
         self.limits = rate_limits()
         self.threshold = get_settings().credit_coverage_threshold
@@ -160,7 +160,6 @@ class BeatGroup:
         self._load_logins({token for token, _beat in jobs} - set(self.logins))
         self._load_tallies(session_ids)
         self._load_progress()
-        self._load_stored([(beat.session_id, beat.seq) for _token, beat in jobs])
 
     def _load_logins(self, tokens: set[str]) -> None:
         if not tokens:
@@ -220,19 +219,11 @@ class BeatGroup:
         for member_id, lesson_id, year, *rest in rows:
             self.progress[(member_id, lesson_id, year)] = Progress(*rest)
 
-    def _load_stored(self, pairs: list[tuple[str, int]]) -> None:
-        c = BEATS.c
-        rows = self.connection.execute(
-            select(c.session_id, c.seq).where(tuple_(c.session_id, c.seq).in_(sorted(set(pairs))))
-        )
-        self.stored.update((session_id, seq) for session_id, seq in rows)
-
     def forget(self) -> None:
         """Drop what was read (after a beat took the beat-by-beat path)."""
         self.logins.clear()
         self.tallies.clear()
         self.progress.clear()
-        self.stored.clear()
         self.session.expire_all()
 
     def fast_outcome(self, token: str, beat: BeatInput) -> Outcome | None:
@@ -247,8 +238,7 @@ class BeatGroup:
             or tally.ended
             or tally.user_id != login.user_id
             or tally.login_binding != login_binding(token)
-            or (beat.session_id, beat.seq) in self.stored
-            or beat.seq <= tally.last_seq
+            or beat.seq <= tally.last_seq  # resent, or late: stored or credited again
         ):
             return None
         progress = self.progress.get((tally.member_id, tally.lesson_id, tally.year))
@@ -293,7 +283,6 @@ class BeatGroup:
                 "credited": as_json(credit.credited),
             }
         )
-        self.stored.add((beat.session_id, beat.seq))
         tally.last_seq, tally.last_clock, tally.played_seconds = beat.seq, after.clock, after.played
         tally.credited_seconds += earned
         tally.last_position = beat.position
