@@ -4,13 +4,11 @@ the new session, attendance, interval and frame records are projected into group
 roll calls, played lessons, frames and credits (credits wait for a session's evidence to be
 whole)."""
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.storage import get_store
-from terminals.sessions.projection import SESSION_KINDS, project_records
+from terminals.sessions.projection import project_records
 from terminals.sites.models import SiteDevice
-from terminals.sync.models import SiteRecord
 from terminals.sync.records import store_batch
 from terminals.sync.schemas import BatchAck, BatchIn
 
@@ -18,12 +16,7 @@ from terminals.sync.schemas import BatchAck, BatchIn
 def receive_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> BatchAck:
     """Store the batch and project what it adds, in the caller's transaction; the ack."""
     stored = store_batch(session=session, device=device, batch=batch)
-    if stored.stored:
-        added = session.scalars(
-            select(SiteRecord).where(
-                SiteRecord.uuid.in_(stored.stored),
-                SiteRecord.kind.in_((*SESSION_KINDS, "frame")),
-            )
-        ).all()
-        project_records(session=session, store=get_store(), site_id=device.site_id, records=added)
+    project_records(
+        session=session, store=get_store(), site_id=device.site_id, records=stored.stored
+    )
     return stored.ack

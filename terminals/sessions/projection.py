@@ -12,9 +12,10 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -27,9 +28,12 @@ from terminals.sessions.models import GroupSession, SessionAttendance, SessionLe
 from terminals.sessions.timeline import Evidence, SessionFacts, build_session, corrected
 from terminals.sites.models import Site
 from terminals.sync.models import AgentMark, SiteRecord
+from terminals.sync.records import NewRecord
 from terminals.sync.schemas import FrameBody
 
 SESSION_KINDS = ("session", "attendance", "interval")
+PROJECTED_KINDS = (*SESSION_KINDS, "frame")
+RECORDS = cast(Table, SiteRecord.__table__)
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -39,18 +43,17 @@ def frame_key(site_id: int, record_uuid: str) -> str:
 
 
 def project_records(
-    *, session: Session, store: ObjectStore, site_id: int, records: Iterable[SiteRecord]
+    *, session: Session, store: ObjectStore, site_id: int, records: Iterable[NewRecord]
 ) -> list[GroupSession]:
     """Project newly stored records: keep their frames, rebuild (and credit) their sessions."""
-    records = list(records)
-    if any(r.kind in (*SESSION_KINDS, "frame") for r in records):
-        # One projection per site at a time, so two batches of one session arriving together
-        # each see the other's records (the second waits for the first to commit).
-        session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
+    records = [record for record in records if record.kind in PROJECTED_KINDS]
+    if not records:
+        return []
+    # One projection per site at a time, so two batches of one session arriving together each
+    # see the other's records (the second waits for the first to commit).
+    session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
     touched: set[str] = set()
     for record in records:
-        if record.kind not in (*SESSION_KINDS, "frame"):
-            continue
         session_uuid = str(record.body.get("session_id") or "")
         if record.kind == "frame":
             keep_frame(session=session, store=store, record=record)
@@ -73,7 +76,7 @@ def project_records(
     ]
 
 
-def keep_frame(*, session: Session, store: ObjectStore, record: SiteRecord) -> SiteFrame | None:
+def keep_frame(*, session: Session, store: ObjectStore, record: NewRecord) -> SiteFrame | None:
     """The frame row of a frame record (once), its JPEG written to object storage when the
     record carries it (`jpeg_base64`) and its digest and size match what the record says."""
     existing = session.scalar(select(SiteFrame).where(SiteFrame.record_uuid == record.uuid))
@@ -124,12 +127,11 @@ def _jpeg_bytes(encoded: object) -> bytes | None:
 def rebuild_session(*, session: Session, site_id: int, session_uuid: str) -> GroupSession:
     """Rebuild one session's rows from all its stored records, then award its credits."""
     settings = get_settings()
-    rows = session.scalars(
-        select(SiteRecord).where(
-            SiteRecord.site_id == site_id,
-            SiteRecord.kind.in_(SESSION_KINDS),
-            SiteRecord.body["session_id"].as_string() == session_uuid,
-        )
+    c = RECORDS.c
+    rows: Sequence[Any] = session.execute(
+        select(
+            c.uuid, c.kind, c.body, c.received_at, c.clock_offset_seconds, c.agent_id, c.seq
+        ).where(c.site_id == site_id, c.session_uuid == session_uuid, c.kind.in_(SESSION_KINDS))
     ).all()
     rows, complete = _evidence_of(session, site_id, rows)
     facts = build_session(
@@ -150,12 +152,11 @@ def rebuild_session(*, session: Session, site_id: int, session_uuid: str) -> Gro
     return group
 
 
-def _evidence_of(
-    session: Session, site_id: int, rows: Sequence[SiteRecord]
-) -> tuple[list[SiteRecord], bool]:
-    """The records that count for a session, and whether they are all stored. Once the session
-    has ended, records its agent wrote after the "ended" record no longer count, and the
-    evidence is whole when the agent's high-water mark has reached that record."""
+def _evidence_of(session: Session, site_id: int, rows: Sequence[Any]) -> tuple[list[Any], bool]:
+    """The records (rows of rebuild_session's query) that count for a session, and whether they
+    are all stored. Once the session has ended, records its agent wrote after the "ended" record
+    no longer count, and the evidence is whole when the agent's high-water mark has reached
+    that record."""
     ended = [r for r in rows if r.kind == "session" and r.body.get("event") == "ended"]
     if not ended:
         return list(rows), False

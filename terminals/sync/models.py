@@ -57,6 +57,7 @@ class SiteRecord(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "agent_id", "seq"),
         Index("ix_site_records_site_kind_occurred", "site_id", "kind", "occurred_at"),
+        Index("ix_site_records_site_session", "site_id", "session_uuid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +74,9 @@ class SiteRecord(Base):
         ForeignKey("site_devices.id", ondelete="SET NULL")
     )
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The group session the body names (`session_id`), if any, as sent: a session is rebuilt
+    # from its records, found by this column's index rather than by reading every body.
+    session_uuid: Mapped[str | None] = mapped_column(CleanString(36))
     # SHA-256 of the canonical record (kind, seq, time, body): a replay must match it.
     digest: Mapped[str] = mapped_column(CleanString(64))
     # Server time minus the agent's clock when the batch was sent: lets readers correct times.

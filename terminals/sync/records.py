@@ -172,12 +172,23 @@ def advance_mark(*, session: Session, site_id: int, agent_id: str) -> int:
 
 
 @dataclass(frozen=True)
+class NewRecord:
+    """A record that a batch stored, as what follows in its transaction reads it."""
+
+    uuid: str
+    site_id: int
+    kind: str
+    body: dict[str, Any]
+    clock_offset_seconds: float
+
+
+@dataclass(frozen=True)
 class StoredBatch:
-    """What storing a batch did: the acknowledgement, and the keys of the records stored now
-    (what terminals.sessions projects, in the same transaction)."""
+    """What storing a batch did: the acknowledgement, and the records stored now (what
+    terminals.sessions projects, in the same transaction), in sequence order."""
 
     ack: BatchAck
-    stored: list[str]
+    stored: list[NewRecord]
 
 
 def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> StoredBatch:
@@ -196,10 +207,11 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
     horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
     fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch))
     flagged = 0
-    rows = []
+    rows, stored = [], []
     for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
         flag = FUTURE if record.occurred_at > horizon else None
         flagged += flag is not None
+        stored.append(NewRecord(key, device.site_id, record.kind, record.body, offset))
         rows.append(
             {
                 "uuid": key,
@@ -211,6 +223,7 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
                 "received_at": now,
                 "device_id": device.id,
                 "body": record.body,
+                "session_uuid": _session_named(record.body),
                 "digest": digest,
                 "clock_offset_seconds": offset,
                 "flag": flag,
@@ -240,7 +253,13 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
         duplicates=len(batch.records) - len(fresh),
         flagged=flagged,
     )
-    return StoredBatch(ack, [str(row["uuid"]) for row in rows])
+    return StoredBatch(ack, stored)
+
+
+def _session_named(body: dict[str, Any]) -> str | None:
+    """The group session a record's body names, as sent (when it is one that fits the column)."""
+    value = body.get("session_id")
+    return value if isinstance(value, str) and len(value) <= 36 else None
 
 
 def _earliest(first: datetime, second: datetime) -> datetime:
