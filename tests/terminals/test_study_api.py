@@ -1,6 +1,7 @@
 """The study API over HTTP as the player uses it (sendBeacon's text/plain, no CSRF header), a
 restart of the application in the middle, and the transcript, ranking, corrections and CLI."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -8,12 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from starlette.types import Message, Receive, Scope, Send
 from typer.testing import CliRunner
 
+from core.api import SESSION_TOKEN
 from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.people.models import Duty, Role
 from terminals.credits.models import CreditEntry
+from terminals.evidence.api import BEATS_PATH, BeatIntake
 from terminals.evidence.models import PlaybackBeat, PlaybackSession
 from tests.factories import Tree, log_in, make_course, make_lesson, make_tree, make_user
 from tests.terminals.study import make_member
@@ -127,6 +131,43 @@ def test_bad_beats_get_clear_errors_and_nothing_is_stored(
     # The player's JSON (fetch with keepalive) is taken as well as the beacon's text.
     ok = post(beat(playback_id, 1, 0, 10), headers={"Content-Type": "application/json"})
     assert ok.status_code == 200 and ok.json()["credited_seconds"] == 10.0
+
+
+def test_what_the_beat_intake_does_not_take_reaches_the_route_as_it_was_sent() -> None:
+    """A body that came in pieces (and does not parse) goes on to the route piece by piece."""
+    pieces: list[Message] = [
+        {"type": "http.request", "body": b'{"seq": ', "more_body": True},
+        {"type": "http.request", "body": b'"one"}', "more_body": False},
+    ]
+    seen: list[Message] = []
+    sent: list[Message] = []
+
+    async def route(_scope: Scope, receive: Receive, send: Send) -> None:
+        while not seen or seen[-1].get("more_body"):
+            seen.append(await receive())
+        await send({"type": "http.response.start", "status": 422, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    incoming = iter(pieces)
+
+    async def receive() -> Message:
+        return next(incoming)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": BEATS_PATH,
+        "headers": [],
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "query_string": b"",
+        "session": {SESSION_TOKEN: "a-login"},
+    }
+    asyncio.run(BeatIntake(route)(scope, receive, send))
+    assert seen == pieces and sent[0]["status"] == 422
 
 
 def test_a_beat_to_an_ended_session_is_told_so(
