@@ -28,7 +28,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.db import session_scope
+from core.db import write_scope
 from core.errors import NotAuthenticated
 from core.i18n import N_
 from core.people.accounts import find_session_user
@@ -66,7 +66,7 @@ def write_group(jobs: list[BeatJob]) -> None:
     """Store `jobs` in one transaction, each in a savepoint; answer each after the commit (its
     outcome or its own refusal), or fail them all with the commit's error."""
     try:
-        with session_scope() as session:
+        with write_scope() as session:
             results = store_group(
                 session, [(job.login_token, job.beat) for job in jobs], slow_path=write_beat
             )

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from core.api import CurrentUser, RowId, SessionDep
+from core.db import write_scope
 from core.errors import NotFound
 from core.i18n import N_
 from core.storage import get_store
@@ -28,10 +29,11 @@ upload_router = APIRouter(prefix="/api/terminal", tags=["terminal sync"])
 
 
 @upload_router.post("/records")
-def upload_records(body: BatchIn, device: CurrentDevice, session: SessionDep) -> BatchAck:
+def upload_records(body: BatchIn, device: CurrentDevice) -> BatchAck:
     """Store a batch of outbox records once each, project what it adds into group sessions
-    and credits, and acknowledge the high-water mark."""
-    return receive_batch(session=session, device=device, batch=body)
+    and credits, and acknowledge the high-water mark (after the commit)."""
+    with write_scope() as session:
+        return receive_batch(session=session, device=device, batch=body)
 
 
 def frame_url(site_id: int, frame_id: int) -> str:
