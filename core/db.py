@@ -178,7 +178,7 @@ def write_scope() -> Iterator[Session]:
             yield session
         return
     if not _SQLITE_WRITERS.acquire(timeout=SQLITE_BUSY_SECONDS):
-        raise TemporaryError(N_("The database is busy: try again in a moment."))
+        raise TemporaryError(N_("The server is busy: please try again in a moment."))
     try:
         with session_scope() as session:
             yield session
