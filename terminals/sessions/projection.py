@@ -54,11 +54,10 @@ def project_records(
     session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
     touched: set[str] = set()
     for record in records:
-        session_uuid = str(record.body.get("session_id") or "")
         if record.kind == "frame":
             keep_frame(session=session, store=store, record=record)
-        elif session_uuid:
-            touched.add(session_uuid)
+        elif record.session_uuid:
+            touched.add(record.session_uuid)
     # Ended sessions still waiting for earlier records: a batch that fills the gap may hold
     # none of their own records.
     touched |= set(

@@ -180,6 +180,7 @@ class NewRecord:
     kind: str
     body: dict[str, Any]
     clock_offset_seconds: float
+    session_uuid: str | None  # the group session the body names (SiteRecord.session_uuid)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,10 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
     for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
         flag = FUTURE if record.occurred_at > horizon else None
         flagged += flag is not None
-        stored.append(NewRecord(key, device.site_id, record.kind, record.body, offset))
+        session_uuid = _session_named(record.body)
+        stored.append(
+            NewRecord(key, device.site_id, record.kind, record.body, offset, session_uuid)
+        )
         rows.append(
             {
                 "uuid": key,
@@ -223,7 +227,7 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
                 "received_at": now,
                 "device_id": device.id,
                 "body": record.body,
-                "session_uuid": _session_named(record.body),
+                "session_uuid": session_uuid,
                 "digest": digest,
                 "clock_offset_seconds": offset,
                 "flag": flag,
