@@ -4,8 +4,8 @@ The common beat is an honest one that follows every stored beat of its session: 
 need only the session's running tally and the member's progress row. A group therefore:
 
 1. locks the sessions it touches (one UPDATE of their `last_beat_at`: the row locks on
-   PostgreSQL, the file's write lock on SQLite, taken before anything is read, so no other
-   writer can change what is read next);
+   PostgreSQL, in id order, the file's write lock on SQLite, taken before anything is read, so
+   no other writer can change what is read next);
 2. reads, one query each, the login sessions of its tokens, its playback sessions and the
    progress rows of their lessons (a session's `last_seq` is the highest sequence number stored
    for it, so a beat numbered above it is new: no beat needs looking up);
@@ -150,12 +150,21 @@ class BeatGroup:
         """Lock the group's sessions and read everything its beats need, a query per table."""
         jobs = list(jobs)
         session_ids = sorted({beat.session_id for _token, beat in jobs} - set(self.tallies))
-        if session_ids:  # sorted: two groups lock their rows in the same order
+        if session_ids:
+            # A no-op write: it only takes the locks. On PostgreSQL the sub-select takes them in
+            # id order, whatever order the plan visits the rows in, so two groups never wait for
+            # each other crosswise; on SQLite the write takes the file's lock.
+            in_order = (
+                select(SESSIONS.c.id)
+                .where(SESSIONS.c.id.in_(session_ids))
+                .order_by(SESSIONS.c.id)
+                .with_for_update()
+            )
             self.connection.execute(
                 update(SESSIONS)
-                .where(SESSIONS.c.id.in_(session_ids))
+                .where(SESSIONS.c.id.in_(in_order))
                 .values(last_beat_at=SESSIONS.c.last_beat_at)
-            )  # a no-op write: it only takes the locks
+            )
         self._load_logins({token for token, _beat in jobs} - set(self.logins))
         self._load_tallies(session_ids)
         self._load_progress()

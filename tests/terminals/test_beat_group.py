@@ -2,6 +2,7 @@
 the grouping; each beat is answered only after its group's commit; a failed commit fails every
 beat of the group and stores none; a refused beat does not spoil the others of its group."""
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.db import new_session
+from core.db import get_engine, new_session
 from core.errors import InvalidInput, NotAuthenticated
 from core.people.accounts import start_session as log_in
 from core.people.models import Role, User
@@ -226,3 +227,53 @@ def test_the_writer_thread_answers_concurrent_beats(grouped: tuple[str, Playback
         count = session.scalar(select(func.count()).where(PlaybackBeat.session_id == playback.id))
         row = session.get_one(PlaybackSession, playback.id)
     assert count == 10 and row.last_seq == 10 and row.credited_seconds > 0
+
+
+def test_a_group_locks_its_sessions_before_reading_and_in_id_order() -> None:
+    """Another transaction holds the lower session. On PostgreSQL the group waits for it without
+    holding the higher one (even when the plan visits the higher row first: physical order
+    reversed, sequential scan), so two groups cannot each hold what the other waits for; on
+    SQLite the group waits for the file's write lock. Once released, the group goes on."""
+    clean_user, grouped_user, lesson, token = world()
+    low, high = sorted(
+        (begin_as(clean_user, lesson, "login-token-of-the-test-browser"),
+         begin_as(grouped_user, lesson, token)),
+        key=lambda playback: playback.id,
+    )  # fmt: skip
+    postgres = get_engine().url.get_backend_name() == "postgresql"
+    with new_session() as holder:
+        if postgres:  # the lower row's newest version now lies after the higher one's
+            holder.execute(update(PlaybackSession).where(PlaybackSession.id == low.id).values(
+                last_beat_at=PlaybackSession.last_beat_at))  # fmt: skip
+            holder.commit()
+            holder.execute(select(PlaybackSession.id).where(
+                PlaybackSession.id == low.id).with_for_update())  # fmt: skip
+        else:
+            holder.execute(text("UPDATE playback_sessions SET id = id WHERE 0"))  # the write lock
+        finished = threading.Event()
+
+        def group() -> None:
+            with new_session() as session:
+                if postgres:
+                    session.execute(text("SET LOCAL enable_indexscan = off"))
+                    session.execute(text("SET LOCAL enable_bitmapscan = off"))
+                beats = [BeatInput(session_id=s.id, seq=1, clock=1.0, position=1.0, rate=1.0,
+                                   visible=True, intervals=[(0.0, 1.0)])
+                         for s in (high, low)]  # fmt: skip
+                store_group(session, [(token, beat) for beat in beats], write_beat, T0)
+                session.commit()
+            finished.set()
+
+        thread = threading.Thread(target=group)
+        thread.start()
+        try:
+            assert not finished.wait(1.0)  # waiting for the held lock
+            if postgres:
+                with new_session() as other:  # the higher session is not held by the group
+                    other.execute(select(PlaybackSession.id).where(
+                        PlaybackSession.id == high.id).with_for_update(nowait=True))  # fmt: skip
+                    other.rollback()
+        finally:
+            holder.rollback()
+            thread.join(30)
+    assert finished.is_set()
