@@ -5,7 +5,7 @@ unassigning content, by site, by org subtree or by tier."""
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.audit.service import record
@@ -95,8 +95,9 @@ def assigned_lessons(*, session: Session, site: Site) -> list[AssignedLesson]:
     return list(found.values())
 
 
-def _lessons_of(*, session: Session, assignment: SiteAssignment) -> list[Lesson]:
-    query = (
+def ready_lessons() -> Select[Lesson]:
+    """The lessons a site can hold: ready, and neither they nor their course deleted."""
+    return (
         select(Lesson)
         .join(Course, Course.id == Lesson.course_id)
         .where(
@@ -104,8 +105,11 @@ def _lessons_of(*, session: Session, assignment: SiteAssignment) -> list[Lesson]
             Lesson.deleted_at.is_(None),
             Course.deleted_at.is_(None),
         )
-        .order_by(Lesson.position, Lesson.id)
     )
+
+
+def _lessons_of(*, session: Session, assignment: SiteAssignment) -> list[Lesson]:
+    query = ready_lessons().order_by(Lesson.position, Lesson.id)
     if assignment.lesson_id is not None:
         query = query.where(Lesson.id == assignment.lesson_id)
     else:

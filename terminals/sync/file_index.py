@@ -2,21 +2,26 @@
 
 A rendition's files are its directory under `lessons/{id}/hls/{name}/` (playlist, init section,
 segments); the lesson's captions and poster go with every rendition. Digests are computed on
-first need (a manifest, or the `terminals.index_lesson` job) and kept in `lesson_files` with a
-stamp of the lesson version they belong to: a new transcode (a new `ready_at`) or a replaced
-caption makes them stale, and they are computed again.
+first need (a manifest, or the `terminals.index_lesson` job, asked for when content is assigned
+and, every few minutes, for assigned lessons transcoded again since) and kept in `lesson_files`
+with a stamp of the lesson version they belong to: a new transcode (a new `ready_at`) or a
+replaced caption makes them stale, and they are computed again.
 """
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.jobs.models import Job, JobStatus
 from core.storage import ObjectStore
 from courseware.models import Lesson, LessonCaption
+from terminals.sites.assignments import INDEX_LESSON_JOB, ready_lessons
+from terminals.sites.models import SiteAssignment
 from terminals.sync.models import LessonFile
 
 
@@ -145,3 +150,42 @@ def index_lesson(*, session: Session, store: ObjectStore, lesson: Lesson) -> int
             rendition_files(session=session, store=store, lesson=lesson, rendition=rendition)
         )
     return count
+
+
+def unindexed_lessons(*, session: Session) -> list[int]:
+    """Ready lessons that a live assignment reaches whose renditions are not indexed at their
+    current version (never, or before a new transcode), and that no index job waits for."""
+    live = select(SiteAssignment.lesson_id, SiteAssignment.course_id).where(
+        SiteAssignment.removed_at.is_(None)
+    )
+    lessons = session.scalars(
+        ready_lessons().where(
+            or_(
+                Lesson.id.in_(live.with_only_columns(SiteAssignment.lesson_id)),
+                Lesson.course_id.in_(live.with_only_columns(SiteAssignment.course_id)),
+            )
+        )
+    ).all()
+    stamps: dict[int, set[str]] = defaultdict(set)
+    for lesson_id, stamp in session.execute(
+        select(LessonFile.lesson_id, LessonFile.stamp)
+        .where(LessonFile.lesson_id.in_([lesson.id for lesson in lessons]))
+        .where(LessonFile.key.contains("/hls/"))
+        .distinct()
+    ):
+        stamps[lesson_id].add(stamp)
+    waiting = {
+        job.payload.get("lesson_id")
+        for job in session.scalars(
+            select(Job).where(
+                Job.kind == INDEX_LESSON_JOB, Job.status.in_([JobStatus.queued, JobStatus.running])
+            )
+        )
+    }
+    return [
+        lesson.id
+        for lesson in lessons
+        if lesson.renditions
+        and stamps[lesson.id] != {lesson_stamp(lesson)}
+        and lesson.id not in waiting
+    ]
