@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -150,6 +151,13 @@ def _session_factory() -> sessionmaker[Session]:
 def new_session() -> Session:
     """A new session on the configured database."""
     return _session_factory()()
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """An INSERT on `table` of the session's engine's dialect, the one that offers ON CONFLICT
+    (`on_conflict_do_update` / `on_conflict_do_nothing`) on both PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 @contextmanager

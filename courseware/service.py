@@ -7,12 +7,10 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.audit.service import record
-from core.db import utcnow
+from core.db import upsert, utcnow
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.i18n import N_
 from core.jobs import Progress
@@ -382,9 +380,7 @@ def save_position(*, session: Session, user: User, lesson: Lesson, seconds: floa
     so parallel first saves (two tabs, a retried request) never race on the unique index."""
     limit = lesson.duration or 0.0
     seconds = min(max(seconds, 0.0), limit)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(PlaybackPosition).values(
+    statement = upsert(session, PlaybackPosition).values(
         user_id=user.id, lesson_id=lesson.id, seconds=seconds, updated_at=utcnow()
     )
     session.execute(

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db import session_scope, utcnow
+from core.db import session_scope, upsert, utcnow
 from core.jobs.models import RecurringRun
 
 log = logging.getLogger(__name__)
@@ -88,12 +87,7 @@ def _claim(task: Recurring, now: datetime) -> bool:
 
 
 def _ensure_row(session: Session, name: str) -> None:
-    insert = (
-        postgresql.insert
-        if session.bind and session.bind.dialect.name == "postgresql"
-        else sqlite.insert
-    )
-    session.execute(insert(RecurringRun).values(name=name).on_conflict_do_nothing())
+    session.execute(upsert(session, RecurringRun).values(name=name).on_conflict_do_nothing())
 
 
 def _finish(name: str, *, error: str | None, due_again: datetime | None) -> None:

@@ -35,11 +35,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from core.audit.service import record
-from core.db import UTCDateTime, utcnow
+from core.db import UTCDateTime, upsert, utcnow
 from core.errors import InvalidInput, NotFound, TemporaryError
 from core.i18n import N_
 from core.people.models import LoginThrottle, User, UserSession
@@ -228,11 +227,6 @@ def device_nonce(token: str | None, login: str) -> str | None:
     return nonce if isinstance(nonce, str) else None
 
 
-def _upsert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(LoginThrottle)
-
-
 def _count_failure(
     *, session: Session, key: str, policy: ThrottlePolicy, now: datetime
 ) -> tuple[int, datetime | None]:
@@ -242,7 +236,7 @@ def _count_failure(
     stale = table.last_failure_at < literal(now - policy.window, UTCDateTime())
     at = literal(now, UTCDateTime())
     statement = (
-        _upsert(session)
+        upsert(session, LoginThrottle)
         .values(key=key, failures=1, first_failure_at=now, last_failure_at=now)
         .on_conflict_do_update(
             index_elements=[table.key],

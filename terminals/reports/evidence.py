@@ -5,24 +5,35 @@ This is the one place the report cards read site activity from: when typed group
 interval tables exist, only these functions change. Days are local (UTC+8). Minutes are merged
 per day, so two players running at once count once; records flagged as from the future are
 not trusted and left out; record times are corrected by the agent's measured clock offset.
+
+What the records say of a day is kept per site and day (site_day_figures) and made again only
+when a record arrives for that day or a neighbour (terminals.sync notes every stored record's
+day, SiteRecordDay): a month's cards then read a row per site and day instead of every record,
+and the running month costs little more than a closed one. A report that meets stale days
+makes them (and keeps them); the reports' ten-minute task does so first, for all sites.
 """
 
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, case, cast, func, null, select
 from sqlalchemy.orm import Session
 
+from core.db import upsert
 from core.localtime import day_start, local_date
 from terminals.reports.compliance import SiteMonth
+from terminals.reports.models import SiteDayFigures
 from terminals.sites.models import Site
-from terminals.sync.models import SiteHeartbeat, SiteRecord
+from terminals.sync.models import SiteHeartbeat, SiteRecord, SiteRecordDay
 
 # An interval longer than this is not believed (an agent's clock jump or a corrupt record).
 LONGEST_INTERVAL = timedelta(hours=12)
+ONE_DAY = timedelta(days=1)
+Chunked = TypeVar("Chunked")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -71,14 +82,22 @@ def _merged_minutes(spans: Iterable[tuple[datetime, datetime]]) -> dict[date, fl
     return dict(minutes)
 
 
+@dataclass
+class DayFigures:
+    """A site's day as its records tell it: minutes played (merged) and sessions started."""
+
+    minutes: float = 0.0
+    sessions: set[str] = field(default_factory=set)
+
+
 def site_months(
     session: Session, site_ids: Sequence[int], year: int, month: int
 ) -> dict[int, SiteMonth]:
     """Each site's month (sites with no activity get an empty month)."""
-    first, after = month_bounds(year, month)
-    open_days: dict[int, set[date]] = defaultdict(set)
     if not site_ids:
         return {}
+    first, after = month_bounds(year, month)
+    open_days: dict[int, set[date]] = defaultdict(set)
     for column in (SiteHeartbeat.received_at, SiteHeartbeat.powered_on_at):
         day = _local_day(session, column)
         rows = session.execute(
@@ -94,55 +113,156 @@ def site_months(
         )
         for site_id, seen in rows:
             open_days[site_id].add(_as_date(seen))
-    spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    sessions: dict[int, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(
-            SiteRecord.site_id,
-            SiteRecord.kind,
-            SiteRecord.body,
-            SiteRecord.clock_offset_seconds,
-        ).where(
-            SiteRecord.site_id.in_(site_ids),
-            SiteRecord.kind.in_(("session", "interval")),
-            SiteRecord.occurred_at >= first - timedelta(days=1),
-            SiteRecord.occurred_at < after + timedelta(days=1),
-            SiteRecord.flag.is_(None),
-        )
-    )
-    for site_id, kind, body, offset in rows:
-        if kind == "session":
-            at = _moment(body.get("at"), offset)
-            if at is None or not first <= at < after or body.get("event") != "started":
-                continue
-            sessions[site_id].add(str(body.get("session_id")))
-            open_days[site_id].add(local_date(at))
-            continue
-        start = _moment(body.get("started_at"), offset)
-        try:
-            played = (float(body["media_end"]) - float(body["media_start"])) / float(
-                body.get("rate") or 1.0
-            )
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
-            continue
-        if start is None or played <= 0:
-            continue
-        end = start + min(timedelta(seconds=played), LONGEST_INTERVAL)
-        start, end = max(start, first), min(end, after)
-        if start < end:
-            spans[site_id].append((start, end))
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    figures = day_figures(session, site_ids, date(year, month, 1), last)
     months = {}
     for site_id in site_ids:
-        minutes = _merged_minutes(spans[site_id])
-        days = open_days[site_id] | {day for day, played in minutes.items() if played > 0}
+        days = figures.get(site_id, {})
+        minutes = {day: f.minutes for day, f in days.items() if f.minutes > 0}
+        started = {day for day, f in days.items() if f.sessions}
         months[site_id] = SiteMonth(
             year=year,
             month=month,
             minutes_by_day=minutes,
-            group_sessions=len(sessions[site_id]),
-            open_days=frozenset(day for day in days if (day.year, day.month) == (year, month)),
+            group_sessions=len(set().union(*(f.sessions for f in days.values()))),
+            open_days=frozenset(open_days[site_id] | started | set(minutes)),
         )
     return months
+
+
+def day_figures(
+    session: Session, site_ids: Sequence[int], first: date, last: date
+) -> dict[int, dict[date, DayFigures]]:
+    """The figures of each site's days from `first` to `last` that have records near them (the
+    others have none): those kept in site_day_figures while their records are unchanged, the
+    rest made from the records now, and kept."""
+    # A day's figures are made from the records of the day and its neighbours (an interval may
+    # cross midnight): their counters, added up, say which records the figures were made from.
+    sources: dict[tuple[int, date], int] = defaultdict(int)
+    for site_id, day, revision in session.execute(
+        select(SiteRecordDay.site_id, SiteRecordDay.day, SiteRecordDay.revision).where(
+            SiteRecordDay.site_id.in_(site_ids),
+            SiteRecordDay.day >= first - ONE_DAY,
+            SiteRecordDay.day <= last + ONE_DAY,
+        )
+    ).all():
+        for near in (day - ONE_DAY, day, day + ONE_DAY):
+            if first <= near <= last:
+                sources[site_id, near] += revision
+    figures: dict[int, dict[date, DayFigures]] = defaultdict(dict)
+    kept = SiteDayFigures.__table__.c
+    for site_id, day, minutes, sessions, source in session.execute(
+        select(
+            kept.site_id,
+            kept.day,
+            kept.minutes,
+            case((kept.started > 0, kept.sessions), else_=null()),
+            kept.source,
+        ).where(kept.site_id.in_(site_ids), kept.day >= first, kept.day <= last)
+    ).all():
+        if sources.get((site_id, day)) == source:
+            figures[site_id][day] = DayFigures(minutes, set(sessions or ()))
+    stale: dict[int, list[date]] = defaultdict(list)
+    for site_id, day in sources:
+        if day not in figures[site_id]:
+            stale[site_id].append(day)
+    if stale:
+        made = _from_records(session, stale)
+        rows = [
+            {
+                "site_id": site_id,
+                "day": day,
+                "minutes": made[site_id][day].minutes,
+                "started": len(made[site_id][day].sessions),
+                "sessions": sorted(made[site_id][day].sessions),
+                "source": sources[site_id, day],
+            }
+            for site_id, days in stale.items()
+            for day in days
+        ]
+        statement = upsert(session, SiteDayFigures)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[SiteDayFigures.site_id, SiteDayFigures.day],
+                set_={
+                    "minutes": statement.excluded.minutes,
+                    "started": statement.excluded.started,
+                    "sessions": statement.excluded.sessions,
+                    "source": statement.excluded.source,
+                },
+            ),
+            rows,
+        )
+        for site_id, days in stale.items():
+            for day in days:
+                figures[site_id][day] = made[site_id][day]
+    return figures
+
+
+def _from_records(
+    session: Session, wanted: dict[int, list[date]]
+) -> dict[int, dict[date, DayFigures]]:
+    """Figures of the wanted days of each site, made from the records that can bear on them:
+    those whose time lies within a day of the days (an interval is believed for at most
+    LONGEST_INTERVAL), read in one query per stretch of days."""
+    by_stretch: dict[tuple[date, date], list[int]] = defaultdict(list)
+    for site_id, wanted_days in wanted.items():
+        by_stretch[min(wanted_days), max(wanted_days)].append(site_id)
+    made: dict[int, dict[date, DayFigures]] = {}
+    for (first_day, last_day), site_ids in by_stretch.items():
+        first, after = day_start(first_day), day_start(last_day + ONE_DAY)
+        spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+        days: dict[int, dict[date, DayFigures]] = defaultdict(lambda: defaultdict(DayFigures))
+        for chunk in _chunks(site_ids):
+            rows = session.execute(
+                select(
+                    SiteRecord.site_id,
+                    SiteRecord.kind,
+                    SiteRecord.body,
+                    SiteRecord.clock_offset_seconds,
+                ).where(
+                    SiteRecord.site_id.in_(chunk),
+                    SiteRecord.kind.in_(("session", "interval")),
+                    SiteRecord.occurred_at >= first - ONE_DAY,
+                    SiteRecord.occurred_at < after + ONE_DAY,
+                    SiteRecord.flag.is_(None),
+                )
+            )
+            for site_id, kind, body, offset in rows:
+                if kind == "session":
+                    at = _moment(body.get("at"), offset)
+                    if at is not None and first <= at < after and body.get("event") == "started":
+                        days[site_id][local_date(at)].sessions.add(str(body.get("session_id")))
+                elif (span := _span(body, offset, first, after)) is not None:
+                    spans[site_id].append(span)
+        for site_id in site_ids:
+            for day, minutes in _merged_minutes(spans[site_id]).items():
+                days[site_id][day].minutes = minutes
+            made[site_id] = {day: days[site_id][day] for day in wanted[site_id]}
+    return made
+
+
+def _span(
+    body: dict[str, Any], offset: float, first: datetime, after: datetime
+) -> tuple[datetime, datetime] | None:
+    """The wall time an interval record says was played, within [first, after)."""
+    start = _moment(body.get("started_at"), offset)
+    try:
+        played = (float(body["media_end"]) - float(body["media_start"])) / float(
+            body.get("rate") or 1.0
+        )
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if start is None or played <= 0:
+        return None
+    end = start + min(timedelta(seconds=played), LONGEST_INTERVAL)
+    start, end = max(start, first), min(end, after)
+    return (start, end) if start < end else None
+
+
+def _chunks(items: list[Chunked], size: int = 1000) -> Iterable[list[Chunked]]:
+    for offset in range(0, len(items), size):
+        yield items[offset : offset + size]
 
 
 def site_month(session: Session, site: Site, year: int, month: int) -> SiteMonth:

@@ -1,10 +1,12 @@
 """What the reports keep: each site's report card for a month that is over, stored once so the
-month's report, rankings and escalation read one row per site instead of the month's records."""
+month's report, rankings and escalation read one row per site instead of the month's records;
+and each site's figures per day, so the running month's cards add up days instead of reading
+every record of the month."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -36,3 +38,24 @@ class SiteReportCard(Base):
     # Which levels were told of a shortfall (["site", "township"]), empty when none was.
     escalated_to: Mapped[list[str]] = mapped_column(JSON, default=list)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SiteDayFigures(Base):
+    """What a site's records say of one local day: minutes of courseware played (merged) and the
+    group sessions started. Made from the records that can bear on the day (those within a day
+    of it, terminals.reports.evidence); `source` is the sum of those days' counters
+    (terminals.sync SiteRecordDay) when the figures were made: once a record arrives for one of
+    them, the sum differs and the figures are made again."""
+
+    __tablename__ = "site_day_figures"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    minutes: Mapped[float] = mapped_column(default=0.0)
+    # The sessions started: how many, and their ids (read only when there are some, as a month
+    # counts each session once).
+    started: Mapped[int] = mapped_column(default=0)
+    sessions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[int] = mapped_column(BigInteger)

@@ -1,10 +1,11 @@
 """What the sync protocol keeps: heartbeats, the size and digest of every file a site downloads,
-the records agents upload (each stored once), and how far each agent's records are stored."""
+the records agents upload (each stored once), the days they fall on, and how far each agent's
+records are stored."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CleanString, UTCDateTime, utcnow
@@ -83,6 +84,21 @@ class SiteRecord(Base):
     clock_offset_seconds: Mapped[float] = mapped_column(default=0.0)
     # "future" when occurred_at lay beyond the allowed clock skew on arrival: stored, not trusted.
     flag: Mapped[str | None] = mapped_column(CleanString(20))
+
+
+class SiteRecordDay(Base):
+    """A local day (UTC+8) on which stored records of a site fall, by `occurred_at`, with a
+    counter that every batch adding records to the day moves on. Figures made from a day's
+    records (the reports' daily rollup) keep the counters they were made from: once a late or
+    new record moves one, they are stale."""
+
+    __tablename__ = "site_record_days"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
 class AgentMark(Base):

@@ -16,6 +16,7 @@ sending, so readers (the credit rules) can correct or distrust its times.
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -25,14 +26,15 @@ from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import upsert, utcnow
 from core.errors import TemporaryError
 from core.i18n import N_
+from core.localtime import local_date
 from core.settings import get_settings
 from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
-from terminals.sync.models import AgentMark, SiteRecord
+from terminals.sync.models import AgentMark, SiteRecord, SiteRecordDay
 from terminals.sync.schemas import RECORD_BODIES, BatchAck, BatchIn, HeartbeatBody, RecordIn
 
 FUTURE = "future"
@@ -240,6 +242,9 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
         raise TemporaryError(
             N_("Another upload of the same records is being stored: send the batch again.")
         ) from exc
+    touch_days(
+        session=session, site_id=device.site_id, moments=[r.occurred_at for r, _ in fresh.values()]
+    )
     for record, _digest in sorted(fresh.values(), key=lambda item: item[0].seq):
         if record.kind == "heartbeat":
             record_heartbeat(
@@ -258,6 +263,23 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
         flagged=flagged,
     )
     return StoredBatch(ack, stored)
+
+
+def touch_days(*, session: Session, site_id: int, moments: Iterable[datetime]) -> None:
+    """Move on the counters of the site's local days on which records at `moments` fall (one
+    statement, whatever the count)."""
+    days = sorted({local_date(moment) for moment in moments})
+    if not days:
+        return
+    statement = upsert(session, SiteRecordDay).values(
+        [{"site_id": site_id, "day": day, "revision": 1} for day in days]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SiteRecordDay.site_id, SiteRecordDay.day],
+            set_={"revision": SiteRecordDay.revision + 1},
+        )
+    )
 
 
 def _session_named(body: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ from core.people.models import Role, User
 from terminals.sites.models import Site, SiteStatus
 from terminals.sites.staff import grant_site_admin
 from terminals.sync.models import SiteHeartbeat, SiteRecord
+from terminals.sync.records import touch_days
 from tests.factories import Tree, make_callers, make_tree, make_user
 
 _SEQ = count(1)
@@ -65,6 +66,7 @@ def record(session: Session, site: Site, kind: str, at: datetime, body: dict[str
             digest="0" * 64,
         )
     )
+    touch_days(session=session, site_id=site.id, moments=[at])  # as storing a batch does
 
 
 def played(session: Session, site: Site, start: datetime, minutes: float) -> None:
