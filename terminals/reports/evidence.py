@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Date, case, cast, func, null, select
 from sqlalchemy.orm import Session
@@ -33,7 +33,6 @@ from terminals.sync.models import SiteHeartbeat, SiteRecord, SiteRecordDay
 # An interval longer than this is not believed (an agent's clock jump or a corrupt record).
 LONGEST_INTERVAL = timedelta(hours=12)
 ONE_DAY = timedelta(days=1)
-Chunked = TypeVar("Chunked")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -260,9 +259,9 @@ def _span(
     return (start, end) if start < end else None
 
 
-def _chunks(items: list[Chunked], size: int = 1000) -> Iterable[list[Chunked]]:
-    for offset in range(0, len(items), size):
-        yield items[offset : offset + size]
+def _chunks(site_ids: list[int], size: int = 1000) -> Iterable[list[int]]:
+    for offset in range(0, len(site_ids), size):
+        yield site_ids[offset : offset + size]
 
 
 def site_month(session: Session, site: Site, year: int, month: int) -> SiteMonth:

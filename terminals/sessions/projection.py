@@ -12,10 +12,10 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -27,13 +27,12 @@ from terminals.sessions.awards import award_session
 from terminals.sessions.models import GroupSession, SessionAttendance, SessionLesson, SiteFrame
 from terminals.sessions.timeline import Evidence, SessionFacts, build_session, corrected
 from terminals.sites.models import Site
-from terminals.sync.models import AgentMark, SiteRecord
-from terminals.sync.records import NewRecord
+from terminals.sync.models import AgentMark
+from terminals.sync.records import RECORDS, NewRecord
 from terminals.sync.schemas import FrameBody
 
 SESSION_KINDS = ("session", "attendance", "interval")
 PROJECTED_KINDS = (*SESSION_KINDS, "frame")
-RECORDS = cast(Table, SiteRecord.__table__)
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 

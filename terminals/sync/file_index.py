@@ -155,14 +155,12 @@ def index_lesson(*, session: Session, store: ObjectStore, lesson: Lesson) -> int
 def unindexed_lessons(*, session: Session) -> list[int]:
     """Ready lessons that a live assignment reaches whose renditions are not indexed at their
     current version (never, or before a new transcode), and that no index job waits for."""
-    live = select(SiteAssignment.lesson_id, SiteAssignment.course_id).where(
-        SiteAssignment.removed_at.is_(None)
-    )
+    live = SiteAssignment.removed_at.is_(None)
     lessons = session.scalars(
         ready_lessons().where(
             or_(
-                Lesson.id.in_(live.with_only_columns(SiteAssignment.lesson_id)),
-                Lesson.course_id.in_(live.with_only_columns(SiteAssignment.course_id)),
+                Lesson.id.in_(select(SiteAssignment.lesson_id).where(live)),
+                Lesson.course_id.in_(select(SiteAssignment.course_id).where(live)),
             )
         )
     ).all()
