@@ -187,6 +187,8 @@ def bulk_insert_records_rate(rows: int, lesson_id: int) -> float:
     from core.db import session_scope, utcnow
     from terminals.sites.models import SiteDevice
     from terminals.sync.models import SiteRecord
+    from terminals.sync.records import typed_columns
+    from terminals.sync.schemas import IntervalBody
 
     with session_scope() as session:
         device = session.scalars(select(SiteDevice).limit(1)).one()
@@ -209,6 +211,7 @@ def bulk_insert_records_rate(rows: int, lesson_id: int) -> float:
                 "digest": "0" * 64,
                 "clock_offset_seconds": 0.0,
                 "flag": None,
+                **typed_columns(IntervalBody.model_validate(record["body"])),
             }
         )
     started = time.perf_counter()

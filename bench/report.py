@@ -172,14 +172,15 @@ def build(members: int, sites: int, records: int) -> dict[str, float]:
         session.execute(
             text(
                 "INSERT INTO site_records (uuid, site_id, agent_id, seq, kind, occurred_at,"
-                " received_at, body, digest, clock_offset_seconds)"
+                " received_at, body, digest, clock_offset_seconds, lesson_id, media_start,"
+                " media_end, rate, wall_start)"
                 " SELECT md5('r' || g)::uuid::text, s.first + (g % :sites), 'agent',"
                 " g, 'interval', r.start + r.minutes * interval '1 minute', now(),"
                 " json_build_object('session_id', md5('s' || (g / 4))::uuid, 'lesson_id', 1,"
                 "  'media_start', 0, 'media_end', r.minutes * 60,"
                 "  'started_at', replace((r.start AT TIME ZONE 'Asia/Shanghai')::text, ' ', 'T')"
                 "   || '+08:00', 'rate', 1),"
-                " '', 0"
+                " '', 0, 1, 0, r.minutes * 60, 1, extract(epoch FROM r.start)"
                 " FROM generate_series(1, :records) g"
                 " CROSS JOIN (SELECT min(id) AS first FROM sites) s"
                 " CROSS JOIN LATERAL (SELECT"

@@ -19,6 +19,8 @@ from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
@@ -37,6 +39,7 @@ CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def in_session(work: Callable[[Session], T]) -> T:
@@ -131,3 +134,21 @@ async def verify_csrf(request: Request) -> None:
         or not secrets.compare_digest(str(expected).encode(), sent.encode())
     ):
         raise PermissionDenied(N_("The form has expired: reload the page and try again."))
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as `model`, parsed by Pydantic straight from the bytes (for an
+    upload of hundreds of records, several times faster than FastAPI's decoding the JSON and
+    then validating the objects); invalid, the same 422 as FastAPI's own check gives."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def json_body_schema(model: type[BaseModel], *also: str) -> dict[str, object]:
+    """`openapi_extra` that documents a route's body read by `json_body` (which the route's
+    signature does not show): `model` as JSON, and as each of the media types `also` names."""
+    content: dict[str, object] = {"application/json": {"schema": model.model_json_schema()}}
+    content.update({media_type: {"schema": {"type": "string"}} for media_type in also})
+    return {"requestBody": {"required": True, "content": content}}

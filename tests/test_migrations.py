@@ -1,6 +1,7 @@
 """Migrations: the models and the migrations describe the same schema (`alembic check`), and an
 old database with content in it upgrades without losing any, on the engine under test."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,3 +78,62 @@ def test_an_old_database_with_content_upgrades_keeping_it(scratch_url: str) -> N
         assert connection.execute(text("SELECT seconds FROM playback_positions")).scalar() == 30
         assert connection.execute(text("SELECT active FROM organisations")).scalar()
     engine.dispose()
+
+
+def test_intervals_stored_before_get_their_typed_columns(scratch_url: str) -> None:
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0017_day_figures")
+    engine = create_engine(scratch_url)
+    started = datetime(2026, 11, 5, 1, 0, 0, 250000, tzinfo=UTC)
+    interval = {
+        "session_id": "6f1c1f62-3a43-4b4a-9d1e-2f7c6c0d0a01",
+        "lesson_id": 7,
+        "media_start": 30,
+        "media_end": 40.5,
+        "started_at": "2026-11-05T09:00:00.250+08:00",
+    }
+    session = {"session_id": interval["session_id"], "event": "started", "at": "2026-11-05T09:00"}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organisations (id, name, kind, path, created_at)"
+                " VALUES (1, '支部', 'branch', '/1/', :now)"
+            ),
+            {"now": started},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO sites (id, code, name, org_id, tier, status, build_mode, equipment,"
+                " contacts, photos, download_windows, created_at) VALUES (1, '500101001001',"
+                " '一村', 1, 'basic', 'active', 'broadband', '[]', '[]', '[]', '[]', :now)"
+            ),
+            {"now": started},
+        )
+        for seq, (kind, body) in enumerate((("interval", interval), ("session", session)), 1):
+            connection.execute(
+                text(
+                    "INSERT INTO site_records (uuid, site_id, agent_id, seq, kind, occurred_at,"
+                    " received_at, body, digest, clock_offset_seconds) VALUES (:uuid, 1, 'a',"
+                    " :seq, :kind, :now, :now, :body, '', 0)"
+                ),
+                {
+                    "uuid": f"00000000-0000-4000-8000-00000000000{seq}",
+                    "seq": seq,
+                    "kind": kind,
+                    "now": started,
+                    "body": json.dumps(body),
+                },
+            )
+    upgrade_database(scratch_url)
+    with engine.connect() as connection:
+        typed = connection.execute(
+            text(
+                "SELECT kind, lesson_id, media_start, media_end, rate, wall_start"
+                " FROM site_records ORDER BY seq"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in typed] == [
+        ("interval", 7, 30.0, 40.5, 1.0, started.timestamp()),
+        ("session", None, None, None, None, None),
+    ]

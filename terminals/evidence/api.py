@@ -14,14 +14,20 @@ FastAPI's routing and dependency handling cost more per beat than storing it doe
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.api import SESSION_TOKEN, CurrentUser, SessionDep, verify_csrf
+from core.api import (
+    SESSION_TOKEN,
+    CurrentUser,
+    SessionDep,
+    json_body,
+    json_body_schema,
+    verify_csrf,
+)
 from core.db import utcnow
 from core.errors import NotAuthenticated, PermissionDenied, PlatformError
 from core.i18n import N_, error_text
@@ -88,25 +94,14 @@ async def beat_body(request: Request) -> BeatIn:
     """The beat in the body, whatever content type sendBeacon gave it (after the same-site
     check, before any database work)."""
     _same_site(request)
-    try:
-        return BeatIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    return await json_body(request, BeatIn)
 
 
 @router.post(
     BEATS_PATH.removeprefix(router.prefix),
     response_model=BeatRead,
     responses={409: {"description": "the playback session has ended; the beat earns nothing"}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": BeatIn.model_json_schema()},
-                "text/plain": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=json_body_schema(BeatIn, "text/plain"),
 )
 async def beats_record(body: Annotated[BeatIn, Depends(beat_body)], request: Request) -> Any:
     """Take one beat (JSON, sent as application/json or as sendBeacon's text/plain): stored

@@ -1,10 +1,11 @@
 """A site's month gathered from what the sync stores: heartbeats (days open, power-on) and the
 agent's uploaded records of kind session and interval (group sessions held, minutes played).
 
-This is the one place the report cards read site activity from: when typed group-session and
-interval tables exist, only these functions change. Days are local (UTC+8). Minutes are merged
-per day, so two players running at once count once; records flagged as from the future are
-not trusted and left out; record times are corrected by the agent's measured clock offset.
+This is the one place the report cards read site activity from: interval records through the
+columns intake types them into, session records through their bodies. Days are local (UTC+8).
+Minutes are merged per day, so two players running at once count once; records flagged as from
+the future are not trusted and left out; record times are corrected by the agent's measured
+clock offset.
 
 What the records say of a day is kept per site and day (site_day_figures) and made again only
 when a record arrives for that day or a neighbour (terminals.sync notes every stored record's
@@ -17,7 +18,7 @@ import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, case, cast, func, null, select
@@ -213,26 +214,34 @@ def _from_records(
         spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
         days: dict[int, dict[date, DayFigures]] = defaultdict(lambda: defaultdict(DayFigures))
         for chunk in _chunks(site_ids):
-            rows = session.execute(
-                select(
-                    SiteRecord.site_id,
-                    SiteRecord.kind,
-                    SiteRecord.body,
-                    SiteRecord.clock_offset_seconds,
-                ).where(
-                    SiteRecord.site_id.in_(chunk),
-                    SiteRecord.kind.in_(("session", "interval")),
-                    SiteRecord.occurred_at >= first - ONE_DAY,
-                    SiteRecord.occurred_at < after + ONE_DAY,
-                    SiteRecord.flag.is_(None),
+            near = (
+                SiteRecord.site_id.in_(chunk),
+                SiteRecord.occurred_at >= first - ONE_DAY,
+                SiteRecord.occurred_at < after + ONE_DAY,
+                SiteRecord.flag.is_(None),
+            )
+            started = session.execute(
+                select(SiteRecord.site_id, SiteRecord.body, SiteRecord.clock_offset_seconds).where(
+                    *near, SiteRecord.kind == "session"
                 )
             )
-            for site_id, kind, body, offset in rows:
-                if kind == "session":
-                    at = _moment(body.get("at"), offset)
-                    if at is not None and first <= at < after and body.get("event") == "started":
-                        days[site_id][local_date(at)].sessions.add(str(body.get("session_id")))
-                elif (span := _span(body, offset, first, after)) is not None:
+            for site_id, body, offset in started:
+                at = _moment(body.get("at"), offset)
+                if at is not None and first <= at < after and body.get("event") == "started":
+                    days[site_id][local_date(at)].sessions.add(str(body.get("session_id")))
+            intervals = session.execute(
+                select(
+                    SiteRecord.site_id,
+                    SiteRecord.wall_start,
+                    SiteRecord.media_start,
+                    SiteRecord.media_end,
+                    SiteRecord.rate,
+                    SiteRecord.clock_offset_seconds,
+                ).where(*near, SiteRecord.kind == "interval")
+            )
+            for site_id, wall_start, media_start, media_end, rate, offset in intervals:
+                span = _span(wall_start, media_start, media_end, rate, offset, first, after)
+                if span is not None:
                     spans[site_id].append(span)
         for site_id in site_ids:
             for day, minutes in _merged_minutes(spans[site_id]).items():
@@ -242,18 +251,21 @@ def _from_records(
 
 
 def _span(
-    body: dict[str, Any], offset: float, first: datetime, after: datetime
+    wall_start: float | None,
+    media_start: float | None,
+    media_end: float | None,
+    rate: float | None,
+    offset: float,
+    first: datetime,
+    after: datetime,
 ) -> tuple[datetime, datetime] | None:
     """The wall time an interval record says was played, within [first, after)."""
-    start = _moment(body.get("started_at"), offset)
-    try:
-        played = (float(body["media_end"]) - float(body["media_start"])) / float(
-            body.get("rate") or 1.0
-        )
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+    if wall_start is None or media_start is None or media_end is None or not rate:
         return None
-    if start is None or played <= 0:
+    played = (media_end - media_start) / rate
+    if played <= 0:
         return None
+    start = datetime.fromtimestamp(wall_start + offset, UTC)
     end = start + min(timedelta(seconds=played), LONGEST_INTERVAL)
     start, end = max(start, first), min(end, after)
     return (start, end) if start < end else None

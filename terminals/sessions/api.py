@@ -2,10 +2,12 @@
 (roll calls, playback log, frames), and the frames' pictures. Readable by those who can see the
 site (its org admins and its site administrators); a device token is not a user and gets 401."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from core.api import CurrentUser, RowId, SessionDep
+from core.api import CurrentUser, RowId, SessionDep, json_body, json_body_schema
 from core.db import write_scope
 from core.errors import NotFound
 from core.i18n import N_
@@ -28,8 +30,15 @@ router = APIRouter(tags=["site evidence"])
 upload_router = APIRouter(prefix="/api/terminal", tags=["terminal sync"])
 
 
-@upload_router.post("/records")
-def upload_records(body: BatchIn, device: CurrentDevice) -> BatchAck:
+async def batch_body(request: Request) -> BatchIn:
+    """The uploaded batch (up to sync_max_batch_records records), parsed from the bytes."""
+    return await json_body(request, BatchIn)
+
+
+@upload_router.post("/records", openapi_extra=json_body_schema(BatchIn))
+def upload_records(
+    device: CurrentDevice, body: Annotated[BatchIn, Depends(batch_body)]
+) -> BatchAck:
     """Store a batch of outbox records once each, project what it adds into group sessions
     and credits, and acknowledge the high-water mark (after the commit)."""
     with write_scope() as session:

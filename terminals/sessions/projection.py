@@ -10,7 +10,7 @@ interval records (frames are handled once each, when stored).
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from core.storage import ObjectStore
 from courseware.models import Lesson
 from terminals.sessions.awards import award_session
 from terminals.sessions.models import GroupSession, SessionAttendance, SessionLesson, SiteFrame
-from terminals.sessions.timeline import Evidence, SessionFacts, build_session, corrected
+from terminals.sessions.timeline import Evidence, Play, SessionFacts, build_session, corrected
 from terminals.sites.models import Site
 from terminals.sync.models import AgentMark
 from terminals.sync.records import RECORDS, NewRecord
@@ -126,14 +126,26 @@ def rebuild_session(*, session: Session, site_id: int, session_uuid: str) -> Gro
     """Rebuild one session's rows from all its stored records, then award its credits."""
     settings = get_settings()
     c = RECORDS.c
-    rows: Sequence[Any] = session.execute(
+    of_session = (c.site_id == site_id, c.session_uuid == session_uuid)
+    marks: Sequence[Any] = session.execute(
         select(
             c.uuid, c.kind, c.body, c.received_at, c.clock_offset_seconds, c.agent_id, c.seq
-        ).where(c.site_id == site_id, c.session_uuid == session_uuid, c.kind.in_(SESSION_KINDS))
+        ).where(*of_session, c.kind.in_(("session", "attendance")))
     ).all()
-    rows, complete = _evidence_of(session, site_id, rows)
+    plays: Sequence[Any] = session.execute(
+        select(
+            c.uuid, c.lesson_id, c.media_start, c.media_end, c.rate, c.wall_start,
+            c.received_at, c.clock_offset_seconds, c.agent_id, c.seq,
+        ).where(*of_session, c.kind == "interval")
+    ).all()  # fmt: skip
+    last_counted, complete = _end_of_evidence(session, site_id, marks)
     facts = build_session(
-        [Evidence(r.uuid, r.kind, r.body, r.received_at, r.clock_offset_seconds) for r in rows],
+        [
+            Evidence(r.uuid, r.kind, r.body, r.received_at, r.clock_offset_seconds)
+            for r in marks
+            if last_counted(r)
+        ],
+        [Play._make(r[:8]) for r in plays if last_counted(r)],
         skew_seconds=settings.sync_max_clock_skew_seconds,
         max_rate=settings.credit_max_rate,
         threshold=settings.site_presence_threshold,
@@ -150,18 +162,23 @@ def rebuild_session(*, session: Session, site_id: int, session_uuid: str) -> Gro
     return group
 
 
-def _evidence_of(session: Session, site_id: int, rows: Sequence[Any]) -> tuple[list[Any], bool]:
-    """The records (rows of rebuild_session's query) that count for a session, and whether they
-    are all stored. Once the session has ended, records its agent wrote after the "ended" record
-    no longer count, and the evidence is whole when the agent's high-water mark has reached
-    that record."""
-    ended = [r for r in rows if r.kind == "session" and r.body.get("event") == "ended"]
+def _end_of_evidence(
+    session: Session, site_id: int, marks: Sequence[Any]
+) -> tuple[Callable[[Any], bool], bool]:
+    """Which of a session's records count (a test on a row with `agent_id` and `seq`), and
+    whether they are all stored, from its session and attendance records. Once the session has
+    ended, records its agent wrote after the "ended" record no longer count, and the evidence
+    is whole when the agent's high-water mark has reached that record."""
+    ended = [r for r in marks if r.kind == "session" and r.body.get("event") == "ended"]
     if not ended:
-        return list(rows), False
+        return (lambda _row: True), False
     last = max(ended, key=lambda r: (r.seq, r.uuid))
-    kept = [r for r in rows if r.agent_id != last.agent_id or r.seq <= last.seq]
     mark = session.get(AgentMark, (site_id, last.agent_id))
-    return kept, mark is not None and mark.high_water >= last.seq
+
+    def counts(row: Any) -> bool:
+        return bool(row.agent_id != last.agent_id or row.seq <= last.seq)
+
+    return counts, mark is not None and mark.high_water >= last.seq
 
 
 def _apply(session: Session, group: GroupSession, facts: SessionFacts) -> None:

@@ -25,13 +25,13 @@ the played time.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from terminals.evidence.intervals import Interval, merge_intervals, total_length
-from terminals.sync.schemas import AttendanceBody, IntervalBody, SessionBody
+from terminals.sync.schemas import AttendanceBody, SessionBody
 
 OFFSET_NOISE = 5.0  # seconds
 EPSILON = 1e-6
@@ -39,13 +39,31 @@ EPSILON = 1e-6
 
 @dataclass(frozen=True)
 class Evidence:
-    """One stored record as the rules see it."""
+    """One stored session or attendance record as the rules see it."""
 
     uuid: str
     kind: str
     body: dict[str, Any]
     received_at: datetime
     offset: float
+
+
+class Play(NamedTuple):
+    """One stored interval record as the rules see it: its body's fields, as intake typed them
+    into columns (a row without them is distrusted)."""
+
+    uuid: str
+    lesson_id: int | None
+    media_start: float | None
+    media_end: float | None
+    rate: float | None
+    wall_start: float | None  # POSIX seconds, the agent's clock
+    received_at: datetime
+    offset: float
+
+
+# A play whose time is believed: (corrected start, uuid, lesson, media start, media end, rate).
+Believed = tuple[float, str, int, float, float, float]
 
 
 @dataclass
@@ -96,45 +114,54 @@ def plausible(moment: datetime, evidence: Evidence, skew_seconds: float) -> bool
 
 
 def build_session(
-    records: Iterable[Evidence], *, skew_seconds: float, max_rate: float, threshold: float
+    records: Iterable[Evidence],
+    plays: Iterable[Play],
+    *,
+    skew_seconds: float,
+    max_rate: float,
+    threshold: float,
 ) -> SessionFacts:
-    """The facts of one session from all its stored records (session, attendance, interval)."""
+    """The facts of one session from all its stored records: session and attendance records,
+    and interval records (plays)."""
     facts = SessionFacts()
     ordered = sorted(records, key=lambda r: r.uuid)  # a fixed order, whatever the arrival
     marks: list[tuple[datetime, str, int, str, str]] = []  # (time, uuid, member, event, method)
-    plays: list[tuple[datetime, str, IntervalBody]] = []
     for record in ordered:
         try:
             parsed = _parse(record)
         except ValidationError:
             facts.distrusted += 1
             continue
-        moment = corrected(_time_of(parsed), record.offset)
+        moment = corrected(parsed.at, record.offset)
         if not plausible(moment, record, skew_seconds):
             facts.distrusted += 1
             continue
         if isinstance(parsed, SessionBody):
             _take_session_event(facts, parsed, moment)
-        elif isinstance(parsed, AttendanceBody):
-            marks.append((moment, record.uuid, parsed.member_id, parsed.event, parsed.method))
         else:
-            plays.append((moment, record.uuid, parsed))
-    busy = _accept_plays(facts, plays, max_rate)
+            marks.append((moment, record.uuid, parsed.member_id, parsed.event, parsed.method))
+    believed: list[Believed] = []
+    for play in plays:
+        lesson_id, first, last = play.lesson_id, play.media_start, play.media_end
+        rate, wall_start = play.rate, play.wall_start
+        if lesson_id is None or first is None or last is None or not rate or wall_start is None:
+            facts.distrusted += 1
+            continue
+        began = wall_start + (play.offset if abs(play.offset) > OFFSET_NOISE else 0.0)
+        if began > play.received_at.timestamp() + skew_seconds:
+            facts.distrusted += 1
+            continue
+        believed.append((began, play.uuid, lesson_id, first, last, rate))
+    busy = _accept_plays(facts, believed, max_rate)
     facts.played_seconds = total_length(busy)
     _take_attendance(facts, marks, busy, threshold)
     return facts
 
 
-def _parse(record: Evidence) -> SessionBody | AttendanceBody | IntervalBody:
+def _parse(record: Evidence) -> SessionBody | AttendanceBody:
     if record.kind == "session":
         return SessionBody.model_validate(record.body)
-    if record.kind == "attendance":
-        return AttendanceBody.model_validate(record.body)
-    return IntervalBody.model_validate(record.body)
-
-
-def _time_of(parsed: SessionBody | AttendanceBody | IntervalBody) -> datetime:
-    return parsed.started_at if isinstance(parsed, IntervalBody) else parsed.at
+    return AttendanceBody.model_validate(record.body)
 
 
 def _take_session_event(facts: SessionFacts, body: SessionBody, moment: datetime) -> None:
@@ -160,46 +187,45 @@ def _window(facts: SessionFacts) -> tuple[float, float]:
 
 
 def _accept_plays(
-    facts: SessionFacts, plays: Sequence[tuple[datetime, str, IntervalBody]], max_rate: float
+    facts: SessionFacts, plays: Sequence[Believed], max_rate: float
 ) -> list[Interval]:
     """Clip intervals to the session and to one screen; the wall time played (merged)."""
     start, end = _window(facts)
     cursor = start
     busy: list[Interval] = []
     media: dict[int, list[Interval]] = {}  # merged once at the end: a session has hundreds
-    for moment, _uuid, body in sorted(plays, key=lambda p: (p[0], p[1])):
-        if body.media_end <= body.media_start:
+    spans: dict[int, list[Interval]] = {}
+    for began, _uuid, lesson_id, first, last, rate in sorted(plays):
+        if last <= first:
             continue
-        began = moment.timestamp()
         wall_start = max(began, cursor)
-        wall_end = min(began + (body.media_end - body.media_start) / body.rate, end)
+        wall_end = min(began + (last - first) / rate, end)
         if wall_end - wall_start <= EPSILON:
             continue
-        media_start = body.media_start + (wall_start - began) * body.rate
-        media_end = min(
-            body.media_end, media_start + (wall_end - wall_start) * min(body.rate, max_rate)
-        )
+        media_start = first + (wall_start - began) * rate
+        media_end = min(last, media_start + (wall_end - wall_start) * min(rate, max_rate))
         cursor = wall_end
         busy.append((wall_start, wall_end))
-        play = facts.lessons.setdefault(body.lesson_id, LessonPlay(body.lesson_id))
-        media.setdefault(body.lesson_id, list(play.media)).append((media_start, media_end))
-        play.spans.append((_at(wall_start, moment), _at(wall_end, moment)))
+        media.setdefault(lesson_id, []).append((media_start, media_end))
+        spans.setdefault(lesson_id, []).append((wall_start, wall_end))
     for lesson_id, played in media.items():
-        facts.lessons[lesson_id].media = merge_intervals(played)
-    for play in facts.lessons.values():
-        play.spans = _merge_spans(play.spans)
+        facts.lessons[lesson_id] = LessonPlay(
+            lesson_id,
+            media=merge_intervals(played),
+            spans=[(_at(a), _at(b)) for a, b in _merge_spans(spans[lesson_id])],
+        )
     return merge_intervals(busy)
 
 
-def _at(stamp: float, like: datetime) -> datetime:
-    return datetime.fromtimestamp(round(stamp, 3), tz=like.tzinfo)
+def _at(stamp: float) -> datetime:
+    return datetime.fromtimestamp(round(stamp, 3), tz=UTC)
 
 
-def _merge_spans(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def _merge_spans(spans: list[Interval]) -> list[Interval]:
     """Wall spans of one lesson, those less than a second apart joined (a beat boundary)."""
-    merged: list[tuple[datetime, datetime]] = []
+    merged: list[Interval] = []
     for first, last in sorted(spans):
-        if merged and (first - merged[-1][1]).total_seconds() <= 1.0:
+        if merged and first - merged[-1][1] <= 1.0:
             merged[-1] = (merged[-1][0], max(merged[-1][1], last))
         else:
             merged.append((first, last))

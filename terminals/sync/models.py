@@ -84,6 +84,14 @@ class SiteRecord(Base):
     clock_offset_seconds: Mapped[float] = mapped_column(default=0.0)
     # "future" when occurred_at lay beyond the allowed clock skew on arrival: stored, not trusted.
     flag: Mapped[str | None] = mapped_column(CleanString(20))
+    # An interval record's body, typed at intake (null for other kinds): a session's rebuild and
+    # the reports read hundreds of intervals at a time, and these spare them parsing each JSON.
+    lesson_id: Mapped[int | None] = mapped_column()
+    media_start: Mapped[float | None] = mapped_column()
+    media_end: Mapped[float | None] = mapped_column()
+    rate: Mapped[float | None] = mapped_column()
+    # When the interval began by the agent's clock, in POSIX seconds (the body's `started_at`).
+    wall_start: Mapped[float | None] = mapped_column()
 
 
 class SiteRecordDay(Base):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,10 +35,18 @@ from terminals.sites.models import SiteDevice
 from terminals.sync.errors import BatchRefused
 from terminals.sync.heartbeats import mark_seen, record_heartbeat
 from terminals.sync.models import AgentMark, SiteRecord, SiteRecordDay
-from terminals.sync.schemas import RECORD_BODIES, BatchAck, BatchIn, HeartbeatBody, RecordIn
+from terminals.sync.schemas import (
+    RECORD_BODIES,
+    BatchAck,
+    BatchIn,
+    HeartbeatBody,
+    IntervalBody,
+    RecordIn,
+)
 
 FUTURE = "future"
 RECORDS = cast(Table, SiteRecord.__table__)
+TYPED_COLUMNS = ("lesson_id", "media_start", "media_end", "rate", "wall_start")
 
 
 def record_digest(agent_id: uuid.UUID, record: RecordIn) -> str:
@@ -54,8 +62,8 @@ def record_digest(agent_id: uuid.UUID, record: RecordIn) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_body(kind: str, body: dict[str, Any]) -> None:
-    """BatchRefused unless `body` is a valid body of `kind` within the size limit."""
+def check_body(kind: str, body: dict[str, Any]) -> BaseModel:
+    """The body of `kind`, parsed; BatchRefused unless it is valid and within the size limit."""
     limit = get_settings().sync_max_record_bytes
     size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
     if size > limit:
@@ -66,7 +74,7 @@ def check_body(kind: str, body: dict[str, Any]) -> None:
             limit=limit,
         )
     try:
-        RECORD_BODIES[kind].model_validate(body)
+        return RECORD_BODIES[kind].model_validate(body)
     except ValidationError as exc:
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -74,6 +82,19 @@ def check_body(kind: str, body: dict[str, Any]) -> None:
         raise BatchRefused(
             N_("A %(kind)s record's body is invalid: %(detail)s"), kind=kind, detail=detail
         ) from exc
+
+
+def typed_columns(body: BaseModel) -> dict[str, Any]:
+    """The SiteRecord columns that hold an interval body's fields (None for other kinds)."""
+    if not isinstance(body, IntervalBody):
+        return dict.fromkeys(TYPED_COLUMNS)
+    return {
+        "lesson_id": body.lesson_id,
+        "media_start": body.media_start,
+        "media_end": body.media_end,
+        "rate": body.rate,
+        "wall_start": body.started_at.timestamp(),
+    }
 
 
 def _unique_in_batch(batch: BatchIn) -> dict[str, tuple[RecordIn, str]]:
@@ -203,8 +224,7 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
             count=len(batch.records),
             limit=settings.sync_max_batch_records,
         )
-    for record in batch.records:
-        check_body(record.kind, record.body)
+    parsed = {record.uuid: check_body(record.kind, record.body) for record in batch.records}
     now = utcnow()
     offset = (now - batch.sent_at).total_seconds()
     horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
@@ -233,6 +253,7 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
                 "digest": digest,
                 "clock_offset_seconds": offset,
                 "flag": flag,
+                **typed_columns(parsed[record.uuid]),
             }
         )
     try:
@@ -250,7 +271,7 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
             record_heartbeat(
                 session=session,
                 device=device,
-                body=HeartbeatBody.model_validate(record.body),
+                body=cast(HeartbeatBody, parsed[record.uuid]),
                 sent_at=_earliest(record.occurred_at, horizon),
                 received_at=now,
             )

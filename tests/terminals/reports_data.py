@@ -14,7 +14,8 @@ from core.people.models import Role, User
 from terminals.sites.models import Site, SiteStatus
 from terminals.sites.staff import grant_site_admin
 from terminals.sync.models import SiteHeartbeat, SiteRecord
-from terminals.sync.records import touch_days
+from terminals.sync.records import touch_days, typed_columns
+from terminals.sync.schemas import RECORD_BODIES
 from tests.factories import Tree, make_callers, make_tree, make_user
 
 _SEQ = count(1)
@@ -64,6 +65,7 @@ def record(session: Session, site: Site, kind: str, at: datetime, body: dict[str
             occurred_at=at,
             body=body,
             digest="0" * 64,
+            **typed_columns(RECORD_BODIES[kind].model_validate(body)),
         )
     )
     touch_days(session=session, site_id=site.id, moments=[at])  # as storing a batch does

@@ -38,6 +38,7 @@ from tests.terminals.reports_data import (
 )
 
 AFTER_NOVEMBER = date(2026, 12, 2)
+FUTURE_SESSION = "00000000-0000-4000-8000-0000000000ff"
 
 
 def test_site_month_merges_overlapping_players_and_counts_local_days(session: Session) -> None:
@@ -60,12 +61,16 @@ def test_site_month_merges_overlapping_players_and_counts_local_days(session: Se
         site,
         "session",
         local(date(2026, 11, 20), 9),
-        {"session_id": "x", "event": "started", "at": local(date(2026, 11, 20), 9).isoformat()},
+        {
+            "session_id": FUTURE_SESSION,
+            "event": "started",
+            "at": local(date(2026, 11, 20), 9).isoformat(),
+        },
     )
     session.flush()
     session.execute(
         SiteRecord.__table__.update()  # type: ignore[attr-defined]
-        .where(SiteRecord.body["session_id"].as_string() == "x")
+        .where(SiteRecord.body["session_id"].as_string() == FUTURE_SESSION)
         .values(flag="future")
     )
     session.commit()
