@@ -193,12 +193,13 @@ def build(members: int, sites: int, records: int) -> dict[str, float]:
         timings["build_records_rows"] = time.perf_counter() - step
         for statement in RESTORE_AFTER_LOAD:
             session.execute(text(statement))
-        # The local days the records fall on, as storing them (or the migration) notes them.
+        # The local days the records fall on and the days beside them, as storing them notes.
         session.execute(
             text(
                 "INSERT INTO site_record_days (site_id, day, revision)"
-                " SELECT site_id, CAST(timezone('UTC', occurred_at) + interval '8 hours' AS date),"
-                " 1 FROM site_records GROUP BY 1, 2"
+                " SELECT site_id, CAST(timezone('UTC', occurred_at) + interval '8 hours' AS date)"
+                " + near, 1 FROM site_records, (VALUES (-1), (0), (1)) AS beside(near)"
+                " GROUP BY 1, 2"
             )
         )
     timings["build_records"] = time.perf_counter() - step
@@ -277,13 +278,15 @@ def measure(repeat: int) -> dict[str, float]:
             """The report after one site in `share` stored records of the last day since."""
 
             def work() -> object:
+                day = TODAY - timedelta(days=1)
                 session.execute(
                     text(
                         "UPDATE site_record_days SET revision = revision + 1"
-                        " WHERE day = :day AND site_id % :share = 0"
+                        " WHERE day BETWEEN :before AND :after AND site_id % :share = 0"
                     ),
-                    {"day": TODAY - timedelta(days=1), "share": share},
-                )
+                    {"before": day - timedelta(days=1), "after": day + timedelta(days=1),
+                     "share": share},
+                )  # fmt: skip
                 return month_report(session, actor, 2026, 11, today=TODAY)
 
             return work

@@ -1,13 +1,25 @@
 """Database engine and sessions: SQLite (WAL) by default, PostgreSQL through psycopg 3."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, String, Text, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -158,6 +170,16 @@ def upsert(session: Session, table: Any) -> Any:
     (`on_conflict_do_update` / `on_conflict_do_nothing`) on both PostgreSQL and SQLite."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids`. On PostgreSQL as `column = ANY(:ids)`, one array parameter: with one
+    parameter per id, a report over thousands of sites spent longer having psycopg split its
+    query text than having the server answer it."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(ids), postgresql.ARRAY(Integer))
+        return cast(ColumnElement[bool], column == any_(array))
+    return cast(ColumnElement[bool], column.in_(ids))
 
 
 @contextmanager

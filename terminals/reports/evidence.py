@@ -8,8 +8,8 @@ the future are not trusted and left out; record times are corrected by the agent
 clock offset.
 
 What the records say of a day is kept per site and day (site_day_figures) and made again only
-when a record arrives for that day or a neighbour (terminals.sync notes every stored record's
-day, SiteRecordDay): a month's cards then read a row per site and day instead of every record,
+when a record arrives for that day or a neighbour (terminals.sync moves on a counter of those
+days, SiteRecordDay): a month's cards then read a row per site and day instead of every record,
 and the running month costs little more than a closed one. A report that meets stale days
 makes them (and keeps them); the reports' ten-minute task does so first, for all sites.
 """
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, null, select
+from sqlalchemy import ColumnElement, Date, and_, case, cast, func, null, select
 from sqlalchemy.orm import Session
 
-from core.db import upsert
+from core.db import among, upsert
 from core.localtime import day_start, local_date
 from terminals.reports.compliance import SiteMonth
 from terminals.reports.models import SiteDayFigures
@@ -103,7 +103,7 @@ def site_months(
         rows = session.execute(
             select(SiteHeartbeat.site_id, day)
             .where(
-                SiteHeartbeat.site_id.in_(site_ids),
+                among(session, SiteHeartbeat.site_id, site_ids),
                 SiteHeartbeat.received_at >= first - timedelta(days=1),
                 SiteHeartbeat.received_at < after + timedelta(days=1),
                 column >= first,
@@ -136,36 +136,27 @@ def day_figures(
     """The figures of each site's days from `first` to `last` that have records near them (the
     others have none): those kept in site_day_figures while their records are unchanged, the
     rest made from the records now, and kept."""
-    # A day's figures are made from the records of the day and its neighbours (an interval may
-    # cross midnight): their counters, added up, say which records the figures were made from.
-    sources: dict[tuple[int, date], int] = defaultdict(int)
-    for site_id, day, revision in session.execute(
-        select(SiteRecordDay.site_id, SiteRecordDay.day, SiteRecordDay.revision).where(
-            SiteRecordDay.site_id.in_(site_ids),
-            SiteRecordDay.day >= first - ONE_DAY,
-            SiteRecordDay.day <= last + ONE_DAY,
-        )
-    ).all():
-        for near in (day - ONE_DAY, day, day + ONE_DAY):
-            if first <= near <= last:
-                sources[site_id, near] += revision
+    counter, kept = SiteRecordDay, SiteDayFigures.__table__.c
     figures: dict[int, dict[date, DayFigures]] = defaultdict(dict)
-    kept = SiteDayFigures.__table__.c
-    for site_id, day, minutes, sessions, source in session.execute(
+    stale: dict[int, list[date]] = defaultdict(list)
+    sources: dict[tuple[int, date], int] = {}
+    for site_id, day, revision, minutes, sessions, source in session.execute(
         select(
-            kept.site_id,
-            kept.day,
+            counter.site_id,
+            counter.day,
+            counter.revision,
             kept.minutes,
             case((kept.started > 0, kept.sessions), else_=null()),
             kept.source,
-        ).where(kept.site_id.in_(site_ids), kept.day >= first, kept.day <= last)
-    ).all():
-        if sources.get((site_id, day)) == source:
+        )
+        .outerjoin(SiteDayFigures, and_(kept.site_id == counter.site_id, kept.day == counter.day))
+        .where(among(session, counter.site_id, site_ids), counter.day.between(first, last))
+    ):
+        if source == revision:
             figures[site_id][day] = DayFigures(minutes, set(sessions or ()))
-    stale: dict[int, list[date]] = defaultdict(list)
-    for site_id, day in sources:
-        if day not in figures[site_id]:
+        else:
             stale[site_id].append(day)
+            sources[site_id, day] = revision
     if stale:
         made = _from_records(session, stale)
         rows = [
@@ -215,7 +206,7 @@ def _from_records(
         days: dict[int, dict[date, DayFigures]] = defaultdict(lambda: defaultdict(DayFigures))
         for chunk in _chunks(site_ids):
             near = (
-                SiteRecord.site_id.in_(chunk),
+                among(session, SiteRecord.site_id, chunk),
                 SiteRecord.occurred_at >= first - ONE_DAY,
                 SiteRecord.occurred_at < after + ONE_DAY,
                 SiteRecord.flag.is_(None),

@@ -43,9 +43,9 @@ class SiteReportCard(Base):
 class SiteDayFigures(Base):
     """What a site's records say of one local day: minutes of courseware played (merged) and the
     group sessions started. Made from the records that can bear on the day (those within a day
-    of it, terminals.reports.evidence); `source` is the sum of those days' counters
-    (terminals.sync SiteRecordDay) when the figures were made: once a record arrives for one of
-    them, the sum differs and the figures are made again."""
+    of it, terminals.reports.evidence); `source` is the day's counter (terminals.sync
+    SiteRecordDay, which a record on the day or either day beside it moves on) when the figures
+    were made: once it has moved, they are made again."""
 
     __tablename__ = "site_day_figures"
 

@@ -95,10 +95,11 @@ class SiteRecord(Base):
 
 
 class SiteRecordDay(Base):
-    """A local day (UTC+8) on which stored records of a site fall, by `occurred_at`, with a
-    counter that every batch adding records to the day moves on. Figures made from a day's
-    records (the reports' daily rollup) keep the counters they were made from: once a late or
-    new record moves one, they are stale."""
+    """A local day (UTC+8) of a site with a counter that every batch adding records to the day
+    or to either day beside it (by `occurred_at`) moves on: what a day's figures are made from
+    (the reports' daily rollup reads the records within a day of it, since an interval may cross
+    midnight). Figures keep the counter they were made from: once a late or new record moves
+    it, they are stale."""
 
     __tablename__ = "site_record_days"
 

@@ -287,9 +287,11 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
 
 
 def touch_days(*, session: Session, site_id: int, moments: Iterable[datetime]) -> None:
-    """Move on the counters of the site's local days on which records at `moments` fall (one
-    statement, whatever the count)."""
-    days = sorted({local_date(moment) for moment in moments})
+    """Move on the counters of the site's local days on which records at `moments` fall, and
+    of the days either side of them (one statement, whatever the count)."""
+    days = sorted(
+        {local_date(moment) + timedelta(days=near) for moment in moments for near in (-1, 0, 1)}
+    )
     if not days:
         return
     statement = upsert(session, SiteRecordDay).values(
