@@ -49,23 +49,27 @@ RECORDS = cast(Table, SiteRecord.__table__)
 TYPED_COLUMNS = ("lesson_id", "media_start", "media_end", "rate", "wall_start")
 
 
-def record_digest(agent_id: uuid.UUID, record: RecordIn) -> str:
-    """SHA-256 of a record's canonical form: what a replay must match to be the same record."""
-    canonical = {
-        "agent": str(agent_id),
-        "seq": record.seq,
-        "kind": record.kind,
-        "occurred_at": record.occurred_at.isoformat(),
-        "body": record.body,
-    }
-    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def canonical_json(value: object) -> str:
+    """`value` as JSON with keys sorted, no spaces and text as sent: the form a record is
+    digested in, and its body measured in."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_digest(agent_id: uuid.UUID, record: RecordIn, body_json: str) -> str:
+    """SHA-256 of a record's canonical form, the object {agent, body, kind, occurred_at, seq} in
+    canonical JSON: what a replay must match to be the same record. `body_json` is the body's
+    canonical JSON (made once per record), written in the place its key sorts to."""
+    agent = canonical_json(str(agent_id))
+    rest = {"kind": record.kind, "occurred_at": record.occurred_at.isoformat(), "seq": record.seq}
+    text = f'{{"agent":{agent},"body":{body_json},{canonical_json(rest)[1:]}'
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_body(kind: str, body: dict[str, Any]) -> BaseModel:
-    """The body of `kind`, parsed; BatchRefused unless it is valid and within the size limit."""
+def check_body(kind: str, body: dict[str, Any], body_json: str) -> BaseModel:
+    """The body of `kind`, parsed; BatchRefused unless it is valid and its canonical JSON
+    (`body_json`) within the size limit."""
     limit = get_settings().sync_max_record_bytes
-    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    size = len(body_json.encode())
     if size > limit:
         raise BatchRefused(
             N_("A %(kind)s record's body has %(size)d bytes; at most %(limit)d are allowed."),
@@ -97,13 +101,14 @@ def typed_columns(body: BaseModel) -> dict[str, Any]:
     }
 
 
-def _unique_in_batch(batch: BatchIn) -> dict[str, tuple[RecordIn, str]]:
-    """The batch's records by UUID, each once; BatchRefused for a UUID or sequence number that
-    appears twice with different content."""
+def _unique_in_batch(batch: BatchIn, bodies: list[str]) -> dict[str, tuple[RecordIn, str]]:
+    """The batch's records by UUID, each once (`bodies`: their bodies' canonical JSON, in
+    order); BatchRefused for a UUID or sequence number that appears twice with different
+    content."""
     by_uuid: dict[str, tuple[RecordIn, str]] = {}
     by_seq: dict[int, str] = {}
-    for record in batch.records:
-        key, digest = str(record.uuid), record_digest(batch.agent_id, record)
+    for record, body_json in zip(batch.records, bodies, strict=True):
+        key, digest = str(record.uuid), record_digest(batch.agent_id, record, body_json)
         if key in by_uuid and by_uuid[key][1] != digest:
             raise BatchRefused(
                 N_("Record %(uuid)s appears twice in the batch with different content."),
@@ -224,11 +229,15 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
             count=len(batch.records),
             limit=settings.sync_max_batch_records,
         )
-    parsed = {record.uuid: check_body(record.kind, record.body) for record in batch.records}
+    bodies = [canonical_json(record.body) for record in batch.records]
+    parsed = {
+        record.uuid: check_body(record.kind, record.body, body_json)
+        for record, body_json in zip(batch.records, bodies, strict=True)
+    }
     now = utcnow()
     offset = (now - batch.sent_at).total_seconds()
     horizon = now + timedelta(seconds=settings.sync_max_clock_skew_seconds)
-    fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch))
+    fresh = _new_records(session, device.site_id, batch, _unique_in_batch(batch, bodies))
     flagged = 0
     rows, stored = [], []
     for key, (record, digest) in sorted(fresh.items(), key=lambda item: item[1][0].seq):
@@ -289,9 +298,8 @@ def store_batch(*, session: Session, device: SiteDevice, batch: BatchIn) -> Stor
 def touch_days(*, session: Session, site_id: int, moments: Iterable[datetime]) -> None:
     """Move on the counters of the site's local days on which records at `moments` fall, and
     of the days either side of them (one statement, whatever the count)."""
-    days = sorted(
-        {local_date(moment) + timedelta(days=near) for moment in moments for near in (-1, 0, 1)}
-    )
+    own = {local_date(moment) for moment in moments}
+    days = sorted({day + timedelta(days=near) for day in own for near in (-1, 0, 1)})
     if not days:
         return
     statement = upsert(session, SiteRecordDay).values(

@@ -17,7 +17,7 @@ from terminals.sessions.intake import receive_batch
 from terminals.sites.models import SiteDevice
 from terminals.sync.enrolment import token_hash
 from terminals.sync.models import SiteRecord
-from terminals.sync.records import record_digest
+from terminals.sync.records import canonical_json, record_digest
 from terminals.sync.schemas import BatchIn, RecordIn
 from tests.factories import Tree
 from tests.terminals.sync_fixtures import make_site
@@ -118,7 +118,7 @@ def test_a_records_digest_is_that_of_its_whole_canonical_json(
     }
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     expected = hashlib.sha256(text.encode()).hexdigest()
-    assert record_digest(agent, record) == expected
+    assert record_digest(agent, record, canonical_json(body)) == expected
 
 
 def test_a_body_is_stored_as_sent_and_read_back_the_same(session: Session, tree: Tree) -> None:
@@ -138,4 +138,4 @@ def test_a_body_is_stored_as_sent_and_read_back_the_same(session: Session, tree:
         work.commit()
     stored = session.scalars(select(SiteRecord).where(SiteRecord.site_id == site.id)).one()
     assert stored.body == record.body
-    assert stored.digest == record_digest(agent, record)
+    assert stored.digest == record_digest(agent, record, canonical_json(record.body))
