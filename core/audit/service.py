@@ -44,6 +44,7 @@ ACTIONS = {
     "invitations_issued": N_("Invitation codes issued"),
     "invitation_locked": N_("Invitation code locked"),
     "email_changed": N_("E-mail address changed"),
+    "checkin_code_renewed": N_("Check-in code renewed"),
     "roster_imported": N_("Roster imported"),
     "roster_exported": N_("Roster exported"),
     "audit_exported": N_("Audit log exported"),

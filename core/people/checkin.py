@@ -1,9 +1,11 @@
 """A member's check-in code for group sessions at terminal sites (集中学习 roll call).
 
-The code is derived, not stored: eight digits of an HMAC of the member id under the platform's
-"member-checkin" key, so every web node shows the same code and nothing new is kept. /me shows it
-with a QR code holding `YJ1:{member id}:{code}`; a site's USB scanner types that into the roll
-call, or the member reads the digits out and the operator types them.
+The code is derived, not stored: eight digits of an HMAC of the member id and the member's
+code generation under the platform's "member-checkin" key, so every web node shows the same code
+and nothing secret is kept. /me shows it with a QR code holding `YJ1:{member id}:{code}`; a
+site's USB scanner types that into the roll call, or the member reads the digits out and the
+operator types them. A member whose code was seen by others takes a new one on /me (the next
+generation): each site accepts it, and no longer the old one, from its next sync.
 
 A site must check codes offline, so its manifest carries, per member, a check value instead of
 the code: PBKDF2-SHA256 of "{member id}:{code}" with a per-site salt and CHECK_ITERATIONS
@@ -26,21 +28,24 @@ CHECK_ITERATIONS = 2_000
 QR_PREFIX = "YJ1:"
 
 
-def checkin_code(member_id: int) -> str:
-    """The member's eight-digit check-in code."""
-    mac = hmac.new(signing_key("member-checkin"), f"member:{member_id}".encode(), "sha256")
+def checkin_code(member_id: int, generation: int = 0) -> str:
+    """The member's eight-digit check-in code of a generation (Member.checkin_generation)."""
+    # The first generation's message has no number: the codes given out before codes could be
+    # renewed stay what they were.
+    message = f"member:{member_id}" + (f":{generation}" if generation else "")
+    mac = hmac.new(signing_key("member-checkin"), message.encode(), "sha256")
     return str(int.from_bytes(mac.digest()[:8], "big") % 10**CODE_DIGITS).zfill(CODE_DIGITS)
 
 
-def checkin_payload(member_id: int) -> str:
+def checkin_payload(member_id: int, generation: int = 0) -> str:
     """What the member's QR code holds (a scanner types it as text)."""
-    return f"{QR_PREFIX}{member_id}:{checkin_code(member_id)}"
+    return f"{QR_PREFIX}{member_id}:{checkin_code(member_id, generation)}"
 
 
-def checkin_qr_svg(member_id: int, *, title: str) -> Markup:
+def checkin_qr_svg(member_id: int, generation: int, *, title: str) -> Markup:
     """The member's QR code as inline SVG (drawn here: no script, no image request)."""
-    qr = segno.make(checkin_payload(member_id), error="m", micro=False)
-    svg = qr.svg_inline(scale=6, border=2, title=title, dark="#000", light="#fff")
+    qr = segno.make(checkin_payload(member_id, generation), error="m", micro=False)
+    svg = qr.svg_inline(scale=6, border=2, title=title, dark="#000", light="#fff", omitsize=True)
     return Markup(svg)  # noqa: S704 - segno's own markup; the title is escaped by segno
 
 

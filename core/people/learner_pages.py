@@ -15,7 +15,7 @@ from core.people.checkin import checkin_code, checkin_qr_svg
 from core.people.errors import AttemptsLocked
 from core.people.forms import redirect, render
 from core.people.learner_api import activate
-from core.people.logins import member_of, set_email
+from core.people.logins import member_of, renew_checkin_code, set_email
 from core.people.models import User
 from core.people.passwords import MIN_PASSWORD_LENGTH
 from core.people.schemas import Activation
@@ -41,9 +41,11 @@ def _own_page(
         "error": error,
         "done": request.query_params.get("done"),
         # The roll call at a site's group sessions: the code, and the same as a QR code.
-        "checkin_code": checkin_code(member.id),
+        "checkin_code": checkin_code(member.id, member.checkin_generation),
         "checkin_qr": checkin_qr_svg(
-            member.id, title=gettext(reader_locale(request), N_("My check-in QR code"))
+            member.id,
+            member.checkin_generation,
+            title=gettext(reader_locale(request), N_("My check-in QR code")),
         ),
     }
     return render(request, "people/me.html", context, status=status)
@@ -54,6 +56,13 @@ def own_page(request: Request, session: SessionDep, user: CurrentUser) -> Respon
     """The member's own record: name, organisation, masked ID number, date of joining, and
     (filled by the credits work) their studies."""
     return _own_page(request, session, user)
+
+
+@router.post("/me/checkin")
+def own_checkin_code(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """Renew one's check-in code (when others have seen it)."""
+    renew_checkin_code(session=session, user=user, address=client_address(request))
+    return redirect("/me?done=checkin#my-checkin")
 
 
 @router.post("/me/email")

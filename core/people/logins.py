@@ -171,6 +171,27 @@ EMAIL_MAX = 254
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def renew_checkin_code(*, session: Session, user: User, address: str = "") -> Member:
+    """Give the member their next check-in code (core.people.checkin): sites take it, and
+    stop taking the one before, when they next sync."""
+    member = member_of(session=session, user=user)
+    if member is None:
+        raise NotFound(N_("Your account is not linked to a member record."))
+    member.checkin_generation += 1
+    session.flush()
+    record(
+        session=session,
+        action="checkin_code_renewed",
+        actor=user,
+        target_type="member",
+        target_id=member.id,
+        org_id=member.org_id,
+        address=address,
+        detail={"generation": member.checkin_generation},
+    )
+    return member
+
+
 def set_email(*, session: Session, user: User, email: str, address: str = "") -> User:
     """Set (or with "" clear) one's own e-mail address, where e-mailed notices go."""
     email = email.strip()

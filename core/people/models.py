@@ -112,6 +112,8 @@ class Member(Base):
         Enum(Duty, native_enum=False, length=20), default=Duty.member, server_default="member"
     )
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Which check-in code is the member's (core.people.checkin): one more each time it is renewed.
+    checkin_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
 

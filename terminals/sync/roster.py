@@ -19,12 +19,12 @@ ROSTER_LIMIT = 5_000
 
 
 @lru_cache(maxsize=100_000)
-def _check(site_id: int, member_id: int) -> str:
+def _check(site_id: int, member_id: int, generation: int) -> str:
     """A member's check value at a site, remembered: PBKDF2 is slow on purpose."""
     return check_value(
         salt=site_salt(site_id),
         member_id=member_id,
-        code=checkin_code(member_id),
+        code=checkin_code(member_id, generation),
         iterations=CHECK_ITERATIONS,
     )
 
@@ -32,7 +32,13 @@ def _check(site_id: int, member_id: int) -> str:
 def site_roster(*, session: Session, site: Site) -> dict[str, Any]:
     """The roster part of `site`'s manifest."""
     query = (
-        select(Member.id, Member.name, Member.id_number_masked, Organisation.name)
+        select(
+            Member.id,
+            Member.name,
+            Member.id_number_masked,
+            Organisation.name,
+            Member.checkin_generation,
+        )
         .join(Organisation, Organisation.id == Member.org_id)
         .where(Organisation.path.startswith(site.org.path), Member.active.is_(True))
         .order_by(Organisation.path, Member.name, Member.id)
@@ -45,9 +51,9 @@ def site_roster(*, session: Session, site: Site) -> dict[str, Any]:
             "name": name,
             "id_number_masked": masked,
             "org": org_name,
-            "check": _check(site.id, member_id),
+            "check": _check(site.id, member_id, generation),
         }
-        for member_id, name, masked, org_name in rows[:ROSTER_LIMIT]
+        for member_id, name, masked, org_name, generation in rows[:ROSTER_LIMIT]
     ]
     return {
         "checkin": {

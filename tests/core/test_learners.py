@@ -12,7 +12,7 @@ from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.people.accounts import find_session_user, start_session
-from core.people.checkin import checkin_code
+from core.people.checkin import checkin_code, checkin_payload
 from core.people.errors import AttemptsLocked
 from core.people.invitations import (
     check_activation,
@@ -29,9 +29,11 @@ from core.people.roster import import_roster
 from core.security import hash_id_number, hash_password, verify_password
 from core.settings import get_settings
 from tests.factories import (
+    PASSWORD,
     Tree,
     csrf_token,
     id_number,
+    log_in,
     make_tree,
     make_user,
     roster_csv,
@@ -294,3 +296,33 @@ def test_activation_page_logs_the_member_in(
     code = checkin_code(member.id)
     assert f"{code[:4]} {code[4:]}" in me.text and "<svg" in me.text and "我的签到二维码" in me.text
     assert client.get("/api/me").json()["member"]["name"] == "王芳"
+
+
+def test_a_member_renews_a_check_in_code_others_have_seen(
+    session: Session, tree: Tree, client: TestClient
+) -> None:
+    member = _member(session, tree.branch.id, "李强", 3)
+    user, _password = create_member_login(
+        session=session, actor=_user(session, "adm"), member_id=member.id
+    )
+    user.password_hash, user.must_change_password = hash_password(PASSWORD), False
+    session.commit()
+    first = checkin_code(member.id)
+    assert first == checkin_code(member.id, 0)  # codes given out before renewal stay the same
+    token = log_in(client, user.login)
+    assert f"{first[:4]} {first[4:]}" in client.get("/me").text
+
+    renewed = client.post("/me/checkin", data={"csrf_token": token}, follow_redirects=False)
+    assert renewed.status_code == 303 and renewed.headers["location"].startswith("/me?done=checkin")
+    page = client.get(renewed.headers["location"]).text
+    session.refresh(member)
+    second = checkin_code(member.id, member.checkin_generation)
+    assert member.checkin_generation == 1 and second != first
+    assert f"{second[:4]} {second[4:]}" in page and f"{first[:4]} {first[4:]}" not in page
+    assert "这是您的新签到码" in page
+    assert f"YJ1:{member.id}:{second}" == checkin_payload(member.id, 1)
+    assert _actions(session)[-1] == "checkin_code_renewed"
+    # Without the form's token, nothing changes.
+    assert client.post("/me/checkin", data={}).status_code == 403
+    session.refresh(member)
+    assert member.checkin_generation == 1

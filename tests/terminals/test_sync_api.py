@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.people.checkin import check_value, checkin_code
+from core.people.logins import renew_checkin_code
 from core.storage import get_store
 from terminals.agent.state import AgentConfig
 from terminals.agent.sync import verify_manifest
@@ -21,6 +22,7 @@ from terminals.sites.holdings import downloads_of
 from terminals.sites.models import Site, SiteDevice, SiteStatus
 from terminals.sync.errors import ManifestRejected
 from terminals.sync.models import LessonFile, SiteHeartbeat, SiteRecord
+from terminals.sync.roster import site_roster
 from terminals.sync.signing import open_envelope
 from tests.factories import Tree
 from tests.terminals.study import make_member
@@ -233,6 +235,30 @@ def test_the_manifest_is_signed_scoped_and_served(
     )
     with pytest.raises(ManifestRejected, match="older"):
         verify_manifest(envelope, later)
+
+
+def test_a_renewed_check_in_code_replaces_the_old_one_in_the_next_roster(
+    session: Session, tree: Tree
+) -> None:
+    site = make_site(session, tree.branch, "500101001001")
+    member, user = make_member(session, tree.branch, "王芳", 1, login="wangfang")
+    assert user is not None
+
+    def matches(code: str) -> bool:
+        roster = site_roster(session=session, site=session.get_one(Site, site.id))
+        salt = base64.b64decode(roster["checkin"]["salt"])
+        [listed] = roster["members"]
+        return bool(
+            listed["check"] == check_value(salt=salt, member_id=member.id, code=code,
+                                           iterations=roster["checkin"]["iterations"])
+        )  # fmt: skip
+
+    old = checkin_code(member.id)
+    assert matches(old)
+    renew_checkin_code(session=session, user=user)
+    session.commit()
+    assert member.checkin_generation == 1
+    assert matches(checkin_code(member.id, 1)) and not matches(old)
 
 
 def test_a_retranscoded_lesson_is_indexed_again(
