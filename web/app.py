@@ -432,6 +432,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(learner_pages.router)
     app.include_router(login_pages.router)
     app.include_router(notify_api.router)
+    app.include_router(notify_api.deliveries_router)
     app.include_router(notify_pages.router)
     app.include_router(evidence_api.router)
     app.include_router(records_api.router)

@@ -45,6 +45,7 @@ ACTIONS = {
     "invitation_locked": N_("Invitation code locked"),
     "email_changed": N_("E-mail address changed"),
     "checkin_code_renewed": N_("Check-in code renewed"),
+    "delivery_retried": N_("Notice sent again"),
     "roster_imported": N_("Roster imported"),
     "roster_exported": N_("Roster exported"),
     "audit_exported": N_("Audit log exported"),
@@ -84,6 +85,7 @@ TARGET_TYPES = {
     "plan": N_("Study plan"),
     "site": N_("Site"),
     "site_assignment": N_("Site assignment"),
+    "delivery": N_("Notice delivery"),
 }
 # Labels of the keys found in entries' details; other keys are shown as they are.
 DETAIL_LABELS = {

@@ -1,17 +1,44 @@
 """JSON API of one's own notices: list, count unread, read one, mark read. Every route is for
-the logged-in user and reaches only their own notices."""
+the logged-in user and reaches only their own notices.
+
+And the admins' deliveries log (/api/deliveries): the e-mails and text messages sent to the
+accounts an admin manages, and sending one again."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
-from core.api import CurrentUser, RowId, SessionDep, verify_csrf
-from core.notify.models import Notice
-from core.notify.schemas import DeliveryRead, MarkedRead, NoticePage, NoticeRead, UnreadCount
-from core.notify.service import get_notice, list_notices, mark_all_read, mark_read, unread_count
+from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
+from core.notify.models import DeliveryStatus, Notice
+from core.notify.schemas import (
+    DeliveryLogPage,
+    DeliveryLogRead,
+    DeliveryRead,
+    MarkedRead,
+    NoticePage,
+    NoticeRead,
+    UnreadCount,
+)
+from core.notify.service import (
+    DeliveryRow,
+    delivery_counts,
+    dispatch,
+    get_notice,
+    list_deliveries,
+    list_notices,
+    mark_all_read,
+    mark_read,
+    queued_jobs,
+    retry_delivery,
+    unread_count,
+)
 from core.paging import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
+from core.people.api import AdminUser
 
 router = APIRouter(prefix="/api/notices", dependencies=[Depends(verify_csrf)], tags=["notices"])
+deliveries_router = APIRouter(
+    prefix="/api/deliveries", dependencies=[Depends(verify_csrf)], tags=["notices"]
+)
 
 
 def notice_read(notice: Notice) -> NoticeRead:
@@ -80,3 +107,68 @@ def notices_show(notice_id: RowId, session: SessionDep, user: CurrentUser) -> An
 def notices_mark_read(notice_id: RowId, session: SessionDep, user: CurrentUser) -> Any:
     """Mark one of the caller's notices read."""
     return notice_read(mark_read(session=session, user=user, notice_id=notice_id))
+
+
+def delivery_log_read(row: DeliveryRow) -> DeliveryLogRead:
+    """A delivery as the admins' log shows it."""
+    d = row.delivery
+    return DeliveryLogRead(
+        id=d.id,
+        notice_id=row.notice.id,
+        category=row.notice.category,
+        title=row.notice.title,
+        recipient_login=row.login,
+        recipient_name=row.display_name,
+        channel=d.channel,
+        address=d.address,
+        status=d.status,
+        attempts=d.attempts,
+        error=d.error,
+        created_at=d.created_at,
+        delivered_at=d.delivered_at,
+        retryable=row.retryable,
+    )
+
+
+@deliveries_router.get("", response_model=DeliveryLogPage)
+def deliveries_index(
+    session: SessionDep,
+    viewer: AdminUser,
+    status: DeliveryStatus | None = None,
+    channel: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
+) -> Any:
+    """E-mails and text messages sent to the accounts the caller manages, newest first."""
+    found = list_deliveries(
+        session=session,
+        viewer=viewer,
+        status=status,
+        channel=channel,
+        page=page,
+        per_page=per_page,
+    )
+    return DeliveryLogPage(
+        items=[delivery_log_read(row) for row in found.items],
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        counts=delivery_counts(session=session, viewer=viewer),
+    )
+
+
+@deliveries_router.post("/{delivery_id}/retry", response_model=DeliveryLogRead)
+def deliveries_retry(
+    delivery_id: RowId,
+    request: Request,
+    session: SessionDep,
+    viewer: AdminUser,
+    after: BackgroundTasks,
+) -> Any:
+    """Send again a delivery that failed or found no address, to the recipient's address as
+    it is now (400 for any other). Its job goes to the queue once the change is committed."""
+    row = retry_delivery(
+        session=session, viewer=viewer, delivery_id=delivery_id, address=client_address(request)
+    )
+    after.add_task(dispatch, queued_jobs([row.delivery]))
+    return delivery_log_read(row)

@@ -50,3 +50,32 @@ class MarkedRead(BaseModel):
     """How many notices were marked read."""
 
     marked: int
+
+
+class DeliveryLogRead(BaseModel):
+    """A delivery in the admins' log: the notice, its recipient and how it went."""
+
+    id: int
+    notice_id: int
+    category: str
+    title: str
+    recipient_login: str
+    recipient_name: str
+    channel: str
+    address: str
+    status: DeliveryStatus
+    attempts: int
+    error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    retryable: bool
+
+
+class DeliveryLogPage(BaseModel):
+    """One page of the deliveries log, and how many deliveries stand at each status."""
+
+    items: list[DeliveryLogRead]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[DeliveryStatus, int]

@@ -9,20 +9,23 @@ that calls `dispatch` after its commit; either way nothing is sent inside a requ
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
+from core.audit.service import record
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.jobs import create_jobs, enqueue
-from core.notify.channels import Contact, InAppChannel, external_channels
+from core.notify.channels import Contact, InAppChannel, channel_named, external_channels
 from core.notify.models import Delivery, DeliveryStatus, Notice
 from core.notify.tasks import DELIVER_JOB
 from core.paging import PER_PAGE, Page, paginate
 from core.people.models import Member, User
+from core.people.permissions import managed_users
 
 CATEGORY_MAX, TITLE_MAX, BODY_MAX, LINK_MAX = 40, 200, 4000, 500
 # Why a channel was skipped, stored on the delivery.
@@ -120,12 +123,13 @@ def notify(
 
 def delivery_jobs(notices: list[Notice]) -> list[int]:
     """The ids of the jobs that will deliver these notices (read them before the commit)."""
-    return [
-        d.job_id
-        for notice in notices
-        for d in notice.deliveries
-        if d.job_id is not None and d.status is DeliveryStatus.pending
-    ]
+    return queued_jobs([d for notice in notices for d in notice.deliveries])
+
+
+def queued_jobs(deliveries: list[Delivery]) -> list[int]:
+    """The ids of the jobs that will send these deliveries (read them before the commit)."""
+    pending = [d for d in deliveries if d.status is DeliveryStatus.pending]
+    return [d.job_id for d in pending if d.job_id is not None]
 
 
 def dispatch(job_ids: list[int]) -> None:
@@ -192,3 +196,134 @@ def mark_all_read(*, session: Session, user: User) -> int:
         .values(read_at=utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# The admins' side
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as the admins' log shows it: with its notice and its recipient's account."""
+
+    delivery: Delivery
+    notice: Notice
+    login: str
+    display_name: str
+    retryable: bool
+
+
+def retryable(delivery: Delivery, channels_on: set[str]) -> bool:
+    """Whether an admin may send a delivery again: it failed, or found no address, through a
+    channel still switched on (`channels_on`: their names)."""
+    no_address = delivery.status is DeliveryStatus.skipped and delivery.error == NO_ADDRESS
+    failed = delivery.status is DeliveryStatus.failed or no_address
+    return failed and delivery.channel in channels_on
+
+
+def _managed_deliveries(viewer: User) -> Select[Any]:
+    """Deliveries through external channels of notices to accounts the viewer manages."""
+    return (
+        select(Delivery)
+        .join(Notice, Notice.id == Delivery.notice_id)
+        .join(User, User.id == Notice.user_id)
+        .where(managed_users(viewer), Delivery.channel != InAppChannel.name)
+    )
+
+
+def list_deliveries(
+    *,
+    session: Session,
+    viewer: User,
+    status: DeliveryStatus | None = None,
+    channel: str = "",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> Page[DeliveryRow]:
+    """E-mails and text messages sent (or not) to accounts in the viewer's reach, newest
+    first: where a notice did not reach its recipient, and why."""
+    statement = _managed_deliveries(viewer)
+    if status is not None:
+        statement = statement.where(Delivery.status == status)
+    if channel:
+        statement = statement.where(Delivery.channel == channel)
+    found = paginate(
+        session,
+        statement.options(joinedload(Delivery.notice)).order_by(Delivery.id.desc()),
+        page=page,
+        per_page=per_page,
+    )
+    rows = _rows(session, found.items)
+    return Page(items=rows, total=found.total, page=found.page, per_page=found.per_page)
+
+
+def _rows(session: Session, deliveries: list[Delivery]) -> list[DeliveryRow]:
+    """The deliveries with their recipients' accounts (one query) and whether each can be sent
+    again."""
+    names = {
+        row.id: row
+        for row in session.execute(
+            select(User.id, User.login, User.display_name).where(
+                User.id.in_({delivery.notice.user_id for delivery in deliveries})
+            )
+        )
+    }
+    channels_on = {channel.name for channel in external_channels()}
+    rows = []
+    for delivery in deliveries:
+        account = names[delivery.notice.user_id]
+        rows.append(
+            DeliveryRow(
+                delivery,
+                delivery.notice,
+                account.login,
+                account.display_name,
+                retryable(delivery, channels_on),
+            )
+        )
+    return rows
+
+
+def delivery_counts(*, session: Session, viewer: User) -> dict[DeliveryStatus, int]:
+    """How many deliveries in the viewer's reach stand at each status."""
+    counted = _managed_deliveries(viewer).with_only_columns(Delivery.status, func.count())
+    return {
+        DeliveryStatus(status): int(count)
+        for status, count in session.execute(counted.group_by(Delivery.status))
+    }
+
+
+def retry_delivery(
+    *, session: Session, viewer: User, delivery_id: int, address: str = ""
+) -> DeliveryRow:
+    """Send again a delivery that failed, or found the recipient without an address, to the
+    address the recipient has now (an admin may have put a phone number or e-mail address
+    right): a new job, with the channel's attempts again. Audited; the jobs outbox hands the
+    job to the queue. Returns the delivery as the log shows it."""
+    delivery = session.scalar(_managed_deliveries(viewer).where(Delivery.id == delivery_id))
+    if delivery is None:
+        raise NotFound(N_("Delivery %(id)s not found."), id=delivery_id)
+    channels_on = {channel.name for channel in external_channels()}
+    if delivery.channel not in channels_on:
+        raise InvalidInput(N_("The %(channel)s channel is switched off."), channel=delivery.channel)
+    if not retryable(delivery, channels_on):
+        raise InvalidInput(N_("Only a delivery that failed or found no address can be sent again."))
+    user_id = delivery.notice.user_id
+    if not session.scalar(select(User.active).where(User.id == user_id)):
+        raise InvalidInput(N_("The recipient's account is deactivated."))
+    reach = contacts(session=session, user_ids=[user_id])[user_id]
+    now_at = channel_named(delivery.channel).address(reach)
+    if not now_at:
+        raise InvalidInput(N_("The recipient still has no address for this channel."))
+    [job] = create_jobs(session=session, kind=DELIVER_JOB, payloads=[{"delivery_id": delivery.id}])
+    delivery.status, delivery.address, delivery.job_id = DeliveryStatus.pending, now_at, job.id
+    session.flush()
+    record(
+        session=session,
+        action="delivery_retried",
+        actor=viewer,
+        target_type="delivery",
+        target_id=delivery.id,
+        address=address,
+        detail={"channel": delivery.channel, "notice": delivery.notice_id},
+    )
+    return _rows(session, [delivery])[0]

@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.audit.models import AuditEntry
 from core.errors import InvalidInput
 from core.jobs import execute_job
 from core.jobs.models import Job, JobStatus
 from core.notify.models import Delivery, DeliveryStatus, Notice
 from core.notify.service import mark_all_read, notify, unread_count
-from core.people.models import Member, Role, User
+from core.people.models import Member, Organisation, Role, User
 from core.settings import Settings, get_settings
 from tests.factories import Tree, log_in, make_tree, make_user
 from tests.s3 import free_port
@@ -283,3 +284,110 @@ def test_notices_pages_and_api(
     assert marked.json() == {"marked": 1}
     assert "第二条" in client.get("/notices").text
     assert client.get(f"/notices/{second[0].id}").status_code == 200
+
+
+def test_admins_see_their_accounts_deliveries_and_send_one_again(
+    client: TestClient,
+    session: Session,
+    people: dict[str, User],
+    mailbox: MailBox,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    town = session.scalars(select(Organisation).where(Organisation.name == "镇党委")).one()
+    other = session.scalars(select(Organisation).where(Organisation.name == "邻区委")).one()
+    make_user(session, "adm", Role.org_admin, town)
+    make_user(session, "far", Role.org_admin, other)
+    gateway.answers = [400]  # the gateway refuses the number for good
+    notify(session=session, recipients=[people["reachable"], people["silent"]], category="c",
+           title="学习提醒")  # fmt: skip
+    session.commit()
+    _run_jobs(session)
+    sms = _deliveries(session)["wangfang", "sms"]
+    assert sms.status is DeliveryStatus.failed
+
+    # A member is no admin; an admin of another district sees none of it.
+    log_in(client, "wangfang")
+    assert client.get("/admin/notices").status_code == 403
+    log_in(client, "far")
+    assert "没有找到送达记录" in client.get("/admin/notices").text
+    token = log_in(client, "far")
+    refused = client.post(f"/admin/notices/{sms.id}/retry", data={"csrf_token": token})
+    assert refused.status_code == 404
+
+    token = log_in(client, "adm")
+    page = client.get("/admin/notices").text
+    assert "通知送达" in page and "学习提醒" in page and "13800138000" in page
+    assert "该渠道没有地址" in page  # silent has no e-mail and no phone
+    failed = client.get("/admin/notices?status=failed").text
+    assert failed.count("<tr>") == 2 and "短信" in failed  # the heading row and the SMS
+    delivered = client.post(f"/admin/notices/{_deliveries(session)['wangfang', 'email'].id}/retry",
+                            data={"csrf_token": token})  # fmt: skip
+    assert delivered.status_code == 400 and "只有发送失败或没有地址的" in delivered.text
+
+    # The branch puts the phone number right; the admin sends the message again.
+    session.execute(update(Member).where(Member.user_id == people["reachable"].id)
+                    .values(phone="13900139000"))  # fmt: skip
+    session.commit()
+    again = client.post(f"/admin/notices/{sms.id}/retry", data={"csrf_token": token},
+                        follow_redirects=False)  # fmt: skip
+    assert again.status_code == 303 and again.headers["location"] == "/admin/notices?done=retried"
+    session.expire_all()
+    sms = _deliveries(session)["wangfang", "sms"]
+    assert sms.status is DeliveryStatus.pending and sms.address == "13900139000"
+    assert _run_jobs(session) == [JobStatus.done]
+    assert gateway.requests[-1][1]["to"] == "13900139000"
+    assert _deliveries(session)["wangfang", "sms"].status is DeliveryStatus.delivered
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+    assert (entry.action, entry.actor_login, entry.target_id) == ("delivery_retried", "adm",
+                                                                   str(sms.id))  # fmt: skip
+
+    # A recipient who had no address gets one, and the skipped e-mail goes out after all.
+    people["silent"].email = "silent@example.cn"
+    session.commit()
+    skipped = _deliveries(session)["silent", "email"]
+    assert client.post(f"/admin/notices/{skipped.id}/retry", data={"csrf_token": token}
+                       ).status_code == 200  # fmt: skip
+    assert _run_jobs(session) == [JobStatus.done]
+    assert mailbox.messages[-1][0] == ["silent@example.cn"]
+
+    # With the SMS channel switched off since, a failed text message cannot be sent again.
+    gateway.answers = [400]
+    notify(session=session, recipients=[people["reachable"]], category="c", title="短信停用")
+    session.commit()
+    _run_jobs(session)
+    stuck = session.scalars(
+        select(Delivery).join(Notice).where(Notice.title == "短信停用", Delivery.channel == "sms")
+    ).one()
+    assert stuck.status is DeliveryStatus.failed
+    monkeypatch.setattr(get_settings(), "sms_enabled", False)
+    assert "重新发送</button>" not in client.get("/admin/notices?status=failed&channel=sms").text
+    off = client.post(f"/admin/notices/{stuck.id}/retry", data={"csrf_token": token})
+    assert off.status_code == 400 and "sms" in off.text
+
+
+def test_the_deliveries_log_api(
+    client: TestClient, session: Session, people: dict[str, User], gateway: Gateway
+) -> None:
+    town = session.scalars(select(Organisation).where(Organisation.name == "镇党委")).one()
+    make_user(session, "adm", Role.org_admin, town)
+    gateway.answers = [400]
+    notify(session=session, recipients=[people["reachable"]], category="c", title="接口")
+    session.commit()
+    _run_jobs(session)
+    log_in(client, "wangfang")
+    assert client.get("/api/deliveries").status_code == 403
+    token = log_in(client, "adm")
+    log = client.get("/api/deliveries", params={"status": "failed"}).json()
+    [item] = log["items"]
+    assert (item["recipient_login"], item["channel"], item["title"]) == ("wangfang", "sms", "接口")
+    assert item["retryable"] and item["address"] == "13800138000"
+    assert log["total"] == 1 and log["counts"] == {"failed": 1}
+    headers = {"X-CSRF-Token": token}
+    again = client.post(f"/api/deliveries/{item['id']}/retry", headers=headers)
+    assert again.status_code == 200 and again.json()["status"] == "pending"
+    assert not again.json()["retryable"]
+    refused = client.post(f"/api/deliveries/{item['id']}/retry", headers=headers)
+    assert refused.status_code == 400
+    assert client.post("/api/deliveries/999999/retry", headers=headers).status_code == 404
+    assert _run_jobs(session) == [JobStatus.done]

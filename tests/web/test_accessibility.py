@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.localtime import local_date
-from core.notify.service import notify
+from core.notify.models import Delivery, DeliveryStatus
+from core.notify.service import NO_ADDRESS, notify
 from core.people.members import register_member
 from core.people.models import Member, Role, User
 from core.settings import get_settings
@@ -233,6 +234,13 @@ def seed(session: Session) -> Site:
         link=f"/lessons/{ready.id}",
     )[0]
     notify(session=session, recipients=[users["member"]], category="c", title="支部会议通知")
+    # Its text message and e-mail as the deliveries log shows them (the channels are off here).
+    notice.deliveries += [
+        Delivery(channel="sms", status=DeliveryStatus.failed, address="13800138000",
+                 attempts=5, error="The SMS gateway refused the message: 400"),
+        Delivery(channel="email", status=DeliveryStatus.skipped, address="",
+                 error=NO_ADDRESS),
+    ]  # fmt: skip
     session.commit()
     site = Site(tree, users, course.id, ready.id, processing.id, failed.id, member.id)
     site.notice_id, site.second_member_id = notice.id, second.id
@@ -499,6 +507,7 @@ def test_every_page_passes_axe_aaa_contrast_and_phone_checks(
             "/admin/members/import",
             "/admin/plans",
             "/admin/invitations",
+            "/admin/notices",
             f"/members/{site.member_id}/transcript",
             "/admin/sites",
             "/admin/sites?status=registered&sort=last_seen&desc=1",

@@ -1,5 +1,6 @@
 """An org admin in headless Chromium: add an account and grant it a role, then import a roster,
-read the report of a bad file, and import the corrected file (twice)."""
+read the report of a bad file, and import the corrected file (twice); send a failed text
+message again from the deliveries log."""
 
 from pathlib import Path
 
@@ -8,11 +9,21 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.notify.models import Delivery, DeliveryStatus, Notice
 from core.people.models import Member, Role, User
+from core.settings import get_settings
+from tests.core.test_notify import Gateway, gateway  # noqa: F401
 from tests.factories import Tree, id_number, make_tree, make_user, roster_csv
 
 # The server, browser and login helper of the other browser tests.
-from tests.web.test_browser import browser, log_in, page, playwright, server  # noqa: F401
+from tests.web.test_browser import (  # noqa: F401
+    browser,
+    log_in,
+    page,
+    playwright,
+    running_server,
+    server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -106,3 +117,45 @@ def test_import_a_roster_read_the_report_and_import_again(
     expect(page.get_by_text(id_number(1))).to_have_count(0)
     tabs.get_by_role("link", name="审计日志").click()
     expect(page.get_by_role("cell", name="导入花名册")).to_have_count(2)
+
+
+def test_send_a_failed_text_message_again(
+    page: Page,  # noqa: F811
+    tree: Tree,
+    session: Session,
+    gateway: Gateway,  # noqa: F811
+) -> None:
+    """A text message the gateway refused, sent again from the deliveries log once the branch
+    has put the member's phone number right; the server's own worker sends it."""
+    member = make_user(session, "wangfang", Role.member, tree.branch)
+    session.add(Member(org_id=tree.branch.id, name="王芳", id_number_hash="b" * 64,
+                       id_number_masked="1101**********0012", phone="13900139000",
+                       user_id=member.id))  # fmt: skip
+    # As the notifier left it: the gateway refused the number it had then, for good.
+    notice = Notice(user_id=member.id, category="c", title="学习提醒")
+    notice.deliveries.append(
+        Delivery(channel="sms", status=DeliveryStatus.failed, address="13800138000",
+                 attempts=5, error="The SMS gateway refused the message: HTTP 400")
+    )  # fmt: skip
+    session.add(notice)
+    session.commit()
+    settings = {"sms_enabled": "true", "sms_url": get_settings().sms_url, "sms_token": "t"}
+    with running_server(**settings) as base:
+        log_in(page, base, "adm")
+        page.get_by_role("link", name="管理").click()
+        page.get_by_role("navigation", name="管理").get_by_role("link", name="通知送达").click()
+        expect(page.get_by_role("heading", name="通知送达")).to_be_visible()
+        row = page.get_by_role("row").filter(has_text="学习提醒")
+        expect(row).to_contain_text("发送失败")
+        expect(row).to_contain_text("13800138000")
+        row.get_by_role("button", name="重新发送").click()
+        expect(page.get_by_role("status")).to_have_text("已排队重新发送。")
+        expect(page.get_by_role("row").filter(has_text="学习提醒")).to_contain_text("13900139000")
+        row = page.get_by_role("row").filter(has_text="学习提醒")
+        for _ in range(100):  # the all-in-one server's worker sends it
+            if "已送达" in row.inner_text():
+                break
+            page.wait_for_timeout(200)
+            page.reload()
+        expect(row).to_contain_text("已送达")
+    assert [body["to"] for _headers, body in gateway.requests] == ["13900139000"]
