@@ -124,6 +124,7 @@ def test_send_a_failed_text_message_again(
     tree: Tree,
     session: Session,
     gateway: Gateway,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """A text message the gateway refused, sent again from the deliveries log once the branch
     has put the member's phone number right; the server's own worker sends it."""
@@ -139,7 +140,9 @@ def test_send_a_failed_text_message_again(
     )  # fmt: skip
     session.add(notice)
     session.commit()
-    settings = {"sms_enabled": "true", "sms_url": get_settings().sms_url, "sms_token": "t"}
+    # A queue of its own: another test's server, with the channel off, must not take the job.
+    settings = {"sms_enabled": "true", "sms_url": get_settings().sms_url, "sms_token": "t",
+                "queue_url": f"sqlite:///{tmp_path / 'queue.db'}"}  # fmt: skip
     with running_server(**settings) as base:
         log_in(page, base, "adm")
         page.get_by_role("link", name="管理").click()
