@@ -21,6 +21,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY courseware ./courseware
+COPY terminals ./terminals
 COPY web ./web
 RUN /opt/venv/bin/pip install .
 
