@@ -22,6 +22,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY courseware ./courseware
 COPY terminals ./terminals
+COPY streaming ./streaming
 COPY web ./web
 RUN /opt/venv/bin/pip install .
 

@@ -55,7 +55,7 @@ bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, qualit
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core courseware terminals web
+	$(BIN)/mypy core courseware terminals streaming web
 
 messages: $(VENV)/.installed ## collect the texts to translate into core/locale (then fill in zh_CN)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k say --no-location --no-wrap --sort-output -o $(VENV)/messages.pot .
