@@ -31,8 +31,10 @@ from terminals.sync.models import AgentMark
 from terminals.sync.records import RECORDS, NewRecord
 from terminals.sync.schemas import FrameBody
 
-SESSION_KINDS = ("session", "attendance", "interval")
-PROJECTED_KINDS = (*SESSION_KINDS, "frame")
+# A session is rebuilt from its session and attendance records (read as bodies) and its interval
+# records (read through their typed columns); frames are kept once each.
+MARK_KINDS = ("session", "attendance")
+PROJECTED_KINDS = (*MARK_KINDS, "interval", "frame")
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -130,10 +132,10 @@ def rebuild_session(*, session: Session, site_id: int, session_uuid: str) -> Gro
     marks: Sequence[Any] = session.execute(
         select(
             c.uuid, c.kind, c.body, c.received_at, c.clock_offset_seconds, c.agent_id, c.seq
-        ).where(*of_session, c.kind.in_(("session", "attendance")))
+        ).where(*of_session, c.kind.in_(MARK_KINDS))
     ).all()
     plays: Sequence[Any] = session.execute(
-        select(
+        select(  # Play's fields, in order, then what _end_of_evidence tests
             c.uuid, c.lesson_id, c.media_start, c.media_end, c.rate, c.wall_start,
             c.received_at, c.clock_offset_seconds, c.agent_id, c.seq,
         ).where(*of_session, c.kind == "interval")
