@@ -1,0 +1,1 @@
+"""Live media: encoded frames forwarded from publishers to subscribers without decoding."""

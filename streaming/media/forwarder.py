@@ -1,0 +1,217 @@
+"""The forwarder: each publisher's encoded frames, fanned out to bounded per-subscriber outlets.
+
+A ``Feed`` drains one publisher's remote track from the moment it arrives (aiortc's own track
+queue is unbounded, and a late reader would replay seconds of stale frames) and offers every
+frame to the outlets attached to it. An ``Outlet`` is the track one subscriber's sender reads:
+a short queue that, when its subscriber falls behind, drops what it holds and waits for the
+next keyframe rather than grow or hand the decoder a broken picture. An outlet is a slot whose
+source can change (the spotlight, the active speaker); video switches on the new source's
+keyframe and timestamps stay continuous across the switch, so the viewer's decoder never
+sees a gap.
+
+Keyframes are asked of the publisher when a subscriber joins, when an outlet drops, when a
+slot switches and when a subscriber's browser sends PLI/FIR — coalesced to at most one request
+per ``KEYFRAME_INTERVAL`` per feed, as a publisher's encoder is the room's most shared resource.
+
+Frames are ``av.Packet`` objects from :mod:`streaming.media.passthrough`.
+"""
+
+import asyncio
+from typing import NamedTuple
+
+import av
+from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError
+
+KEYFRAME_INTERVAL = 0.5
+"""Seconds between keyframe requests to one publisher (other SFUs allow 1–2 per second)."""
+
+QUEUE_SECONDS = 1.0
+"""How much media an outlet holds before its subscriber counts as lagging."""
+
+FRAME_RATE = {"video": 30, "audio": 50}
+"""Frames per second assumed for queue sizes and for the gap left at a source switch."""
+
+
+class Feed:
+    """One publisher's track, read continuously and offered to the outlets attached to it."""
+
+    def __init__(self, track: MediaStreamTrack, receiver: RTCRtpReceiver) -> None:
+        self.kind = track.kind
+        self.track = track
+        self.receiver = receiver
+        self.outlets: set[Outlet] = set()
+        self.frames = 0
+        self.keyframe_requests = 0
+        self._last_request = -KEYFRAME_INTERVAL
+        self._pending_request: asyncio.TimerHandle | None = None
+        self._task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            try:
+                packet = await self.track.recv()
+            except MediaStreamError:
+                break
+            if not isinstance(packet, av.Packet):
+                raise TypeError("a decoded frame reached the forwarder: passthrough.install()")
+            self.frames += 1
+            if packet.is_keyframe and self._pending_request is not None:
+                self._pending_request.cancel()
+                self._pending_request = None
+            for outlet in tuple(self.outlets):
+                outlet.offer(self, packet)
+        for outlet in tuple(self.outlets):
+            outlet.source_ended(self)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe now, or once the throttle allows."""
+        if self.kind != "video" or self._pending_request is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_request + KEYFRAME_INTERVAL - loop.time()
+        if wait <= 0:
+            self._send_pli()
+        else:
+            self._pending_request = loop.call_later(wait, self._send_pli)
+
+    def _send_pli(self) -> None:
+        self._pending_request = None
+        self._last_request = asyncio.get_running_loop().time()
+        sources = self.receiver.getSynchronizationSources()
+        if sources:
+            self.keyframe_requests += 1
+            asyncio.ensure_future(self.receiver._send_rtcp_pli(sources[0].source))
+
+    async def close(self) -> None:
+        """Stop reading (the publisher left); the outlets fed by it fall silent."""
+        if self._pending_request is not None:
+            self._pending_request.cancel()
+        self.track.stop()
+        self._task.cancel()
+        for outlet in tuple(self.outlets):
+            outlet.source_ended(self)
+
+
+class Queued(NamedTuple):
+    packet: av.Packet
+    pts: int
+    """On this outlet's own timeline."""
+
+
+class Outlet(MediaStreamTrack):
+    """The track one subscriber's sender reads: a bounded queue fed by one feed at a time."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        rate = FRAME_RATE[kind]
+        self.capacity = max(2, int(QUEUE_SECONDS * rate))
+        self.frame_rate = rate
+        self.source: Feed | None = None
+        self.pending: Feed | None = None
+        self.dropped = 0
+        self.sent = 0
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue(self.capacity)
+        self._offset = 0
+        self._last_pts: int | None = None
+        self._awaiting_keyframe = kind == "video"
+
+    def attach(self, feed: Feed) -> None:
+        """Take media from ``feed`` from its next keyframe on (or at once, for audio)."""
+        if self.pending is not None and self.pending is not feed:
+            self.pending.outlets.discard(self)
+            self.pending = None
+        if feed is self.source:
+            return
+        self.pending = feed
+        feed.outlets.add(self)
+        feed.request_keyframe()
+
+    def detach(self) -> None:
+        """No source: the subscriber keeps its track and simply receives nothing."""
+        for feed in (self.source, self.pending):
+            if feed is not None:
+                feed.outlets.discard(self)
+        self.source = self.pending = None
+        self._awaiting_keyframe = self.kind == "video"
+
+    def source_ended(self, feed: Feed) -> None:
+        if feed is self.pending:
+            self.pending = None
+        if feed is self.source:
+            self.source = None
+            self._awaiting_keyframe = self.kind == "video"
+        feed.outlets.discard(self)
+
+    def request_keyframe(self) -> None:
+        """The subscriber lost a picture (PLI/FIR): relay it to whoever feeds this outlet."""
+        for feed in (self.pending, self.source):
+            if feed is not None:
+                feed.request_keyframe()
+                return
+
+    def offer(self, feed: Feed, packet: av.Packet) -> None:
+        if feed is self.pending and (packet.is_keyframe or self.kind != "video"):
+            self._switch_to(feed, packet)
+        if feed is not self.source:
+            return
+        if self._awaiting_keyframe:
+            if not packet.is_keyframe:
+                self.dropped += 1
+                return
+            self._awaiting_keyframe = False
+        if self._queue.full():
+            self._fall_behind(feed)
+            if self.kind == "video" and not packet.is_keyframe:
+                self.dropped += 1
+                return
+            self._awaiting_keyframe = False
+        self._queue.put_nowait(Queued(packet, (packet.pts or 0) + self._offset))
+
+    def _switch_to(self, feed: Feed, packet: av.Packet) -> None:
+        """Continue the outgoing timeline one frame after the last one sent."""
+        if self.source is not None:
+            self.source.outlets.discard(self)
+        self.source, self.pending = feed, None
+        self._awaiting_keyframe = False
+        if self._last_pts is not None and packet.time_base is not None:
+            step = int(1 / (packet.time_base * self.frame_rate))
+            self._offset = self._last_pts + step - (packet.pts or 0)
+
+    def _fall_behind(self, feed: Feed) -> None:
+        """Drop what is queued: video resumes at the next keyframe, audio at once."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self.dropped += 1
+        if self.kind == "video":
+            self._awaiting_keyframe = True
+            feed.request_keyframe()
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet, pts = await self._queue.get()
+        self.sent += 1
+        self._last_pts = pts
+        if pts == packet.pts:
+            return packet
+        # The frame is shared by every outlet of its feed: a shifted copy keeps theirs intact.
+        shifted = av.Packet(bytes(packet))
+        shifted.pts = pts
+        shifted.time_base = packet.time_base
+        shifted.is_keyframe = packet.is_keyframe
+        return shifted
+
+    def stop(self) -> None:
+        self.detach()
+        super().stop()
+
+
+def connect(sender: RTCRtpSender, outlet: Outlet) -> None:
+    """Relay the subscriber's keyframe requests (PLI, FIR) to the outlet's publisher.
+
+    aiortc's sender only honours them when it encodes; for forwarded frames it would drop
+    them, leaving the subscriber with a frozen picture until the publisher's next keyframe.
+    """
+    sender._send_keyframe = outlet.request_keyframe  # type: ignore[method-assign]
