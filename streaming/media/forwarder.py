@@ -13,15 +13,30 @@ Keyframes are asked of the publisher when a subscriber joins, when an outlet dro
 slot switches and when a subscriber's browser sends PLI/FIR — coalesced to at most one request
 per ``KEYFRAME_INTERVAL`` per feed, as a publisher's encoder is the room's most shared resource.
 
-Frames are ``av.Packet`` objects from :mod:`streaming.media.passthrough`.
+Bandwidth follows the weakest path: each subscriber's REMB estimate is noted on its outlet,
+and the REMB a publisher receives is capped at the lowest estimate among the outlets it feeds, so
+its encoder slows for the poorest link it serves (aiortc has no simulcast to serve each its own).
+
+Frames are ``av.Packet`` objects from :mod:`streaming.media.passthrough`. The hooks into aiortc
+(a sender's ``_send_keyframe`` and ``_handle_rtcp_packet``, a receiver's ``_send_rtcp``,
+``_send_rtcp_pli`` and ``_handle_rtp_packet``) are per instance; ``tests/streaming`` pins them.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import NamedTuple
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 
 KEYFRAME_INTERVAL = 0.5
 """Seconds between keyframe requests to one publisher (other SFUs allow 1–2 per second)."""
@@ -29,14 +44,37 @@ KEYFRAME_INTERVAL = 0.5
 QUEUE_SECONDS = 1.0
 """How much media an outlet holds before its subscriber counts as lagging."""
 
+BITRATE_FLOOR = 150_000
+"""Bits per second below which a publisher is never pushed for one viewer's sake: a link that
+poor is better served by its own dropped frames than everyone by a smeared picture."""
+
 FRAME_RATE = {"video": 30, "audio": 50}
 """Frames per second assumed for queue sizes and for the gap left at a source switch."""
 
 
-class Feed:
-    """One publisher's track, read continuously and offered to the outlets attached to it."""
+def remb_bitrate(packet: AnyRtcpPacket) -> tuple[int, list[int]] | None:
+    """The bitrate and media SSRCs of a REMB message, or None for any other RTCP packet."""
+    if not isinstance(packet, RtcpPsfbPacket) or packet.fmt != RTCP_PSFB_APP:
+        return None
+    try:
+        return unpack_remb_fci(packet.fci)
+    except ValueError:
+        return None
 
-    def __init__(self, track: MediaStreamTrack, receiver: RTCRtpReceiver) -> None:
+
+class Feed:
+    """One publisher's track, read continuously and offered to the outlets attached to it.
+
+    ``on_level`` hears the RFC 6464 audio level of every packet of an audio feed, for the active
+    speaker; the level travels in a header extension that aiortc parses but does not pass on.
+    """
+
+    def __init__(
+        self,
+        track: MediaStreamTrack,
+        receiver: RTCRtpReceiver,
+        on_level: Callable[[int], None] | None = None,
+    ) -> None:
         self.kind = track.kind
         self.track = track
         self.receiver = receiver
@@ -45,7 +83,39 @@ class Feed:
         self.keyframe_requests = 0
         self._last_request = -KEYFRAME_INTERVAL
         self._pending_request: asyncio.TimerHandle | None = None
+        if self.kind == "video":
+            self._cap_bandwidth_estimates()
+        if on_level is not None:
+            self._hear_levels(on_level)
         self._task = asyncio.ensure_future(self._drain())
+
+    def weakest_estimate(self) -> int | None:
+        """The lowest bitrate any subscriber fed from here can take, once they have said."""
+        estimates = [o.estimate for o in self.outlets if o.source is self and o.estimate]
+        return min(estimates, default=None)
+
+    def _cap_bandwidth_estimates(self) -> None:
+        send_rtcp = self.receiver._send_rtcp
+
+        async def capped(packet: AnyRtcpPacket) -> None:
+            remb = remb_bitrate(packet)
+            weakest = self.weakest_estimate()
+            if remb is not None and weakest is not None and weakest < remb[0]:
+                assert isinstance(packet, RtcpPsfbPacket)
+                packet.fci = pack_remb_fci(max(weakest, BITRATE_FLOOR), remb[1])
+            await send_rtcp(packet)
+
+        self.receiver._send_rtcp = capped  # type: ignore[method-assign]
+
+    def _hear_levels(self, on_level: Callable[[int], None]) -> None:
+        handle_rtp = self.receiver._handle_rtp_packet
+
+        async def hearing(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if packet.extensions.audio_level is not None:
+                on_level(packet.extensions.audio_level[1])
+            await handle_rtp(packet, arrival_time_ms)
+
+        self.receiver._handle_rtp_packet = hearing  # type: ignore[method-assign]
 
     async def _drain(self) -> None:
         while True:
@@ -112,6 +182,8 @@ class Outlet(MediaStreamTrack):
         self.pending: Feed | None = None
         self.dropped = 0
         self.sent = 0
+        self.estimate: int | None = None
+        """The subscriber's last REMB, in bits per second."""
         self._queue: asyncio.Queue[Queued] = asyncio.Queue(self.capacity)
         self._offset = 0
         self._last_pts: int | None = None
@@ -209,9 +281,19 @@ class Outlet(MediaStreamTrack):
 
 
 def connect(sender: RTCRtpSender, outlet: Outlet) -> None:
-    """Relay the subscriber's keyframe requests (PLI, FIR) to the outlet's publisher.
+    """Relay the subscriber's keyframe requests (PLI, FIR) to the outlet's publisher, and note
+    its bandwidth estimates.
 
-    aiortc's sender only honours them when it encodes; for forwarded frames it would drop
-    them, leaving the subscriber with a frozen picture until the publisher's next keyframe.
+    aiortc's sender only honours keyframe requests when it encodes; for forwarded frames it
+    would drop them, leaving the subscriber with a frozen picture until the next keyframe.
     """
     sender._send_keyframe = outlet.request_keyframe  # type: ignore[method-assign]
+    handle_rtcp = sender._handle_rtcp_packet
+
+    async def noting(packet: AnyRtcpPacket) -> None:
+        remb = remb_bitrate(packet)
+        if remb is not None and sender._ssrc in remb[1]:
+            outlet.estimate = remb[0]
+        await handle_rtcp(packet)
+
+    sender._handle_rtcp_packet = noting  # type: ignore[method-assign]

@@ -8,8 +8,9 @@ import inspect
 import aiortc
 import av
 import pytest
-from aiortc import RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import HeaderExtensionsMap
 
 from streaming.media import passthrough
 from streaming.media.forwarder import Outlet
@@ -29,6 +30,12 @@ def test_aiortc_internals_the_forwarder_relies_on() -> None:
     # PLI and FIR reach a sender through self._send_keyframe, looked up on the instance.
     assert "_send_keyframe" in RTCRtpSender._handle_rtcp_packet.__code__.co_names
     assert inspect.iscoroutinefunction(RTCRtpReceiver._send_rtcp_pli)
+    # Packets reach receivers and senders through instance lookups the forwarder wraps: RTP (its
+    # audio-level extension) and RTCP (REMB) in, RTCP out of a receiver (REMB, capped).
+    assert "_handle_rtp_packet" in RTCDtlsTransport._handle_rtp_data.__code__.co_names
+    assert "_handle_rtcp_packet" in RTCDtlsTransport._handle_rtcp_data.__code__.co_names
+    assert "_send_rtcp" in RTCRtpReceiver._handle_rtp_packet.__code__.co_names
+    assert "audio_level" in inspect.getsource(HeaderExtensionsMap.get)
 
 
 def test_keyframes_are_recognised_in_both_video_codecs() -> None:
