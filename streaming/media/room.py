@@ -50,6 +50,9 @@ class MediaRoom:
 
     tiles: int = TILES
     lanes: int = AUDIO_LANES
+    video_codec: str = "video/H264"
+    """One per room, as a viewer's slot is negotiated once whoever fills it. H.264 by default:
+    the broadcast remuxes it without re-encoding, and every WebRTC browser must offer it."""
     on_layout: Callable[[str, Subscription], None] | None = None
     spotlight: str | None = None
     muted: set[str] = field(default_factory=set)
@@ -87,6 +90,10 @@ class MediaRoom:
 
     def subscribe(self, participant: str) -> Subscription:
         """The outlets a viewer's connection sends: add them to it, then ``connect`` each sender."""
+        previous = self.subscriptions.get(participant)
+        if previous is not None:  # a reconnect: the old connection's outlets are done
+            for outlet in previous.video + previous.audio:
+                outlet.stop()
         slots = self.tiles + 2
         subscription = Subscription(
             video=[Outlet("video") for _ in range(slots)],
