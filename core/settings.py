@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigurationError
@@ -22,6 +22,14 @@ DEVELOPMENT_SECRETS = frozenset(
 )
 # Keys kept in files under `home` when the embedded single-node default may generate them.
 _KEY_FILES = {"secret_key": "secret.key", "id_hash_key": "id-hash.key"}
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server, as browsers' RTCIceServer names its fields."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str = ""
+    credential: str = ""
 
 
 class Settings(BaseSettings):
@@ -170,6 +178,15 @@ class Settings(BaseSettings):
     site_code_pattern: str = Field(default=r"\d{12}", min_length=1, max_length=200)
     # How long a one-time enrolment code stays usable after it is issued.
     site_enrolment_code_days: int = Field(default=7, ge=1, le=90)
+    # Live rooms. The STUN/TURN servers browsers and the media node use, as JSON:
+    # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]. Empty
+    # means host candidates only: right on a LAN, or with the media node reachable directly.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # What each participant receives: video slots besides the spotlight and the active speaker
+    # (Last-N), and audio lanes for the loudest unmuted voices; the one video codec of a room.
+    room_tiles: int = Field(default=6, ge=0, le=24)
+    room_audio_lanes: int = Field(default=4, ge=1, le=16)
+    room_video_codec: Literal["H264", "VP8"] = "H264"
 
     @field_validator("metrics_address")
     @classmethod

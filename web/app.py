@@ -63,6 +63,9 @@ from courseware.delivery import SignedMedia
 from courseware.errors import UploadTooLarge
 from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
+from streaming.congress import api as events_api
+from streaming.congress import pages as events_pages
+from streaming.media.node import MediaNode
 from terminals.dossier import own_pages as site_own_pages
 from terminals.dossier import site_pages
 from terminals.evidence import api as evidence_api
@@ -247,6 +250,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.media.close()
             sweeper.cancel()
             if metrics is not None:
                 metrics.shutdown()
@@ -274,6 +278,9 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates.env.globals["runs_a_site"] = runs_a_site
     templates.env.filters["local"] = local_time
     app.state.templates = templates
+    # The rooms this process hosts (every room, until media nodes run apart).
+    app.state.media = MediaNode(settings)
+    app.state.meetings = {}
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
     # Middleware runs outermost first, in the reverse of the order it is added here:
@@ -444,4 +451,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(site_own_pages.router)
     app.include_router(reports_api.router)
     app.include_router(reports_pages.router)
+    app.include_router(events_api.router)
+    app.include_router(events_api.room_router)
+    app.include_router(events_pages.router)
     return app

@@ -26,6 +26,7 @@ from core.migrate import ensure_schema, upgrade_database
 from core.notify.cli import notices
 from core.people.cli import members, orgs, users
 from courseware.cli import lessons
+from streaming.congress.cli import events
 from terminals.agent.cli import terminal
 from terminals.records.cli import credits
 from terminals.sites.cli import sites
@@ -68,6 +69,7 @@ app.add_typer(terminal, name="terminal")
 app.add_typer(notices, name="notices")
 app.add_typer(credits, name="credits")
 app.add_typer(sites, name="sites")
+app.add_typer(events, name="events")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5

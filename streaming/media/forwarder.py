@@ -146,12 +146,16 @@ class Feed:
             self._pending_request = loop.call_later(wait, self._send_pli)
 
     def _send_pli(self) -> None:
+        """PLI to each SSRC the publisher sends on: one is the picture, and a browser also
+        sends retransmissions and bandwidth probes on another, which aiortc lists alike (a
+        PLI naming that one is ignored, so naming only the first heard could name the wrong)."""
         self._pending_request = None
         self._last_request = asyncio.get_running_loop().time()
         sources = self.receiver.getSynchronizationSources()
         if sources:
             self.keyframe_requests += 1
-            asyncio.ensure_future(self.receiver._send_rtcp_pli(sources[0].source))
+        for source in sources:
+            asyncio.ensure_future(self.receiver._send_rtcp_pli(source.source))
 
     async def close(self) -> None:
         """Stop reading (the publisher left); the outlets fed by it fall silent."""

@@ -19,6 +19,8 @@ Server to client::
     {"type": "layout", "video": [{"mid": "0", "participant": "m12"}, ...],
      "audio": [{"mid": "8", "participant": null}, ...], "speaker": "m7"}
     {"type": "error", "code": "bad_message" | "bad_sdp" | "bad_state", "message": "..."}
+    {"type": "replaced"}     the participant joined again elsewhere (another tab or device):
+                             this session is over and hears nothing more
 
 An error answers only the message that caused it; the session and the room go on.
 """
@@ -33,6 +35,7 @@ from aiortc import (
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
+    sdp,
 )
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -88,18 +91,20 @@ class Session:
     """One participant's signalling; a new session for the same participant replaces this one
     (a reconnect after a network blip keeps their place: the room knows them by id)."""
 
-    def __init__(
-        self, room: MediaRoom, participant: str, send: Send, ice_servers: list[RTCIceServer]
-    ) -> None:
-        self.room = room
+    def __init__(self, host: "RoomHost", participant: str, send: Send) -> None:
+        self.host = host
+        self.room = host.room
         self.participant = participant
         self.send = send
-        self.ice_servers = ice_servers
+        self.ice_servers = host.ice_servers
+        self.retired = False
         self.publishing: RTCPeerConnection | None = None
         self.receiving: RTCPeerConnection | None = None
         self.subscription: Subscription | None = None
 
     async def handle(self, text: str | bytes) -> None:
+        if self.retired:
+            return
         try:
             message = MESSAGE.validate_json(text)
         except ValidationError as exc:
@@ -115,25 +120,22 @@ class Session:
             elif isinstance(message, Answer):
                 await self._answered(message.sdp)
             else:
-                await self.leave()
+                await self.host.leave(self)
         except SignallingError as exc:
             await self.send(error(exc.code, str(exc)))
 
     async def _publish(self, offer: str) -> None:
+        kinds = offered_kinds(offer)
         connection = new_peer_connection(self.ice_servers)
-        # Made before the offer is read, so the answer carries the room's one video codec:
-        # every viewer's slot is negotiated with it, whoever fills the slot.
-        prefer(connection.addTransceiver("video", direction="recvonly"), self.room.video_codec)
-        connection.addTransceiver("audio", direction="recvonly")
+        # Made before the offer is read, in its order (aiortc bundles on the first one), so the
+        # answer carries the room's one video codec: every viewer's slot is negotiated with it.
+        for kind in kinds:
+            transceiver = connection.addTransceiver(kind, direction="recvonly")
+            if kind == "video":
+                prefer(transceiver, self.room.video_codec)
         try:
             await connection.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            kinds = [t.kind for t in connection.getTransceivers() if t.mid is not None]
-            if len(kinds) != len(set(kinds)):
-                raise SignallingError("bad_sdp", "publish at most one audio and one video track")
             await connection.setLocalDescription(await connection.createAnswer())
-        except SignallingError:
-            await connection.close()
-            raise
         except Exception as exc:  # aiortc reports a bad description with many exception types
             await connection.close()
             raise SignallingError("bad_sdp", f"the offer was refused: {exc}") from exc
@@ -192,12 +194,29 @@ class Session:
         await self.room.leave(self.participant)
         await self.hang_up()
 
+    async def retire(self) -> None:
+        """Give way to a newer session of the same participant."""
+        self.retired = True
+        await self.hang_up()
+        await self.send({"type": "replaced"})
+
     async def hang_up(self) -> None:
         for connection in (self.publishing, self.receiving):
             if connection is not None:
                 await connection.close()
         self.publishing = self.receiving = None
         self.subscription = None
+
+
+def offered_kinds(offer: str) -> list[str]:
+    """The media of a publish offer, in order: at most one audio and one video track."""
+    try:
+        kinds = [media.kind for media in sdp.SessionDescription.parse(offer).media]
+    except Exception as exc:  # the parser raises whatever a malformed line makes it raise
+        raise SignallingError("bad_sdp", f"the offer is not SDP: {exc}") from exc
+    if not kinds or len(set(kinds)) != len(kinds) or not set(kinds) <= {"audio", "video"}:
+        raise SignallingError("bad_sdp", "publish at most one audio and one video track")
+    return kinds
 
 
 def error(code: str, message: str) -> dict[str, Any]:
@@ -211,6 +230,8 @@ class RoomHost:
         self.room = room
         self.ice_servers = ice_servers
         self.sessions: dict[str, Session] = {}
+        self.on_departure: Callable[[str], Awaitable[None]] | None = None
+        """Told when a participant is gone for good (what holds the meeting's roll listens)."""
         self._departures: dict[str, asyncio.TimerHandle] = {}
         room.on_layout = self._tell_layout
 
@@ -221,8 +242,8 @@ class RoomHost:
             departure.cancel()
         previous = self.sessions.get(participant)
         if previous is not None:
-            await previous.hang_up()
-        session = Session(self.room, participant, send, self.ice_servers)
+            await previous.retire()
+        session = Session(self, participant, send)
         self.sessions[participant] = session
         return session
 
@@ -230,14 +251,21 @@ class RoomHost:
         """The channel closed: keep their media ``grace`` seconds for a reconnect, then leave."""
         if self.sessions.get(session.participant) is not session:
             return
+        self._departures[session.participant] = asyncio.get_running_loop().call_later(
+            grace, lambda: asyncio.ensure_future(self.leave(session))
+        )
 
-        def depart() -> None:
-            self._departures.pop(session.participant, None)
-            if self.sessions.get(session.participant) is session:
-                del self.sessions[session.participant]
-                asyncio.ensure_future(session.leave())
-
-        self._departures[session.participant] = asyncio.get_running_loop().call_later(grace, depart)
+    async def leave(self, session: Session) -> None:
+        """``session``'s participant is gone for good (unless a newer session took over)."""
+        departure = self._departures.pop(session.participant, None)
+        if departure is not None:
+            departure.cancel()
+        if self.sessions.get(session.participant) is not session:
+            return
+        del self.sessions[session.participant]
+        await session.leave()
+        if self.on_departure is not None:
+            await self.on_departure(session.participant)
 
     async def close(self) -> None:
         for departure in self._departures.values():

@@ -151,6 +151,8 @@ def test_a_reconnect_keeps_the_participants_media_and_a_lost_one_leaves_after_th
         # A blip: the channel drops, and comes back before the grace ends.
         host.disconnected(speaker.session, grace=0.5)
         again = await enter(host, "speaker")
+        assert (await speaker.expect("replaced"))["type"] == "replaced"
+        await speaker.say({"type": "leave"})  # the old session is over: this changes nothing
         await again.publish(200)  # the new connection's camera takes the same seat
         await asyncio.sleep(0.8)
         assert "speaker" in host.room.publications

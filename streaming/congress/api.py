@@ -1,0 +1,197 @@
+"""JSON API of events, and the room's signalling WebSocket.
+
+The WebSocket ``/events/{id}/room/signal`` carries the messages of
+:mod:`streaming.media.signalling`. It opens with one server message::
+
+    {"type": "welcome", "participant": "m12", "name": "...", "role": "participant",
+     "moderator": false, "iceServers": [...], "people": {"m12": "...", ...}}
+
+and is refused (closed before it opens, with a code the page explains) for a caller who is not
+logged in (4401), may not enter the room (4403: not invited, or not found), when the event is
+over (4410), or from another site's page (4403: its Origin is not this site's).
+"""
+
+import json
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from core.api import SESSION_TOKEN, CurrentUser, RowId, SessionDep, unit_of_work, verify_csrf
+from core.errors import PlatformError
+from core.people.accounts import find_session_user
+from core.people.models import User
+from streaming.congress.meeting import TYPES as PROCEDURE
+from streaming.congress.meeting import Meeting
+from streaming.congress.models import Event, EventStatus
+from streaming.congress.service import Attendee, attendee, get_event, visible_events
+from streaming.media.node import MediaNode
+from streaming.media.signalling import RoomHost, error
+
+router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], tags=["events"])
+room_router = APIRouter(include_in_schema=False)
+
+CLOSED_EVENT = frozenset({EventStatus.ended, EventStatus.cancelled})
+MEDIA_AFTER_ADMISSION = frozenset({"publish", "subscribe", "answer"})
+"""Media messages of someone in the lobby are refused: they are seen and heard once admitted."""
+
+
+class EventRead(BaseModel):
+    id: int
+    org_id: int
+    org_name: str
+    kind: str
+    level: str
+    title: str
+    description: str
+    starts_at: str
+    planned_minutes: int
+    status: str
+    agenda: list[str]
+    invited: int
+    sites: list[int]
+    credit_hours: float
+
+
+def event_read(event: Event) -> EventRead:
+    return EventRead(
+        id=event.id,
+        org_id=event.org_id,
+        org_name=event.org.name,
+        kind=event.kind.value,
+        level=event.level.value,
+        title=event.title,
+        description=event.description,
+        starts_at=event.starts_at.isoformat(),
+        planned_minutes=event.planned_minutes,
+        status=event.status.value,
+        agenda=[item.title for item in event.agenda],
+        invited=len(event.invitations),
+        sites=[venue.site_id for venue in event.venues],
+        credit_hours=event.credit_hours,
+    )
+
+
+@router.get("", response_model=list[EventRead])
+def events_index(session: SessionDep, actor: CurrentUser) -> Any:
+    """Events the caller administers or is invited to, soonest first."""
+    return [event_read(event) for event in session.scalars(visible_events(actor))]
+
+
+@router.get("/{event_id}", response_model=EventRead)
+def events_show(event_id: RowId, session: SessionDep, actor: CurrentUser) -> Any:
+    """One event the caller may see."""
+    return event_read(get_event(session=session, actor=actor, event_id=event_id))
+
+
+def same_site(websocket: WebSocket) -> bool:
+    """A browser names the page that opened a WebSocket in Origin, and cookies ride along: a
+    page of another site must not open one in its visitor's name."""
+    origin = websocket.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+def room_key(event_id: int) -> str:
+    return f"event-{event_id}"
+
+
+def _entrant(session: Session, user: User, event_id: int) -> tuple[Attendee, EventStatus, dict]:
+    event = get_event(session=session, actor=user, event_id=event_id)
+    people = {f"m{i.member_id}": i.member.name for i in event.invitations}
+    return attendee(session=session, actor=user, event=event), event.status, people
+
+
+@room_router.websocket("/events/{event_id}/room/signal")
+async def room_signal(websocket: WebSocket, event_id: int) -> None:
+    """A participant's signalling with the room's media (see the module docstring)."""
+    token = websocket.session.get(SESSION_TOKEN)
+    user = (
+        await unit_of_work(lambda session: find_session_user(session=session, token=token))
+        if isinstance(token, str)
+        else None
+    )
+    if user is None:
+        await websocket.close(4401, "log in first")
+        return
+    if not same_site(websocket):
+        await websocket.close(4403, "cross-site")
+        return
+    try:
+        who, status, people = await unit_of_work(lambda session: _entrant(session, user, event_id))
+    except PlatformError:
+        await websocket.close(4403, "not found")
+        return
+    if who.role is None and not who.moderator:
+        await websocket.close(4403, "not invited")
+        return
+    if status in CLOSED_EVENT:
+        await websocket.close(4410, "the event is over")
+        return
+    await websocket.accept()
+    node: MediaNode = websocket.app.state.media
+    host = node.host(room_key(event_id))
+    meeting = await meeting_for(websocket.app.state, event_id, host)
+
+    async def send(message: dict[str, Any]) -> None:
+        # Others' messages reach this page from their handlers: a socket that closed (whatever
+        # the server reports it with) must not fail them. Its own receive loop notices.
+        with suppress(Exception):
+            await websocket.send_json(message)
+
+    session = await host.connect(who.participant_key, send)
+    await send(
+        {
+            "type": "welcome",
+            "participant": who.participant_key,
+            "name": who.name,
+            "role": who.role.value if who.role is not None else None,
+            "moderator": who.moderator,
+            "iceServers": [server.model_dump() for server in node.settings.ice_servers],
+            "people": people,
+        }
+    )
+    await meeting.arrive(who)
+    try:
+        while True:
+            text = await websocket.receive_text()
+            kind = message_type(text)
+            if kind in PROCEDURE:
+                await meeting.handle(who, text)
+                if meeting.status is EventStatus.ended:
+                    await end_meeting(websocket.app.state, event_id)
+                    return
+            elif kind in MEDIA_AFTER_ADMISSION and not meeting.present(who.participant_key):
+                await send(error("refused", "wait to be admitted"))
+            else:
+                await session.handle(text)
+    except WebSocketDisconnect:
+        host.disconnected(session)
+
+
+def message_type(text: str) -> str | None:
+    """The ``type`` of a JSON message, or None (the media session then explains what is wrong)."""
+    with suppress(ValueError):
+        message = json.loads(text)
+        if isinstance(message, dict) and isinstance(message.get("type"), str):
+            return str(message["type"])
+    return None
+
+
+async def meeting_for(state: Any, event_id: int, host: RoomHost) -> Meeting:
+    """The meeting of ``event_id`` on this node, made when its first participant arrives."""
+    meetings: dict[int, Meeting] = state.meetings
+    meeting = meetings.get(event_id)
+    if meeting is None or meeting.host is not host:
+        event = await unit_of_work(lambda session: session.get_one(Event, event_id))
+        meeting = meetings[event_id] = Meeting.of(event, host)
+        host.on_departure = meeting.depart
+    return meeting
+
+
+async def end_meeting(state: Any, event_id: int) -> None:
+    """The chair ended it: every page was told; the room and its media close."""
+    state.meetings.pop(event_id, None)
+    await state.media.close_room(room_key(event_id))

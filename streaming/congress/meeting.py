@@ -1,0 +1,537 @@
+"""A meeting in progress: the lobby and who is admitted, the roll and the quorum, the agenda item
+in hand, the speaking queue and the floor, and the chair's controls.
+
+It lives on the room's media node beside the room's media, which it steers (who is heard, who is
+spotlit), and writes every fact to the event's record as it happens: attendance stretches to the
+second and the log the minutes are written from. The rules themselves are in ``rules.py``.
+
+Messages from a participant's page (over the room's WebSocket, beside the media messages)::
+
+    {"type": "hand", "raised": true}                    ask to speak, or withdraw
+    {"type": "chat", "text": "..."}
+    {"type": "unmute"}                                  at a meeting (not a congress): oneself
+
+and from a moderator's (the chair, or an administrator of the event's organisation)::
+
+    {"type": "start"} / {"type": "end"}
+    {"type": "admit", "participant": "m12"}             or null: everyone waiting
+    {"type": "remove", "participant": "m12"}
+    {"type": "floor", "participant": "m12"}             or null: take the floor back
+    {"type": "mute", "participant": "m12"}              or null: everyone but the floor
+    {"type": "spotlight", "participant": "m12"}         or null
+    {"type": "agenda", "position": 2}
+    {"type": "hide", "message": 7}                      a chat message, moderated away
+
+Every change is followed by a ``{"type": "meeting", ...}`` message to everyone with the state as
+``Meeting.state_for`` makes it; a refused message gets ``{"type": "error", "code": "refused"}``.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.api import unit_of_work
+from core.db import utcnow
+from streaming.congress.models import (
+    VOTING_ROLES,
+    Attendance,
+    Event,
+    EventKind,
+    EventRole,
+    EventStatus,
+    LogEntry,
+)
+from streaming.congress.rules import QUORUMS, Level, SpeakingQueue, Voter, roll_call
+from streaming.congress.service import Attendee
+from streaming.media.room import MediaRoom
+from streaming.media.signalling import RoomHost
+
+CHAT_KEPT = 100
+"""Chat messages a page is sent (the newest); all are kept in the record."""
+
+Key = str | None
+
+
+class Hand(BaseModel):
+    type: Literal["hand"]
+    raised: bool
+
+
+class Chat(BaseModel):
+    type: Literal["chat"]
+    text: str = Field(min_length=1, max_length=500)
+
+
+class Unmute(BaseModel):
+    type: Literal["unmute"]
+
+
+class Start(BaseModel):
+    type: Literal["start"]
+
+
+class End(BaseModel):
+    type: Literal["end"]
+
+
+class Admit(BaseModel):
+    type: Literal["admit"]
+    participant: Key = None
+
+
+class Remove(BaseModel):
+    type: Literal["remove"]
+    participant: str
+
+
+class Floor(BaseModel):
+    type: Literal["floor"]
+    participant: Key = None
+
+
+class Mute(BaseModel):
+    type: Literal["mute"]
+    participant: Key = None
+
+
+class Spotlight(BaseModel):
+    type: Literal["spotlight"]
+    participant: Key = None
+
+
+class Agenda(BaseModel):
+    type: Literal["agenda"]
+    position: int = Field(ge=1)
+
+
+class Hide(BaseModel):
+    type: Literal["hide"]
+    message: int = Field(ge=1)
+
+
+Procedure = Hand | Chat | Unmute | Start | End | Admit | Remove | Floor | Mute | Spotlight
+MESSAGE = TypeAdapter(Annotated[Procedure | Agenda | Hide, Field(discriminator="type")])
+TYPES = frozenset(
+    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for model in (
+        Hand,
+        Chat,
+        Unmute,
+        Start,
+        End,
+        Admit,
+        Remove,
+        Floor,
+        Mute,
+        Spotlight,
+        Agenda,
+        Hide,
+    )
+)
+MODERATED = frozenset(
+    {"start", "end", "admit", "remove", "floor", "mute", "spotlight", "agenda", "hide"}
+)
+
+
+class Refused(Exception):
+    """A message its sender may not send now; told to them, the meeting goes on."""
+
+
+@dataclass
+class Person:
+    """Someone invited (or moderating) as the meeting knows them."""
+
+    who: Attendee
+    state: Literal["away", "lobby", "present", "removed"] = "away"
+    stretch: int | None = None  # their open Attendance row while present
+
+    @property
+    def key(self) -> str:
+        return self.who.participant_key
+
+
+@dataclass
+class ChatLine:
+    id: int
+    at: datetime
+    author: str
+    name: str
+    text: str
+    hidden: bool = False
+
+
+@dataclass
+class Meeting:
+    """The procedure of one event's meeting, steering the room ``host`` holds."""
+
+    event_id: int
+    kind: EventKind
+    level: Level
+    agenda: list[str]
+    invited: dict[str, tuple[int, EventRole, str]]  # key -> member id, role, name
+    host: RoomHost
+    status: EventStatus = EventStatus.scheduled
+    people: dict[str, Person] = field(default_factory=dict)
+    queue: SpeakingQueue = field(default_factory=SpeakingQueue)
+    position: int = 0  # the agenda item in hand (1-based); 0 before the first
+    floor_since: datetime | None = None
+    chat: list[ChatLine] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, event: Event, host: RoomHost) -> "Meeting":
+        return cls(
+            event_id=event.id,
+            kind=event.kind,
+            level=event.level,
+            agenda=[item.title for item in event.agenda],
+            invited={
+                f"m{i.member_id}": (i.member_id, i.role, i.member.name) for i in event.invitations
+            },
+            host=host,
+            status=event.status,
+        )
+
+    @property
+    def room(self) -> MediaRoom:
+        return self.host.room
+
+    async def notify(self, key: str, message: dict[str, Any]) -> None:
+        session = self.host.sessions.get(key)
+        if session is not None:
+            await session.send(message)
+
+    def present(self, key: str) -> bool:
+        person = self.people.get(key)
+        return person is not None and person.state == "present"
+
+    # Arrivals and departures
+
+    async def arrive(self, who: Attendee) -> None:
+        """Someone's page connected: moderators and the presidium go straight in, the others
+        wait in the lobby until admitted (once admitted, a reconnect goes straight back in)."""
+        person = self.people.get(who.participant_key)
+        if person is None:
+            person = self.people[who.participant_key] = Person(who)
+        if person.state == "away":
+            straight_in = who.moderator or who.role is EventRole.presidium
+            person.state = "lobby"
+            if straight_in:
+                await self._enter(person, by=None)
+        if person.state == "present" and not self._may_speak(person):
+            self.room.set_muted(person.key, True)
+        await self.broadcast()
+
+    async def depart(self, key: str) -> None:
+        """Someone left for good (their reconnect grace is over, or they left the room)."""
+        person = self.people.get(key)
+        if person is None or person.state == "removed":
+            return
+        was_present = person.state == "present"
+        person.state = "away"
+        self.queue.lower_hand(self._member(person) or -1)
+        if self.queue.speaking is not None and self.queue.speaking == self._member(person):
+            self.queue.end_turn()
+        if was_present:
+            await self._close_stretch(person)
+            await self._log("left", subject=person)
+        await self.broadcast()
+
+    async def _enter(self, person: Person, by: Person | None) -> None:
+        person.state = "present"
+        now = utcnow()
+
+        def open_stretch(session: Session) -> int:
+            row = Attendance(
+                event_id=self.event_id,
+                member_id=person.who.member_id,
+                user_id=person.who.user_id,
+                name=person.who.name,
+                joined_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+        person.stretch = await unit_of_work(open_stretch)
+        await self._log("admitted", actor=by, subject=person)
+        self.room.set_muted(person.key, not self._may_speak(person))
+
+    async def _close_stretch(self, person: Person) -> None:
+        stretch, person.stretch = person.stretch, None
+        if stretch is None:
+            return
+        now = utcnow()
+        await unit_of_work(
+            lambda session: session.execute(
+                update(Attendance).where(Attendance.id == stretch).values(left_at=now)
+            )
+        )
+
+    # Messages
+
+    async def handle(self, sender: Attendee, text: str | bytes) -> None:
+        person = self.people.get(sender.participant_key)
+        try:
+            message = MESSAGE.validate_json(text)
+            if person is None:
+                raise Refused("not in the meeting")
+            if message.type in MODERATED and not sender.moderator:
+                raise Refused("only the chair may do this")
+            if self.status in (EventStatus.ended, EventStatus.cancelled):
+                raise Refused("the meeting is over")
+            if person.state != "present":
+                raise Refused("wait to be admitted")
+            await self._apply(person, message)
+        except (Refused, ValidationError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            await self.notify(
+                sender.participant_key, {"type": "error", "code": "refused", "message": reason}
+            )
+            return
+        await self.broadcast()
+
+    async def _apply(self, actor: Person, message: Any) -> None:
+        handler: Callable[[Person, Any], Awaitable[None]] = getattr(self, f"_on_{message.type}")
+        await handler(actor, message)
+
+    async def _on_hand(self, actor: Person, message: Hand) -> None:
+        member = self._member(actor)
+        if member is None or not (actor.who.votes or actor.who.role is EventRole.speaker):
+            raise Refused("only members invited to speak or vote raise a hand")
+        if message.raised:
+            self.queue.raise_hand(member)
+        else:
+            self.queue.lower_hand(member)
+        await self._log("hand_raised" if message.raised else "hand_lowered", subject=actor)
+
+    async def _on_chat(self, actor: Person, message: Chat) -> None:
+        line = ChatLine(len(self.chat) + 1, utcnow(), actor.key, actor.who.name, message.text)
+        self.chat.append(line)
+        await self._log("chat", subject=actor, detail={"id": line.id, "text": line.text})
+
+    async def _on_unmute(self, actor: Person, message: Unmute) -> None:
+        if self.kind is EventKind.congress and not self._may_speak(actor):
+            raise Refused("at a congress the chair gives the floor")
+        self.room.set_muted(actor.key, False)
+
+    async def _on_start(self, actor: Person, message: Start) -> None:
+        await self._set_status(EventStatus.live)
+        await self._log("started", actor=actor)
+
+    async def _on_end(self, actor: Person, message: End) -> None:
+        await self._set_status(EventStatus.ended)
+        for person in self.people.values():
+            if person.state == "present":
+                await self._close_stretch(person)
+                person.state = "away"
+        await self._log("ended", actor=actor)
+        for person in list(self.people.values()):
+            await self.notify(person.key, {"type": "ended"})
+
+    async def _on_admit(self, actor: Person, message: Admit) -> None:
+        waiting = [p for p in self.people.values() if p.state == "lobby"]
+        chosen = waiting if message.participant is None else [self._person(message.participant)]
+        for person in chosen:
+            if person.state not in ("lobby", "removed"):
+                raise Refused("not waiting in the lobby")
+            await self._enter(person, by=actor)
+            await self.notify(person.key, {"type": "admitted"})
+
+    async def _on_remove(self, actor: Person, message: Remove) -> None:
+        person = self._person(message.participant)
+        if person.who.moderator:
+            raise Refused("a moderator cannot be removed")
+        was_present = person.state == "present"
+        person.state = "removed"
+        self.queue.lower_hand(self._member(person) or -1)
+        if was_present:
+            await self._close_stretch(person)
+        await self._log("removed", actor=actor, subject=person)
+        await self.notify(person.key, {"type": "removed"})
+        session = self.host.sessions.get(person.key)
+        if session is not None:
+            await session.leave()
+
+    async def _on_floor(self, actor: Person, message: Floor) -> None:
+        await self._give_floor(actor, message.participant)
+
+    async def _on_mute(self, actor: Person, message: Mute) -> None:
+        """One participant, or everyone but the floor, the presidium and the moderators."""
+        if message.participant is not None:
+            person = self._person(message.participant)
+            self.room.set_muted(person.key, True)
+            await self._log("muted", actor=actor, subject=person)
+            return
+        for person in self.people.values():
+            if person.state == "present" and not self._may_speak(person):
+                self.room.set_muted(person.key, True)
+        await self._log("muted_all", actor=actor)
+
+    async def _on_spotlight(self, actor: Person, message: Spotlight) -> None:
+        if message.participant is not None:
+            self._person(message.participant)
+        self.room.set_spotlight(message.participant)
+        await self._log("spotlight", actor=actor, detail={"participant": message.participant})
+
+    async def _on_agenda(self, actor: Person, message: Agenda) -> None:
+        if message.position > len(self.agenda):
+            raise Refused("no such agenda item")
+        self.position = message.position
+        title = self.agenda[self.position - 1]
+        await self._log("agenda", actor=actor, detail={"position": self.position, "title": title})
+
+    async def _on_hide(self, actor: Person, message: Hide) -> None:
+        line = next((line for line in self.chat if line.id == message.message), None)
+        if line is None:
+            raise Refused("no such message")
+        line.hidden = True
+        await self._log("chat_hidden", actor=actor, detail={"id": line.id})
+
+    async def _give_floor(self, actor: Person, key: Key) -> None:
+        """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
+        to the chair."""
+        previous = self.queue.speaking
+        if key is None:
+            self.queue.end_turn()
+            self.floor_since = None
+            await self._log("floor_taken_back", actor=actor)
+        else:
+            person = self._person(key)
+            member = self._member(person)
+            if member is None or person.state != "present":
+                raise Refused("the floor goes to a member present")
+            if member not in self.queue.waiting:
+                self.queue.raise_hand(member)  # the chair may call on someone directly
+            self.queue.give_floor(member)
+            self.floor_since = utcnow()
+            self.room.set_muted(person.key, False)
+            await self._log("floor_given", actor=actor, subject=person)
+        if previous is not None and previous != self.queue.speaking:
+            before = self.people.get(f"m{previous}")
+            if before is not None and not self._may_speak(before):
+                self.room.set_muted(before.key, True)
+
+    async def _set_status(self, status: EventStatus) -> None:
+        now = utcnow()
+        event_id = self.event_id
+
+        def change(session: Session) -> None:
+            event = session.get_one(Event, event_id)
+            event.status = status
+            if status is EventStatus.live and event.started_at is None:
+                event.started_at = now
+            if status is EventStatus.ended:
+                event.ended_at = now
+
+        await unit_of_work(change)
+        self.status = status
+
+    # The state every page is shown
+
+    def roll(self) -> dict[str, Any]:
+        """应到, 实到 and the quorum, from the invitations and who is present."""
+        present = {p.who.member_id for p in self.people.values() if p.state == "present"}
+        voters = [
+            Voter(member_id=member_id, eligible=role in VOTING_ROLES, present=member_id in present)
+            for member_id, role, _ in self.invited.values()
+        ]
+        quorum = QUORUMS[self.level]
+        figures = roll_call(voters, quorum)
+        return {
+            "expected": figures.expected,
+            "present": figures.present,
+            "required": figures.required,
+            "quorate": figures.quorate,
+            "rule": f"> {quorum.numerator}/{quorum.denominator}",
+        }
+
+    def state_for(self, key: str) -> dict[str, Any]:
+        """What ``key``'s page shows: everyone's state to all; the lobby and chat moderation
+        only to moderators."""
+        viewer = self.people.get(key)
+        moderator = viewer is not None and viewer.who.moderator
+        people = []
+        for person_key, (member_id, role, name) in self.invited.items():
+            person = self.people.get(person_key)
+            people.append(self._shown(person_key, name, role.value, person, member_id))
+        for person in self.people.values():
+            if person.key not in self.invited:
+                people.append(self._shown(person.key, person.who.name, None, person, None))
+        return {
+            "type": "meeting",
+            "status": self.status.value,
+            "you": viewer.state if viewer is not None else "away",
+            "moderator": moderator,
+            "people": [p for p in people if moderator or p["state"] != "lobby"],
+            "floor": f"m{self.queue.speaking}" if self.queue.speaking is not None else None,
+            "floorSince": self.floor_since.isoformat() if self.floor_since else None,
+            "queue": [f"m{member}" for member in self.queue.waiting],
+            "agenda": self.position,
+            "spotlight": self.room.spotlight,
+            "roll": self.roll(),
+            "chat": [
+                {"id": line.id, "name": line.name, "text": line.text, "at": line.at.isoformat()}
+                for line in self.chat[-CHAT_KEPT:]
+                if not line.hidden
+            ],
+        }
+
+    def _shown(
+        self, key: str, name: str, role: str | None, person: Person | None, member_id: int | None
+    ) -> dict[str, Any]:
+        return {
+            "key": key,
+            "name": name,
+            "role": role,
+            "state": person.state if person is not None else "away",
+            "hand": member_id is not None and member_id in self.queue.waiting,
+            "muted": key in self.room.muted,
+        }
+
+    async def broadcast(self) -> None:
+        await asyncio.gather(*(self.notify(key, self.state_for(key)) for key in self.people))
+
+    # Helpers
+
+    def _person(self, key: str) -> Person:
+        person = self.people.get(key)
+        if person is None:
+            raise Refused("no such participant here")
+        return person
+
+    @staticmethod
+    def _member(person: Person) -> int | None:
+        return person.who.member_id if person.who.role is not None else None
+
+    def _may_speak(self, person: Person) -> bool:
+        """Unmuted by the meeting itself: moderators, the presidium, and whoever has the floor."""
+        member = self._member(person)
+        return (
+            person.who.moderator
+            or person.who.role is EventRole.presidium
+            or (member is not None and member == self.queue.speaking)
+        )
+
+    async def _log(
+        self,
+        kind: str,
+        *,
+        actor: Person | None = None,
+        subject: Person | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        entry = LogEntry(
+            event_id=self.event_id,
+            at=utcnow(),
+            kind=kind,
+            actor=actor.who.name if actor is not None else "",
+            subject=subject.who.name if subject is not None else "",
+            detail=detail or {},
+        )
+        await unit_of_work(lambda session: session.add(entry))

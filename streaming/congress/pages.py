@@ -1,0 +1,163 @@
+"""Pages of events: the events one may see (and, for administrators, a form to schedule one),
+an event's page, and its room."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.api import CurrentUser, RowId, SessionDep, client_address, verify_csrf
+from core.errors import InvalidInput, PermissionDenied
+from core.i18n import N_
+from core.localtime import CHINA_TIME
+from core.people.forms import active_choices, optional_id, redirect, render, submit
+from core.people.models import Member, User
+from core.people.orgs import org_tree
+from core.people.permissions import is_admin, managed_members
+from streaming.congress.api import CLOSED_EVENT
+from streaming.congress.models import EventKind, EventRole
+from streaming.congress.rules import Level
+from streaming.congress.service import attendee, create_event, get_event, visible_events
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+MEMBER_CHOICES = 500
+"""Members listed on the scheduling form (a larger subtree invites by the command line)."""
+
+
+def _events_page(
+    request: Request, session: Session, actor: User, *, error: str | None = None, status: int = 200
+) -> Response:
+    admin = is_admin(actor)
+    members = (
+        list(
+            session.scalars(
+                select(Member)
+                .where(managed_members(actor), Member.active)
+                .order_by(Member.org_id, Member.name)
+                .limit(MEMBER_CHOICES)
+            )
+        )
+        if admin
+        else []
+    )
+    return render(
+        request,
+        "streaming/events.html",
+        {
+            "user": actor,
+            "error": error,
+            "done": request.query_params.get("done"),
+            "events": list(session.scalars(visible_events(actor))),
+            "orgs": active_choices(org_tree(session=session, actor=actor)) if admin else [],
+            "members": members,
+            "kinds": list(EventKind),
+            "levels": list(Level),
+        },
+        status=status,
+    )
+
+
+@router.get("/events")
+def events_page(request: Request, session: SessionDep, actor: CurrentUser) -> Response:
+    """The congresses and meetings one administers or is invited to."""
+    return _events_page(request, session, actor)
+
+
+@router.post("/events")
+def events_create(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentUser,
+    org_id: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "meeting",
+    level: Annotated[str, Form()] = "grassroots",
+    starts_at: Annotated[str, Form()] = "",
+    planned_minutes: Annotated[str, Form()] = "120",
+    agenda: Annotated[str, Form()] = "",
+    chair_id: Annotated[str, Form()] = "",
+    member_ids: Annotated[list[str] | None, Form()] = None,
+    credit_hours: Annotated[str, Form()] = "0",
+) -> Response:
+    """Schedule an event from the form: the chair and the checked members invited."""
+
+    def change() -> int:
+        try:
+            start = datetime.fromisoformat(starts_at).replace(tzinfo=CHINA_TIME)
+            minutes, hours = int(planned_minutes), float(credit_hours or 0)
+            chosen_kind, chosen_level = EventKind(kind), Level(level)
+        except ValueError:
+            raise InvalidInput(N_("Check the start, length, kind and credit hours.")) from None
+        chair = optional_id(chair_id)
+        if chair is None:
+            raise InvalidInput(N_("Invite exactly one member as the chair."))
+        invitees = dict.fromkeys(
+            (i for i in map(optional_id, member_ids or []) if i), EventRole.participant
+        )
+        invitees[chair] = EventRole.chair
+        return create_event(
+            session=session,
+            actor=actor,
+            org_id=optional_id(org_id) or 0,
+            title=title,
+            kind=chosen_kind,
+            level=chosen_level,
+            starts_at=start,
+            planned_minutes=minutes,
+            agenda=agenda.splitlines(),
+            invitees=invitees,
+            credit_hours=hours,
+            address=client_address(request),
+        ).id
+
+    def again(error: str, status: int) -> Response:
+        return _events_page(request, session, actor, error=error, status=status)
+
+    return submit(
+        request,
+        session,
+        change,
+        done=lambda event_id: redirect(f"/events/{event_id}?done=created"),
+        again=again,
+    )
+
+
+@router.get("/events/{event_id}")
+def event_page(
+    request: Request, event_id: RowId, session: SessionDep, actor: CurrentUser
+) -> Response:
+    """An event: when, the agenda, who is invited, and the way into its room."""
+    event = get_event(session=session, actor=actor, event_id=event_id)
+    who = attendee(session=session, actor=actor, event=event)
+    return render(
+        request,
+        "streaming/event.html",
+        {
+            "user": actor,
+            "event": event,
+            "who": who,
+            "can_enter": (who.role is not None or who.moderator)
+            and event.status not in CLOSED_EVENT,
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+@router.get("/events/{event_id}/room")
+def room_page(
+    request: Request, event_id: RowId, session: SessionDep, actor: CurrentUser
+) -> Response:
+    """The room: video grid, own preview and controls (the signalling opens from the page)."""
+    event = get_event(session=session, actor=actor, event_id=event_id)
+    who = attendee(session=session, actor=actor, event=event)
+    if who.role is None and not who.moderator:
+        raise PermissionDenied(N_("You are not invited to this event."))
+    return render(
+        request,
+        "streaming/room.html",
+        {"user": actor, "event": event, "who": who, "over": event.status in CLOSED_EVENT},
+    )

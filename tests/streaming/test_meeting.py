@@ -1,0 +1,165 @@
+"""The meeting's procedure on a real room host (no peer connections): the lobby and admission,
+the roll and quorum, hands and the floor steering who is heard, the chair's controls refused to
+others, removal, the end, and every fact on the event's record."""
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.people.models import Member, User
+from streaming.congress.meeting import Meeting
+from streaming.congress.models import Attendance, Event, EventStatus, LogEntry
+from streaming.congress.service import Attendee, attendee
+from streaming.media.room import MediaRoom
+from streaming.media.signalling import RoomHost
+from tests.streaming.test_events import schedule, user
+
+Inbox = dict[str, list[dict[str, Any]]]
+
+
+def attendee_of(session: Session, login: str, event: Event) -> Attendee:
+    return attendee(session=session, actor=user(session, login), event=event)
+
+
+async def convene(session: Session, event: Event, logins: list[str]) -> tuple[Meeting, Inbox]:
+    """A meeting whose participants' pages are inboxes; each of `logins` arrives in turn."""
+    host = RoomHost(MediaRoom(), ice_servers=[])
+    meeting = Meeting.of(event, host)
+    host.on_departure = meeting.depart
+    inbox: Inbox = {}
+    for login in logins:
+        who = attendee_of(session, login, event)
+        received = inbox.setdefault(who.participant_key, [])
+
+        async def send(message: dict[str, Any], received: list = received) -> None:
+            received.append(message)
+
+        await host.connect(who.participant_key, send)
+        await meeting.arrive(who)
+    return meeting, inbox
+
+
+def last_state(inbox: Inbox, key: str) -> dict[str, Any]:
+    return next(m for m in reversed(inbox[key]) if m["type"] == "meeting")
+
+
+async def say(meeting: Meeting, session: Session, event: Event, login: str, **message: Any) -> None:
+    await meeting.handle(attendee_of(session, login, event), json.dumps(message))
+
+
+def test_lobby_admission_roll_and_the_floor(
+    session: Session,
+    tree: Any,
+    people: dict[str, Member],
+) -> None:
+    event = schedule(session, tree, people)
+    chair, ma, niu = (f"m{people[n].id}" for n in ("chair", "ma", "niu"))
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["ma", "chair", "niu"])
+        # The chair goes straight in; the others wait, and only moderators see the lobby.
+        assert [meeting.people[k].state for k in (ma, chair, niu)] == ["lobby", "present", "lobby"]
+        assert {p["key"] for p in last_state(inbox, ma)["people"]} == {chair}
+        assert {p["key"]: p["state"] for p in last_state(inbox, chair)["people"]} == {
+            chair: "present",
+            ma: "lobby",
+            niu: "lobby",
+        }
+        # 应到 counts the chair and ma (niu observes): 1 of 2 is no quorum (more than 4/5).
+        assert last_state(inbox, chair)["roll"] == {
+            "expected": 2,
+            "present": 1,
+            "required": 2,
+            "quorate": False,
+            "rule": "> 4/5",
+        }
+        await say(meeting, session, event, "ma", type="hand", raised=True)
+        assert inbox[ma][-1]["code"] == "refused"  # not admitted yet
+        await say(meeting, session, event, "chair", type="admit", participant=None)
+        assert last_state(inbox, chair)["roll"]["quorate"] is True
+        assert {"type": "admitted"} in inbox[ma]
+        await say(meeting, session, event, "chair", type="start")
+        # Participants enter muted; a raised hand, then the floor, unmutes ma at the server.
+        assert ma in meeting.room.muted and chair not in meeting.room.muted
+        await say(meeting, session, event, "ma", type="hand", raised=True)
+        assert last_state(inbox, chair)["queue"] == [ma]
+        await say(meeting, session, event, "niu", type="hand", raised=True)
+        assert inbox[niu][-1]["code"] == "refused"  # an observer does not ask for the floor
+        await say(meeting, session, event, "chair", type="floor", participant=ma)
+        state = last_state(inbox, niu)
+        assert (state["floor"], state["queue"]) == (ma, [])
+        assert ma not in meeting.room.muted
+        await say(meeting, session, event, "chair", type="mute", participant=None)
+        assert ma not in meeting.room.muted  # muting everyone leaves the floor on
+        await say(meeting, session, event, "chair", type="floor", participant=None)
+        assert ma in meeting.room.muted and last_state(inbox, ma)["floor"] is None
+        # Chair's controls are the chair's.
+        for message in ({"type": "admit", "participant": None}, {"type": "end"}):
+            await say(meeting, session, event, "ma", **message)
+            assert inbox[ma][-1] == {
+                "type": "error",
+                "code": "refused",
+                "message": "only the chair may do this",
+            }
+        await say(meeting, session, event, "chair", type="agenda", position=2)
+        await say(meeting, session, event, "ma", type="chat", text="同意报告")
+        await say(meeting, session, event, "chair", type="remove", participant=niu)
+        assert {"type": "removed"} in inbox[niu] and meeting.people[niu].state == "removed"
+        await say(meeting, session, event, "chair", type="end")
+        assert {"type": "ended"} in inbox[ma]
+
+    asyncio.run(scenario())
+    session.expire_all()
+    assert session.get_one(Event, event.id).status is EventStatus.ended
+    stretches = session.scalars(select(Attendance).order_by(Attendance.id)).all()
+    assert {s.name for s in stretches} == {"张主持", "马党员", "牛党员"}
+    assert all(s.left_at is not None and s.left_at >= s.joined_at for s in stretches)
+    kinds = [e.kind for e in session.scalars(select(LogEntry).order_by(LogEntry.id))]
+    assert kinds == [
+        "admitted", "admitted", "admitted", "started", "hand_raised", "floor_given",
+        "muted_all", "floor_taken_back", "agenda", "chat", "removed", "ended",
+    ]  # fmt: skip
+
+
+def test_a_participant_gone_for_good_leaves_the_roll(
+    session: Session,
+    tree: Any,
+    people: dict[str, Member],
+) -> None:
+    event = schedule(session, tree, people)
+    ma = f"m{people['ma'].id}"
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["chair", "ma"])
+        await say(meeting, session, event, "chair", type="admit", participant=ma)
+        host = meeting.host
+        host.disconnected(host.sessions[ma], grace=0.1)
+        await asyncio.sleep(0.3)
+        assert meeting.people[ma].state == "away"
+        assert last_state(inbox, f"m{people['chair'].id}")["roll"]["present"] == 1
+
+    asyncio.run(scenario())
+    stretch = session.scalars(select(Attendance).where(Attendance.name == "马党员")).one()
+    assert stretch.left_at is not None
+
+
+@pytest.mark.parametrize("text", ["{", '{"type": "floor", "participant": 5}', '{"type":"chat"}'])
+def test_a_malformed_procedure_message_is_refused_alone(
+    session: Session,
+    tree: Any,
+    people: dict[str, Member],
+    text: str,
+) -> None:
+    event = schedule(session, tree, people)
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["chair"])
+        await meeting.handle(attendee_of(session, "chair", event), text)
+        assert inbox[f"m{people['chair'].id}"][-1]["code"] == "refused"
+
+    asyncio.run(scenario())
+    assert session.scalar(select(User).where(User.login == "chair")) is not None

@@ -1,0 +1,141 @@
+"""Three people in a meeting room in headless Chromium with fake cameras and microphones: the
+admin schedules the meeting on its page, the chair and two members enter, and each sees the
+other two's video playing (frames decoded and advancing), named, through the forwarder."""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.people.models import Role
+from streaming.congress.models import Event, EventRole
+from tests.factories import Tree, make_tree, make_user
+from tests.terminals.study import make_member
+from tests.web.test_browser import CHROMIUM_ARGS, log_in, playwright, server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+PLAYING = """(count) => [...document.querySelectorAll('#tiles .tile:not([hidden]) video')]
+  .filter((v) => v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 15)
+  .length >= count"""
+FRAMES = """() => [...document.querySelectorAll('#tiles .tile:not([hidden]) video')]
+  .map((v) => v.getVideoPlaybackQuality().totalVideoFrames)"""
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright: Playwright) -> Iterator[Browser]:  # noqa: F811
+    """Chromium whose camera and microphone are its built-in test pattern and tone, granted."""
+    chromium = playwright.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+        ],
+    )
+    yield chromium
+    chromium.close()
+
+
+def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    return context.new_page()
+
+
+@pytest.fixture
+def tree(session: Session) -> Tree:
+    tree = make_tree(session)
+    make_user(session, "adm", Role.org_admin, tree.town)
+    make_member(session, tree.branch, "张主持", 1, login="chair")
+    make_member(session, tree.branch, "马党员", 2, login="ma")
+    make_member(session, tree.sibling, "牛党员", 3, login="niu")
+    make_member(session, tree.other, "外区党员", 4, login="outsider")
+    return tree
+
+
+def test_three_people_meet_and_see_each_other(
+    server: str,  # noqa: F811
+    camera_browser: Browser,
+    tree: Tree,
+    session: Session,
+) -> None:
+    admin = new_page(camera_browser)
+    log_in(admin, server, "adm")
+    admin.get_by_role("link", name="会议").click()
+    admin.get_by_label("标题").fill("村党总支党员大会")
+    admin.get_by_label("组织").select_option(label="\u3000村党总支")
+    admin.get_by_label("开始时间（北京时间）").fill("2030-01-01T09:00")
+    admin.get_by_label("议程（每行一项）").fill("审议工作报告\n表决")
+    admin.get_by_label("主持人").select_option(label="张主持 · 第一支部")
+    admin.get_by_role("checkbox", name="马党员").check()
+    admin.get_by_role("checkbox", name="牛党员").check()
+    admin.get_by_role("button", name="安排会议").click()
+    expect(admin.get_by_role("status")).to_have_text("会议已安排。")
+    event = session.scalars(select(Event)).one()
+    assert sorted(i.role for i in event.invitations) == [
+        EventRole.chair,
+        EventRole.participant,
+        EventRole.participant,
+    ]
+    assert [item.title for item in event.agenda] == ["审议工作报告", "表决"]
+
+    pages = {}
+    for login, width in (("chair", 1920), ("ma", 1280), ("niu", 390)):
+        page = new_page(camera_browser)
+        log_in(page, server, login)
+        page.set_viewport_size({"width": width, "height": 844 if width == 390 else 1080})
+        page.goto(f"{server}/events")
+        page.get_by_role("link", name="村党总支党员大会").click()
+        page.get_by_role("link", name="进入会场").click()
+        expect(page.locator("#room-state")).to_have_text("已连接")
+        pages[login] = page
+    chair, ma, niu = pages["chair"], pages["ma"], pages["niu"]
+    chair.get_by_role("button", name="开始会议").click()
+    # The two members wait in the lobby until the chair admits them.
+    expect(ma.locator("#lobby-note")).to_have_text("等待主持人准入…")
+    expect(chair.locator("#people li[data-state=lobby]")).to_have_count(2)
+    expect(chair.locator("#roll-figures")).to_contain_text("未达到法定人数")
+    chair.get_by_role("button", name="准入全部等待者").click()
+    expect(ma.locator("#lobby-note")).to_be_hidden()
+    expect(chair.locator("#roll-figures")).to_contain_text("应到 3 人，实到 3 人")
+    expect(chair.locator("#roll-figures")).to_contain_text("已达到法定人数")
+
+    for login, page in pages.items():
+        page.wait_for_function(PLAYING, arg=2, timeout=20_000)
+        before = page.evaluate(FRAMES)
+        page.wait_for_timeout(1000)
+        after = page.evaluate(FRAMES)
+        assert all(b > a for a, b in zip(sorted(before), sorted(after), strict=True)), login
+        names = {"chair": "张主持", "ma": "马党员", "niu": "牛党员"}
+        captions = page.locator("#tiles .tile:not([hidden]) figcaption").all_inner_texts()
+        assert sorted(captions) == sorted(n for who, n in names.items() if who != login)
+
+    # A raised hand is granted the floor, and the speaker is unmuted at the server.
+    ma_in_roll = chair.locator("#people li", has_text="马党员")
+    expect(ma_in_roll).to_contain_text("已静音")
+    ma.get_by_role("button", name="举手").click()
+    expect(ma_in_roll).to_contain_text("举手")
+    ma_in_roll.get_by_role("button", name="给予发言").click()
+    expect(niu.locator("#floor-line")).to_contain_text("马党员 正在发言")
+    expect(ma_in_roll).not_to_contain_text("已静音")
+    expect(ma_in_roll).not_to_contain_text("举手")
+
+    # A member whose connection dropped comes back (a reload): admitted already, seen again.
+    ma.reload()
+    expect(ma.locator("#room-state")).to_have_text("已连接")
+    for page in pages.values():
+        page.wait_for_function(PLAYING, arg=2, timeout=20_000)
+
+    chair.get_by_role("button", name="结束会议").click()
+    for page in pages.values():
+        expect(page.locator("#room-state")).to_have_text("主持人已结束会议。")
+    session.expire_all()
+    assert session.get_one(Event, event.id).status.value == "ended"
+
+    # Someone not invited is refused, on the page and at the signalling.
+    outsider = new_page(camera_browser)
+    log_in(outsider, server, "outsider")
+    response = outsider.goto(f"{server}/events/{event.id}/room")
+    assert response is not None and response.status == 404

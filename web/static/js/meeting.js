@@ -1,0 +1,146 @@
+// The meeting beside the video: roll call and quorum, who is here, hands, the floor and its
+// timer, the agenda item in hand, chat, and the chair's console. Messages are those of
+// streaming/congress/meeting.py; `send` puts one on the room's WebSocket.
+
+const room = document.getElementById("room");
+const text = (key, values = {}) =>
+  room.dataset[`text${key}`].replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
+const people = document.getElementById("people");
+const rollFigures = document.getElementById("roll-figures");
+const floorLine = document.getElementById("floor-line");
+const lobbyNote = document.getElementById("lobby-note");
+const handButton = document.getElementById("hand");
+const chatLines = document.getElementById("chat-lines");
+const chatForm = document.getElementById("chat-form");
+const agenda = document.getElementById("agenda");
+
+let last = null; // the latest meeting state
+let floorTimer = null;
+
+function button(label, onClick) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = "small";
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+function clock(since) {
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+  return `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function showFloor(state, names) {
+  clearInterval(floorTimer);
+  floorLine.hidden = !state.floor;
+  if (!state.floor) return;
+  const paint = () => {
+    floorLine.textContent = `${text("Floor", { name: names.get(state.floor) })} · ${clock(state.floorSince)}`;
+  };
+  paint();
+  floorTimer = setInterval(paint, 1000);
+}
+
+function showPeople(state, send) {
+  people.replaceChildren(
+    ...state.people.map((person) => {
+      const item = document.createElement("li");
+      item.dataset.participant = person.key;
+      item.dataset.state = person.state;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = person.name;
+      const badges = [text(`State${person.state[0].toUpperCase()}${person.state.slice(1)}`)];
+      if (person.hand) badges.push(text("Hand"));
+      if (person.muted && person.state === "present") badges.push(text("Muted"));
+      const status = document.createElement("small");
+      status.className = "hint";
+      status.textContent = badges.join(" · ");
+      item.append(name, " ", status);
+      if (state.moderator && person.key !== state.self) {
+        const act = (message) => () => send({ ...message, participant: person.key });
+        const tools = document.createElement("span");
+        tools.className = "person-tools";
+        if (person.state === "lobby" || person.state === "removed") {
+          tools.append(button(text("Admit"), act({ type: "admit" })));
+        }
+        if (person.state === "present") {
+          if (person.role && state.floor !== person.key) {
+            tools.append(button(text("GiveFloor"), act({ type: "floor" })));
+          }
+          if (!person.muted) tools.append(button(text("Mute"), act({ type: "mute" })));
+          tools.append(button(text("Spotlight"), act({ type: "spotlight" })));
+          tools.append(button(text("Remove"), act({ type: "remove" })));
+        }
+        item.append(tools);
+      }
+      return item;
+    }),
+  );
+}
+
+function showChat(state, send) {
+  chatLines.replaceChildren(
+    ...state.chat.map((line) => {
+      const item = document.createElement("li");
+      const who = document.createElement("strong");
+      who.textContent = `${line.name}：`;
+      item.append(who, line.text);
+      if (state.moderator) {
+        item.append(" ", button(text("Hide"), () => send({ type: "hide", message: line.id })));
+      }
+      return item;
+    }),
+  );
+  chatLines.scrollTop = chatLines.scrollHeight;
+}
+
+export function showMeeting(state, send) {
+  last = state;
+  const names = new Map(state.people.map((person) => [person.key, person.name]));
+  lobbyNote.hidden = state.you === "present";
+  lobbyNote.textContent = state.you === "removed" ? text("Removed") : text("Lobby");
+  const roll = state.roll;
+  rollFigures.textContent = `${text("Roll", roll)} · ${text(roll.quorate ? "Quorate" : "NotQuorate")}`;
+  rollFigures.className = roll.quorate ? "quorate" : "not-quorate";
+  showFloor(state, names);
+  const raised = state.queue.includes(state.self);
+  handButton.setAttribute("aria-pressed", String(raised));
+  handButton.textContent = text(raised ? "LowerHand" : "RaiseHand");
+  handButton.hidden = state.you !== "present";
+  showPeople(state, send);
+  showChat(state, send);
+  for (const [n, item] of [...(agenda?.children ?? [])].entries()) {
+    if (n + 1 === state.agenda) item.setAttribute("aria-current", "step");
+    else item.removeAttribute("aria-current");
+  }
+}
+
+export function wireMeeting(send) {
+  handButton.addEventListener("click", () => {
+    send({ type: "hand", raised: handButton.getAttribute("aria-pressed") !== "true" });
+  });
+  chatForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const field = chatForm.elements.text;
+    if (field.value.trim()) send({ type: "chat", text: field.value.trim() });
+    field.value = "";
+  });
+  for (const control of document.querySelectorAll("[data-command]")) {
+    control.addEventListener("click", () => {
+      const command = control.dataset.command;
+      if (command === "next-item") {
+        send({ type: "agenda", position: Math.min((last?.agenda ?? 0) + 1, agenda.children.length) });
+      } else if (command === "admit" || command === "mute" || command === "floor" || command === "spotlight") {
+        send({ type: command, participant: null });
+      } else {
+        send({ type: command });
+      }
+    });
+  }
+}
+
+export function refusal(message) {
+  return text("Refused", { reason: message });
+}
