@@ -1,4 +1,4 @@
-"""events: congresses and meetings, agenda, invitations, sub-venues, attendance, log
+"""events: congresses and meetings, agenda, invitations, sub-venues, attendance, log, motions
 
 Revision ID: 0021_events
 Revises: 0020_checkin_generation
@@ -175,6 +175,27 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_event_log_event_id"), "event_log", ["event_id"], unique=False)
     op.create_table(
+        "event_motions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("agenda_position", sa.Integer(), nullable=True),
+        sa.Column("anonymous", sa.Boolean(), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("roll", sa.JSON(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("ballots", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_event_motions_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_motions")),
+    )
+    op.create_index(op.f("ix_event_motions_event_id"), "event_motions", ["event_id"], unique=False)
+    op.create_table(
         "event_sub_venues",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
@@ -203,6 +224,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_event_sub_venues_site_id"), table_name="event_sub_venues")
     op.drop_index(op.f("ix_event_sub_venues_event_id"), table_name="event_sub_venues")
     op.drop_table("event_sub_venues")
+    op.drop_index(op.f("ix_event_motions_event_id"), table_name="event_motions")
+    op.drop_table("event_motions")
     op.drop_index(op.f("ix_event_log_event_id"), table_name="event_log")
     op.drop_table("event_log")
     op.drop_index(op.f("ix_event_invitations_member_id"), table_name="event_invitations")

@@ -21,6 +21,12 @@ and from a moderator's (the chair, or an administrator of the event's organisati
     {"type": "spotlight", "participant": "m12"}         or null
     {"type": "agenda", "position": 2}
     {"type": "hide", "message": 7}                      a chat message, moderated away
+    {"type": "motion", "title": "...", "anonymous": false}   put a motion to the vote
+    {"type": "close"}                                   close the vote and count it
+
+and from anyone present who may vote on the open motion::
+
+    {"type": "ballot", "choice": "for" | "against" | "abstain"}
 
 Every change is followed by a ``{"type": "meeting", ...}`` message to everyone with the state as
 ``Meeting.state_for`` makes it; a refused message gets ``{"type": "error", "code": "refused"}``.
@@ -38,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from core.api import unit_of_work
 from core.db import utcnow
+from streaming.congress.attendance import award_attendance
 from streaming.congress.models import (
     VOTING_ROLES,
     Attendance,
@@ -46,8 +53,17 @@ from streaming.congress.models import (
     EventRole,
     EventStatus,
     LogEntry,
+    Motion,
 )
-from streaming.congress.rules import QUORUMS, Level, SpeakingQueue, Voter, roll_call
+from streaming.congress.rules import (
+    QUORUMS,
+    Choice,
+    Level,
+    SpeakingQueue,
+    Voter,
+    count_votes,
+    roll_call,
+)
 from streaming.congress.service import Attendee
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import RoomHost
@@ -115,28 +131,45 @@ class Hide(BaseModel):
     message: int = Field(ge=1)
 
 
-Procedure = Hand | Chat | Unmute | Start | End | Admit | Remove | Floor | Mute | Spotlight
-MESSAGE = TypeAdapter(Annotated[Procedure | Agenda | Hide, Field(discriminator="type")])
-TYPES = frozenset(
-    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-    for model in (
-        Hand,
-        Chat,
-        Unmute,
-        Start,
-        End,
-        Admit,
-        Remove,
-        Floor,
-        Mute,
-        Spotlight,
-        Agenda,
-        Hide,
-    )
-)
+class PutMotion(BaseModel):
+    type: Literal["motion"]
+    title: str = Field(min_length=1, max_length=200)
+    anonymous: bool = False
+
+
+class Ballot(BaseModel):
+    type: Literal["ballot"]
+    choice: Choice
+
+
+class CloseVote(BaseModel):
+    type: Literal["close"]
+
+
+Message = Annotated[
+    Hand
+    | Chat
+    | Unmute
+    | Start
+    | End
+    | Admit
+    | Remove
+    | Floor
+    | Mute
+    | Spotlight
+    | Agenda
+    | Hide
+    | PutMotion
+    | Ballot
+    | CloseVote,
+    Field(discriminator="type"),
+]
+MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+TYPES = frozenset(MESSAGE.json_schema()["discriminator"]["mapping"])
 MODERATED = frozenset(
-    {"start", "end", "admit", "remove", "floor", "mute", "spotlight", "agenda", "hide"}
-)
+    {"start", "end", "admit", "remove", "floor", "mute", "spotlight", "agenda", "hide", "motion",
+     "close"}
+)  # fmt: skip
 
 
 class Refused(Exception):
@@ -167,6 +200,20 @@ class ChatLine:
 
 
 @dataclass
+class OpenVote:
+    """The motion being voted on: the voters as the roll stood at the opening, and the ballots."""
+
+    id: int
+    title: str
+    anonymous: bool
+    voters: list[Voter]
+    choices: dict[int, Choice] = field(default_factory=dict)
+
+    def may_vote(self, member_id: int | None) -> bool:
+        return any(v.member_id == member_id and v.eligible and v.present for v in self.voters)
+
+
+@dataclass
 class Meeting:
     """The procedure of one event's meeting, steering the room ``host`` holds."""
 
@@ -182,6 +229,8 @@ class Meeting:
     position: int = 0  # the agenda item in hand (1-based); 0 before the first
     floor_since: datetime | None = None
     chat: list[ChatLine] = field(default_factory=list)
+    vote: OpenVote | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, event: Event, host: RoomHost) -> "Meeting":
@@ -325,11 +374,12 @@ class Meeting:
         await self._log("started", actor=actor)
 
     async def _on_end(self, actor: Person, message: End) -> None:
-        await self._set_status(EventStatus.ended)
+        if self.vote is not None:
+            raise Refused("close the vote first")
         for person in self.people.values():
             if person.state == "present":
-                await self._close_stretch(person)
-                person.state = "away"
+                person.state, person.stretch = "away", None
+        await self._set_status(EventStatus.ended)  # closes every stretch, awards the credit
         await self._log("ended", actor=actor)
         for person in list(self.people.values()):
             await self.notify(person.key, {"type": "ended"})
@@ -393,6 +443,75 @@ class Meeting:
         line.hidden = True
         await self._log("chat_hidden", actor=actor, detail={"id": line.id})
 
+    async def _on_motion(self, actor: Person, message: PutMotion) -> None:
+        if self.vote is not None:
+            raise Refused("a vote is open already")
+        voters = self._voters()
+        roll = roll_call(voters, QUORUMS[self.level])
+        motion = Motion(
+            event_id=self.event_id,
+            title=message.title,
+            agenda_position=self.position or None,
+            anonymous=message.anonymous,
+            opened_at=utcnow(),
+            roll={
+                "expected": roll.expected,
+                "present": [v.member_id for v in voters if v.present and v.eligible],
+            },
+        )
+
+        def put(session: Session) -> int:
+            session.add(motion)
+            session.flush()
+            return motion.id
+
+        motion_id = await unit_of_work(put)
+        self.vote = OpenVote(motion_id, message.title, message.anonymous, voters)
+        await self._log(
+            "vote_opened", actor=actor, detail={"motion": motion_id, "title": message.title}
+        )
+
+    async def _on_ballot(self, actor: Person, message: Ballot) -> None:
+        vote = self.vote
+        member = self._member(actor)
+        if vote is None:
+            raise Refused("no vote is open")
+        if member is None or not vote.may_vote(member):
+            raise Refused("you do not vote on this motion")
+        if member in vote.choices:
+            raise Refused("you have voted already")
+        vote.choices[member] = message.choice
+
+    async def _on_close(self, actor: Person, message: CloseVote) -> None:
+        vote = self.vote
+        if vote is None:
+            raise Refused("no vote is open")
+        tally = count_votes(vote.voters, vote.choices)
+        result = {
+            "for": tally.in_favour,
+            "against": tally.against,
+            "abstain": tally.abstain,
+            "not_voting": tally.not_voting,
+            "present": tally.present,
+            "carried": tally.carried,
+        }
+        ballots = {
+            str(member): "" if vote.anonymous else choice.value
+            for member, choice in vote.choices.items()
+        }
+        closed = utcnow()
+
+        def record(session: Session) -> None:
+            motion = session.get_one(Motion, vote.id)
+            motion.closed_at, motion.result, motion.ballots = closed, result, ballots
+
+        await unit_of_work(record)
+        self.vote = None
+        self.results.append(
+            {"id": vote.id, "title": vote.title, "anonymous": vote.anonymous, **result}
+        )
+        await self._log("vote_closed", actor=actor, detail={"motion": vote.id, **result})
+
     async def _give_floor(self, actor: Person, key: Key) -> None:
         """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
         to the chair."""
@@ -427,22 +546,35 @@ class Meeting:
             if status is EventStatus.live and event.started_at is None:
                 event.started_at = now
             if status is EventStatus.ended:
+                # One instant closes the meeting and every stretch still open, in one
+                # transaction with the credit it earns.
                 event.ended_at = now
+                event.started_at = event.started_at or now
+                session.execute(
+                    update(Attendance)
+                    .where(Attendance.event_id == event_id, Attendance.left_at.is_(None))
+                    .values(left_at=now)
+                )
+                session.flush()
+                award_attendance(session, event)
 
         await unit_of_work(change)
         self.status = status
 
     # The state every page is shown
 
-    def roll(self) -> dict[str, Any]:
-        """应到, 实到 and the quorum, from the invitations and who is present."""
+    def _voters(self) -> list[Voter]:
+        """The roll as it stands: every invited member, entitled to vote or not, here or not."""
         present = {p.who.member_id for p in self.people.values() if p.state == "present"}
-        voters = [
+        return [
             Voter(member_id=member_id, eligible=role in VOTING_ROLES, present=member_id in present)
             for member_id, role, _ in self.invited.values()
         ]
+
+    def roll(self) -> dict[str, Any]:
+        """应到, 实到 and the quorum, from the invitations and who is present."""
         quorum = QUORUMS[self.level]
-        figures = roll_call(voters, quorum)
+        figures = roll_call(self._voters(), quorum)
         return {
             "expected": figures.expected,
             "present": figures.present,
@@ -475,11 +607,30 @@ class Meeting:
             "agenda": self.position,
             "spotlight": self.room.spotlight,
             "roll": self.roll(),
+            "vote": self._vote_for(viewer),
+            "results": self.results,
             "chat": [
                 {"id": line.id, "name": line.name, "text": line.text, "at": line.at.isoformat()}
                 for line in self.chat[-CHAT_KEPT:]
                 if not line.hidden
             ],
+        }
+
+    def _vote_for(self, viewer: Person | None) -> dict[str, Any] | None:
+        """The open vote as one viewer sees it: whether they may vote and have; the running
+        count of ballots (never a choice before the close)."""
+        vote = self.vote
+        if vote is None:
+            return None
+        member = self._member(viewer) if viewer is not None else None
+        return {
+            "id": vote.id,
+            "title": vote.title,
+            "anonymous": vote.anonymous,
+            "mayVote": member is not None and vote.may_vote(member),
+            "voted": member in vote.choices,
+            "ballots": len(vote.choices),
+            "voters": sum(1 for v in vote.voters if v.eligible and v.present),
         }
 
     def _shown(

@@ -149,3 +149,25 @@ class LogEntry(Base):
     actor: Mapped[str] = mapped_column(CleanString(120), default="")
     subject: Mapped[str] = mapped_column(CleanString(120), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Motion(Base):
+    """A motion put to the vote (表决), with the roll as it stood when the vote opened: those
+    then present and entitled to vote are the only ones who may, and the count is against them.
+    An anonymous motion keeps who voted and the totals, never who chose what."""
+
+    __tablename__ = "event_motions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(CleanString(200))
+    agenda_position: Mapped[int | None] = mapped_column()
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"expected": n, "present": [member ids]} at the opening.
+    roll: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The tally at the close: {"for", "against", "abstain", "not_voting", "present", "carried"}.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Who voted (for an open motion, with their choice: {"12": "for"}; anonymous: {"12": ""}).
+    ballots: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

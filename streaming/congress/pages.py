@@ -18,6 +18,7 @@ from core.people.models import Member, User
 from core.people.orgs import org_tree
 from core.people.permissions import is_admin, managed_members
 from streaming.congress.api import CLOSED_EVENT
+from streaming.congress.minutes import make_minutes
 from streaming.congress.models import EventKind, EventRole
 from streaming.congress.rules import Level
 from streaming.congress.service import attendee, create_event, get_event, visible_events
@@ -161,3 +162,22 @@ def room_page(
         "streaming/room.html",
         {"user": actor, "event": event, "who": who, "over": event.status in CLOSED_EVENT},
     )
+
+
+@router.get("/events/{event_id}/minutes")
+def minutes_page(
+    request: Request,
+    event_id: RowId,
+    session: SessionDep,
+    actor: CurrentUser,
+    download: bool = False,
+) -> Response:
+    """The minutes, printable (and saved as a PDF from the browser's print dialog); with
+    ?download=1 the same page as an HTML file to keep."""
+    event = get_event(session=session, actor=actor, event_id=event_id)
+    response = render(
+        request, "streaming/minutes.html", {"user": actor, "minutes": make_minutes(session, event)}
+    )
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="minutes-{event.id}.html"'
+    return response

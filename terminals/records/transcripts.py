@@ -102,6 +102,7 @@ class EntryLine:
     author: str
     reason: str
     lesson_title: str
+    event_title: str  # what a live event's credit was for
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def build_transcript(*, session: Session, member: Member, year: int) -> Transcri
                 author=login or "",
                 reason=entry.reason,
                 lesson_title=title or "",
+                event_title=entry.detail.get("title", "") if entry.source == "live" else "",
             )
             for entry, login, title in entries
         ],

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.people.models import Member, User
 from streaming.congress.meeting import Meeting
-from streaming.congress.models import Attendance, Event, EventStatus, LogEntry
+from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
 from streaming.congress.service import Attendee, attendee
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import RoomHost
@@ -163,3 +163,53 @@ def test_a_malformed_procedure_message_is_refused_alone(
 
     asyncio.run(scenario())
     assert session.scalar(select(User).where(User.login == "chair")) is not None
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
+def test_a_vote_is_counted_against_the_roll_at_its_opening(
+    session: Session, tree: Any, people: dict[str, Member], anonymous: bool
+) -> None:
+    event = schedule(session, tree, people)
+    chair, ma, niu = (f"m{people[n].id}" for n in ("chair", "ma", "niu"))
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["chair", "ma", "niu"])
+        await say(meeting, session, event, "chair", type="admit", participant=None)
+        await say(meeting, session, event, "ma", type="ballot", choice="for")
+        assert inbox[ma][-1]["message"] == "no vote is open"
+        await say(meeting, session, event, "chair", type="agenda", position=2)
+        await say(
+            meeting,
+            session,
+            event,
+            "chair",
+            type="motion",
+            title="通过工作报告",
+            anonymous=anonymous,
+        )
+        assert last_state(inbox, ma)["vote"] == {
+            "id": 1, "title": "通过工作报告", "anonymous": anonymous, "mayVote": True,
+            "voted": False, "ballots": 0, "voters": 2,
+        }  # fmt: skip
+        assert last_state(inbox, niu)["vote"]["mayVote"] is False  # an observer
+        await say(meeting, session, event, "ma", type="ballot", choice="against")
+        await say(meeting, session, event, "ma", type="ballot", choice="for")
+        assert inbox[ma][-1]["message"] == "you have voted already"
+        await say(meeting, session, event, "niu", type="ballot", choice="for")
+        assert inbox[niu][-1]["message"] == "you do not vote on this motion"
+        await say(meeting, session, event, "chair", type="end")
+        assert inbox[chair][-1]["message"] == "close the vote first"
+        await say(meeting, session, event, "chair", type="ballot", choice="for")
+        await say(meeting, session, event, "chair", type="close")
+        result = last_state(inbox, niu)["results"][0]
+        assert (result["for"], result["against"], result["present"]) == (1, 1, 2)
+        assert result["carried"] is False  # one of two is not more than half
+
+    asyncio.run(scenario())
+    motion = session.scalars(select(Motion)).one()
+    assert motion.agenda_position == 2 and motion.closed_at is not None
+    assert motion.roll == {"expected": 2, "present": sorted([people["chair"].id, people["ma"].id])}
+    expected_ballots = {str(people["ma"].id): "against", str(people["chair"].id): "for"}
+    if anonymous:
+        expected_ballots = dict.fromkeys(expected_ballots, "")
+    assert motion.ballots == expected_ballots

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.people.models import Role
+from core.people.models import Member, Role
 from streaming.congress.models import Event, EventRole
 from tests.factories import Tree, make_tree, make_user
 from tests.terminals.study import make_member
@@ -71,6 +71,7 @@ def test_three_people_meet_and_see_each_other(
     admin.get_by_label("主持人").select_option(label="张主持 · 第一支部")
     admin.get_by_role("checkbox", name="马党员").check()
     admin.get_by_role("checkbox", name="牛党员").check()
+    admin.get_by_label("参会学时").fill("1.5")
     admin.get_by_role("button", name="安排会议").click()
     expect(admin.get_by_role("status")).to_have_text("会议已安排。")
     event = session.scalars(select(Event)).one()
@@ -122,6 +123,19 @@ def test_three_people_meet_and_see_each_other(
     expect(ma_in_roll).not_to_contain_text("已静音")
     expect(ma_in_roll).not_to_contain_text("举手")
 
+    # A vote: put by the chair, cast by the three, counted against the roll, shown to all.
+    chair.get_by_label("表决事项").fill("通过支部工作报告")
+    chair.get_by_role("button", name="发起表决").click()
+    for page in pages.values():
+        expect(page.locator("#vote-motion")).to_have_text("通过支部工作报告")
+        page.locator("#vote-choices").get_by_role("button", name="赞成").click()
+        expect(page.locator("#vote-count")).to_contain_text("您的表决已计入")
+    expect(chair.locator("#vote-count")).to_contain_text("已投 3 / 3")
+    chair.get_by_role("button", name="结束表决并计票").click()
+    expect(niu.locator("#vote-results")).to_contain_text("赞成 3，反对 0，弃权 0")
+    expect(niu.locator("#vote-results")).to_contain_text("通过")
+    expect(niu.locator("#vote-panel")).to_be_hidden()
+
     # A member whose connection dropped comes back (a reload): admitted already, seen again.
     ma.reload()
     expect(ma.locator("#room-state")).to_have_text("已连接")
@@ -133,6 +147,17 @@ def test_three_people_meet_and_see_each_other(
         expect(page.locator("#room-state")).to_have_text("主持人已结束会议。")
     session.expire_all()
     assert session.get_one(Event, event.id).status.value == "ended"
+
+    # The minutes hold the attendance to the second and the vote; credits reach transcripts.
+    admin.goto(f"{server}/events/{event.id}/minutes")
+    expect(admin.get_by_role("heading", name="会议记录：村党总支党员大会")).to_be_visible()
+    for name in ("张主持", "马党员", "牛党员"):
+        expect(admin.locator("table").first).to_contain_text(name)
+    expect(admin.locator(".motion")).to_contain_text("赞成 3")
+    ma_member = session.scalars(select(Member).where(Member.name == "马党员")).one()
+    ma.goto(f"{server}/members/{ma_member.id}/transcript")
+    expect(ma.get_by_role("row", name="直播活动")).to_contain_text("1.5")
+    expect(ma.get_by_role("row", name="直播活动")).to_contain_text("村党总支党员大会")
 
     # Someone not invited is refused, on the page and at the signalling.
     outsider = new_page(camera_browser)

@@ -13,6 +13,13 @@ const handButton = document.getElementById("hand");
 const chatLines = document.getElementById("chat-lines");
 const chatForm = document.getElementById("chat-form");
 const agenda = document.getElementById("agenda");
+const votePanel = document.getElementById("vote-panel");
+const voteMotion = document.getElementById("vote-motion");
+const voteChoices = document.getElementById("vote-choices");
+const voteCount = document.getElementById("vote-count");
+const resultsPanel = document.getElementById("results-panel");
+const voteResults = document.getElementById("vote-results");
+const motionForm = document.getElementById("motion-form");
 
 let last = null; // the latest meeting state
 let floorTimer = null;
@@ -96,6 +103,30 @@ function showChat(state, send) {
   chatLines.scrollTop = chatLines.scrollHeight;
 }
 
+function showVotes(state) {
+  const vote = state.vote;
+  votePanel.hidden = !vote;
+  if (vote) {
+    voteMotion.textContent = vote.title;
+    voteChoices.hidden = !vote.mayVote || vote.voted;
+    voteCount.textContent = [
+      vote.voted ? text("Voted") : "",
+      text("Ballots", { ballots: vote.ballots, voters: vote.voters }),
+    ]
+      .filter(Boolean)
+      .join(" ");
+  }
+  resultsPanel.hidden = state.results.length === 0;
+  voteResults.replaceChildren(
+    ...state.results.map((result) => {
+      const item = document.createElement("li");
+      const figures = { ...result, in_favour: result.for };
+      item.textContent = `${text("Result", figures)} · ${text(result.carried ? "Carried" : "NotCarried")}`;
+      return item;
+    }),
+  );
+}
+
 export function showMeeting(state, send) {
   last = state;
   const names = new Map(state.people.map((person) => [person.key, person.name]));
@@ -111,6 +142,7 @@ export function showMeeting(state, send) {
   handButton.hidden = state.you !== "present";
   showPeople(state, send);
   showChat(state, send);
+  showVotes(state);
   for (const [n, item] of [...(agenda?.children ?? [])].entries()) {
     if (n + 1 === state.agenda) item.setAttribute("aria-current", "step");
     else item.removeAttribute("aria-current");
@@ -126,6 +158,16 @@ export function wireMeeting(send) {
     const field = chatForm.elements.text;
     if (field.value.trim()) send({ type: "chat", text: field.value.trim() });
     field.value = "";
+  });
+  for (const choice of voteChoices.querySelectorAll("[data-choice]")) {
+    choice.addEventListener("click", () => send({ type: "ballot", choice: choice.dataset.choice }));
+  }
+  motionForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const title = motionForm.elements.title.value.trim();
+    if (!title) return;
+    send({ type: "motion", title, anonymous: motionForm.elements.anonymous.checked });
+    motionForm.reset();
   });
   for (const control of document.querySelectorAll("[data-command]")) {
     control.addEventListener("click", () => {
