@@ -27,6 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import core.notify.tasks  # noqa: F401  (registers the notifier's delivery job)
 import courseware.tasks  # noqa: F401  (registers the course library's job types)
+import streaming.congress.tasks  # noqa: F401  (event reminders, recurring)
 import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
 import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
 import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)

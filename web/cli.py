@@ -93,6 +93,7 @@ def main(ctx: typer.Context) -> None:
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     import core.notify.tasks  # noqa: F401  (the notifier's delivery job, for workers)
     import courseware.tasks  # noqa: F401  (registers job types for workers and --wait)
+    import streaming.congress.tasks  # noqa: F401  (event reminders, recurring)
     import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
     import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
     import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)

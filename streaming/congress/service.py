@@ -19,6 +19,7 @@ from core.i18n import N_
 from core.people.models import Member, Organisation, User
 from core.people.permissions import can_manage_org, managed_orgs
 from core.people.service import target_org
+from streaming.congress.invitations import send_invitations
 from streaming.congress.models import (
     VOTING_ROLES,
     AgendaItem,
@@ -94,6 +95,7 @@ def create_event(
     event.venues = [SubVenue(site_id=site.id) for site in sites]
     session.add(event)
     session.flush()
+    send_invitations(session=session, event=event)
     record(
         session=session,
         action="event_created",

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from core.audit.models import AuditEntry
 from core.errors import InvalidInput, PermissionDenied
 from core.i18n import error_text
+from core.notify.models import Notice
 from core.people.models import Member, User
+from streaming.congress.invitations import INVITATION, REMINDER, send_reminders
 from streaming.congress.models import Event, EventKind, EventRole, EventStatus
 from streaming.congress.rules import Level
 from streaming.congress.service import attendee, create_event, get_event, visible_events
@@ -207,3 +209,19 @@ def test_the_signalling_admits_the_invited_and_refuses_everyone_else(
     event.status = EventStatus.ended
     session.commit()
     assert refusal(client, event.id) == 4410
+
+
+def test_the_invited_are_told_and_reminded_once(
+    session: Session, tree: Tree, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    invited = {user(session, login).id for login in ("chair", "ma", "niu")}
+    notices = session.scalars(select(Notice).where(Notice.category == INVITATION)).all()
+    assert {n.user_id for n in notices} == invited
+    assert notices[0].link == f"/events/{event.id}" and "村党总支党员大会" in notices[0].title
+    assert "审议工作报告" in notices[0].body
+    assert send_reminders(session=session, now=event.starts_at - timedelta(hours=2)) == 0
+    assert send_reminders(session=session, now=event.starts_at - timedelta(minutes=20)) == 1
+    assert send_reminders(session=session, now=event.starts_at - timedelta(minutes=10)) == 0
+    reminders = session.scalars(select(Notice).where(Notice.category == REMINDER)).all()
+    assert {n.user_id for n in reminders} == invited
