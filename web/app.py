@@ -251,6 +251,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            for program in app.state.programs.values():
+                await program.stop()
             await app.state.media.close()
             sweeper.cancel()
             if metrics is not None:
@@ -282,6 +284,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     # The rooms this process hosts (every room, until media nodes run apart).
     app.state.media = MediaNode(settings)
     app.state.meetings = {}
+    app.state.programs = {}
+    app.state.viewers = {}
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
     # Middleware runs outermost first, in the reverse of the order it is added here:

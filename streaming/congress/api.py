@@ -12,22 +12,39 @@ over (4410), or from another site's page (4403: its Origin is not this site's).
 """
 
 import json
+import shutil
+import tempfile
 from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from core.api import SESSION_TOKEN, CurrentUser, RowId, SessionDep, unit_of_work, verify_csrf
-from core.errors import PlatformError
+from core.errors import NotFound, PlatformError
+from core.i18n import N_
 from core.people.accounts import find_session_user
 from core.people.models import User
+from core.security import signing_key
+from core.storage import ObjectNotFound, get_store
+from courseware.delivery import direct_url, read_in_thread
+from courseware.playlist import rewrite_playlist
 from streaming.congress.meeting import TYPES as PROCEDURE
 from streaming.congress.meeting import Meeting
 from streaming.congress.models import Event, EventStatus
-from streaming.congress.service import Attendee, attendee, get_event, visible_events
+from streaming.congress.service import (
+    Attendee,
+    attendee,
+    get_event,
+    get_watchable_event,
+    visible_events,
+)
+from streaming.congress.viewers import viewers
+from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE, Program
 from streaming.media.node import MediaNode
 from streaming.media.signalling import RoomHost, error
 
@@ -79,6 +96,41 @@ def event_read(event: Event) -> EventRead:
 def events_index(session: SessionDep, actor: CurrentUser) -> Any:
     """Events the caller administers or is invited to, soonest first."""
     return [event_read(event) for event in session.scalars(visible_events(actor))]
+
+
+@room_router.get("/events/{event_id}/live/index.m3u8")
+async def live_playlist(event_id: RowId, request: Request, actor: CurrentUser) -> Response:
+    """The broadcast's live playlist, its segments rewritten to direct links; each fetch
+    also counts its viewer as watching."""
+    await unit_of_work(
+        lambda session: get_watchable_event(session=session, actor=actor, event_id=event_id)
+    )
+    viewers(request.app.state, event_id).seen(actor.id)
+    store = get_store()
+    folder = live_prefix(event_id)
+    try:
+        text = (await read_in_thread(store.get_bytes, f"{folder}/{PLAYLIST}")).decode()
+    except ObjectNotFound as exc:
+        raise NotFound(N_("The broadcast has not started yet.")) from exc
+    secret = signing_key("media-link")
+    ttl = timedelta(hours=6)
+    body = rewrite_playlist(
+        text, lambda uri: direct_url(store, f"{folder}/{uri}", ttl=ttl, secret=secret)
+    )
+    return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-cache"})
+
+
+@room_router.get("/events/{event_id}/live/stats")
+async def live_stats(event_id: RowId, request: Request, actor: CurrentUser) -> dict[str, Any]:
+    """How many are watching the broadcast now, and whether it is on."""
+    event = await unit_of_work(
+        lambda session: get_watchable_event(session=session, actor=actor, event_id=event_id)
+    )
+    return {"viewers": viewers(request.app.state, event_id).count(), "status": event.status.value}
+
+
+def live_prefix(event_id: int) -> str:
+    return f"events/{event_id}/live"
 
 
 @router.get("/{event_id}", response_model=EventRead)
@@ -160,6 +212,8 @@ async def room_signal(websocket: WebSocket, event_id: int) -> None:
             kind = message_type(text)
             if kind in PROCEDURE:
                 await meeting.handle(who, text)
+                if meeting.status is EventStatus.live:
+                    start_program(websocket.app.state, event_id, host)
                 if meeting.status is EventStatus.ended:
                     await end_meeting(websocket.app.state, event_id)
                     return
@@ -191,7 +245,21 @@ async def meeting_for(state: Any, event_id: int, host: RoomHost) -> Meeting:
     return meeting
 
 
+def start_program(state: Any, event_id: int, host: RoomHost) -> None:
+    """Broadcast the meeting from its start (once): see streaming.media.broadcast."""
+    if event_id not in state.programs:
+        workdir = Path(tempfile.mkdtemp(prefix=f"yuanjiao-live-{event_id}-"))
+        program = Program(host.room, get_store(), live_prefix(event_id), workdir)
+        program.start()
+        state.programs[event_id] = program
+
+
 async def end_meeting(state: Any, event_id: int) -> None:
-    """The chair ended it: every page was told; the room and its media close."""
+    """The chair ended it: every page was told; the broadcast's playlist is closed, and the
+    room and its media close."""
     state.meetings.pop(event_id, None)
+    program: Program | None = state.programs.pop(event_id, None)
+    if program is not None:
+        await program.stop()
+        shutil.rmtree(program.workdir, ignore_errors=True)
     await state.media.close_room(room_key(event_id))

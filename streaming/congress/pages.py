@@ -21,7 +21,14 @@ from streaming.congress.api import CLOSED_EVENT
 from streaming.congress.minutes import make_minutes
 from streaming.congress.models import EventKind, EventRole
 from streaming.congress.rules import Level
-from streaming.congress.service import attendee, create_event, get_event, visible_events
+from streaming.congress.service import (
+    attendee,
+    create_event,
+    get_event,
+    get_watchable_event,
+    visible_events,
+)
+from streaming.media.broadcast import LIVE_SYNC_SEGMENTS
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -181,3 +188,16 @@ def minutes_page(
     if download:
         response.headers["Content-Disposition"] = f'attachment; filename="minutes-{event.id}.html"'
     return response
+
+
+@router.get("/events/{event_id}/watch")
+def watch_page(
+    request: Request, event_id: RowId, session: SessionDep, actor: CurrentUser
+) -> Response:
+    """The broadcast: the program live (or its recording once over), with the viewer count."""
+    event = get_watchable_event(session=session, actor=actor, event_id=event_id)
+    return render(
+        request,
+        "streaming/watch.html",
+        {"user": actor, "event": event, "live_sync": LIVE_SYNC_SEGMENTS},
+    )

@@ -17,7 +17,7 @@ from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.i18n import N_
 from core.people.models import Member, Organisation, User
-from core.people.permissions import can_manage_org, managed_orgs
+from core.people.permissions import can_manage_org, managed_orgs, related_paths
 from core.people.service import target_org
 from streaming.congress.invitations import send_invitations
 from streaming.congress.models import (
@@ -186,6 +186,18 @@ class Attendee:
     def participant_key(self) -> str:
         """The room's name for them: one per person, whichever device they join from."""
         return f"m{self.member_id}" if self.member_id is not None else f"u{self.user_id}"
+
+
+def get_watchable_event(*, session: Session, actor: User, event_id: int) -> Event:
+    """An event whose broadcast the actor may watch: one they may see, or one of an
+    organisation above theirs (members who cannot join watch their county's congress)."""
+    event = session.get(Event, event_id)
+    if event is None or event.status is EventStatus.cancelled:
+        raise NotFound(N_("Event %(id)s not found."), id=event_id)
+    below = any(path.startswith(event.org.path) for path in related_paths(actor))
+    if not below and session.scalar(visible_events(actor).where(Event.id == event_id)) is None:
+        raise NotFound(N_("Event %(id)s not found."), id=event_id)
+    return event
 
 
 def get_event(*, session: Session, actor: User, event_id: int) -> Event:

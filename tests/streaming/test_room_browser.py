@@ -136,6 +136,13 @@ def test_three_people_meet_and_see_each_other(
     expect(niu.locator("#vote-results")).to_contain_text("通过")
     expect(niu.locator("#vote-panel")).to_be_hidden()
 
+    # The broadcast plays the program (one remux for every viewer), with its viewer count.
+    admin.goto(f"{server}/events/{event.id}/watch")
+    admin.wait_for_function(
+        "() => document.getElementById('program').currentTime > 2", timeout=45_000
+    )
+    expect(admin.locator("#viewers")).to_have_text("1 人在看", timeout=10_000)
+
     # A member whose connection dropped comes back (a reload): admitted already, seen again.
     ma.reload()
     expect(ma.locator("#room-state")).to_have_text("已连接")

@@ -1,0 +1,188 @@
+"""The program feed (节目): a room's broadcast, produced once for every viewer.
+
+It follows one participant: the spotlight, else the active speaker, else whoever published a
+camera first. That participant's H.264 frames are remuxed into MPEG-TS as they arrive (never
+decoded or encoded again: a program costs one remux, whatever the audience) and their voice is
+decoded from Opus and encoded once to AAC. Both come through the forwarder's outlets, so a
+change of program participant switches on a keyframe with continuous timestamps, as a viewer's
+tile does. FFmpeg's HLS muxer cuts a segment at the first keyframe after each
+``SEGMENT_SECONDS``; a browser's encoder makes keyframes only when asked, so the program asks
+the participant for one every segment.
+
+Segments are put in object storage as they complete, then the playlist naming them, so a
+viewer never sees a segment that is not there yet; at the end the playlist is closed
+(``#EXT-X-ENDLIST``) and the same files are the recording.
+
+Latency: a segment is published when the next one starts (``SEGMENT_SECONDS`` after its first
+frame) and hls.js starts ``LIVE_SYNC_SEGMENTS`` segments from the live edge, so a viewer is about
+(1 + LIVE_SYNC_SEGMENTS) × SEGMENT_SECONDS, 6 s, behind the room. LL-HLS would publish parts of
+a segment (EXT-X-PART, ~0.3 s) with blocking playlist reloads: about 2 s, at the price of a
+server that holds requests open and playlists a CDN cannot cache; WHEP serves low latency here.
+"""
+
+import asyncio
+import contextlib
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from core.storage import ObjectStore
+from streaming.media.forwarder import Outlet
+from streaming.media.room import MediaRoom
+
+SEGMENT_SECONDS = 2
+LIVE_SYNC_SEGMENTS = 2
+PLAYLIST = "index.m3u8"
+VIDEO_CLOCK = Fraction(1, 90000)
+AUDIO_RATE = 48000
+UPLOAD_EVERY = 0.5
+"""Seconds between looks for completed segments to put in storage."""
+
+
+class Program:
+    """The program of ``room``, written as HLS under ``prefix`` in ``store`` (via ``workdir``)."""
+
+    def __init__(self, room: MediaRoom, store: ObjectStore, prefix: str, workdir: Path) -> None:
+        self.room = room
+        self.store = store
+        self.prefix = prefix.rstrip("/") + "/"
+        self.workdir = workdir
+        self.video = Outlet("video")
+        self.audio = Outlet("audio")
+        self.following: str | None = None
+        self.uploaded: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._container: av.container.OutputContainer | None = None
+        self._video_stream: av.VideoStream | None = None
+        self._audio_stream: av.AudioStream | None = None
+
+    @property
+    def playlist_key(self) -> str:
+        return self.prefix + PLAYLIST
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(
+            str(self.workdir / PLAYLIST),
+            "w",
+            format="hls",
+            options={
+                "hls_time": str(SEGMENT_SECONDS),
+                "hls_list_size": "0",
+                "hls_playlist_type": "event",
+                "hls_segment_filename": str(self.workdir / "seg%05d.ts"),
+                # Write each packet as it comes rather than wait to interleave it with the
+                # other track (a participant without a microphone would hold video back 10 s).
+                "max_interleave_delta": "0",
+            },
+        )
+        self._video_stream = self._container.add_stream("h264", rate=30)
+        self._video_stream.time_base = VIDEO_CLOCK
+        self._audio_stream = self._container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        self._tasks = [
+            asyncio.ensure_future(self._follow()),
+            asyncio.ensure_future(self._upload()),
+        ]
+
+    def choose(self) -> str | None:
+        """Whom the program shows: the spotlight, the active speaker, the first camera."""
+        cameras = [p for p, pub in self.room.publications.items() if pub.video is not None]
+        for candidate in (self.room.spotlight, self.room.speaker.current, *cameras):
+            if candidate in cameras:
+                return candidate
+        return None
+
+    async def _follow(self) -> None:
+        """Keep the outlets on the chosen participant; ask them for a keyframe each segment."""
+        pumps: list[asyncio.Task[None]] = []
+        try:
+            while True:
+                chosen = self.choose()
+                if chosen != self.following and chosen is not None:
+                    publication = self.room.publications[chosen]
+                    assert publication.video is not None
+                    self.video.attach(publication.video)
+                    if publication.audio is not None:
+                        self.audio.attach(publication.audio)
+                    self.following = chosen
+                    if not pumps:
+                        pumps = [
+                            asyncio.ensure_future(self._pump_video()),
+                            asyncio.ensure_future(self._pump_audio()),
+                        ]
+                if self.video.source is not None:
+                    self.video.source.request_keyframe()
+                await asyncio.sleep(SEGMENT_SECONDS)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+
+    async def _pump_video(self) -> None:
+        assert self._container is not None and self._video_stream is not None
+        stream = self._video_stream
+        first: int | None = None
+        while True:
+            frame = await self.video.recv()
+            if first is None:
+                if not frame.is_keyframe:
+                    continue
+                first = frame.pts or 0
+            packet = av.Packet(bytes(frame))
+            packet.pts = packet.dts = (frame.pts or 0) - first
+            packet.time_base = VIDEO_CLOCK
+            packet.is_keyframe = frame.is_keyframe
+            packet.stream = stream
+            self._container.mux(packet)
+
+    async def _pump_audio(self) -> None:
+        assert self._container is not None and self._audio_stream is not None
+        decoder = av.CodecContext.create("opus", "r")
+        stream = self._audio_stream
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+        samples = 0
+        while True:
+            frame = await self.audio.recv()
+            with contextlib.suppress(av.FFmpegError):  # a lost Opus packet: the gap stays
+                for decoded in decoder.decode(frame):
+                    for pcm in resampler.resample(decoded):
+                        pcm.pts, pcm.time_base = samples, Fraction(1, AUDIO_RATE)
+                        samples += pcm.samples
+                        for packet in stream.encode(pcm):
+                            self._container.mux(packet)
+
+    async def _upload(self) -> None:
+        while True:
+            await asyncio.sleep(UPLOAD_EVERY)
+            await asyncio.to_thread(self.publish_segments)
+
+    def publish_segments(self) -> None:
+        """Put the segments the local playlist names, then the playlist: never the other way."""
+        path = self.workdir / PLAYLIST
+        if not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"^(seg\d+\.ts)$", text, flags=re.MULTILINE):
+            if name not in self.uploaded:
+                self.store.put_file(self.prefix + name, self.workdir / name)
+                self.uploaded.add(name)
+        self.store.put_bytes(self.playlist_key, text.encode(), content_type=PLAYLIST_TYPE)
+
+    async def stop(self) -> None:
+        """End the program: the last segment and the closed playlist reach storage."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.video.stop()
+        self.audio.stop()
+        if self._container is not None:
+            with contextlib.suppress(av.FFmpegError, ValueError):
+                self._container.close()  # flushes the encoders and writes #EXT-X-ENDLIST
+            self._container = None
+        await asyncio.to_thread(self.publish_segments)
+
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"

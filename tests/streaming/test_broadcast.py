@@ -1,0 +1,82 @@
+"""The program feed with real peers: the followed participant's H.264 remuxed and voice encoded
+to AAC once, cut into HLS segments that reach object storage before the playlist naming them;
+the spotlight moves the program; the end closes the playlist."""
+
+import asyncio
+from pathlib import Path
+
+import av
+
+from core.storage.local import LocalStore
+from streaming.media.broadcast import PLAYLIST, Program
+from streaming.media.room import MediaRoom
+from tests.streaming.peers import (
+    Microphone,
+    NumberedCamera,
+    close_all,
+    negotiate,
+    peer,
+    prefer,
+    run,
+    until,
+)
+
+
+async def join(room: MediaRoom, name: str, tint: int) -> list:
+    client, server = peer(), peer()
+    prefer(client.addTransceiver(NumberedCamera(tint), direction="sendonly"), "video/H264")
+    client.addTransceiver(Microphone(loud=True), direction="sendonly")
+    arrived: list = []
+    server.on("track", arrived.append)
+    await negotiate(client, server)
+    await until(lambda: len(arrived) == 2, 10, "tracks")
+    for transceiver in server.getTransceivers():
+        room.publish(name, transceiver.receiver.track, transceiver.receiver)
+    return [client, server]
+
+
+def tints(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [
+            bytes(f.planes[1])[(f.height // 4) * f.planes[1].line_size + f.width // 4]
+            for f in container.decode(video=0)
+        ]
+
+
+def test_the_program_is_remuxed_into_segments_that_reach_storage_first(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+
+    async def scenario() -> None:
+        room = MediaRoom()
+        room.start()
+        peers = await join(room, "chair", 60) + await join(room, "member", 200)
+        program = Program(room, store, "events/7/live", tmp_path / "work")
+        program.start()
+        await until(lambda: store.exists(f"events/7/live/{PLAYLIST}"), 10, "a playlist")
+        listed = store.get_bytes(f"events/7/live/{PLAYLIST}").decode()
+        assert all(
+            store.exists(f"events/7/live/{line}")
+            for line in listed.splitlines()
+            if line.endswith(".ts")
+        )
+        assert program.following == "chair"  # the first camera, nobody spotlit or speaking
+        room.set_spotlight("member")
+        await asyncio.sleep(5)
+        await program.stop()
+        assert program.following == "member"
+        await room.close()
+        await close_all(*peers)
+
+    run(scenario)
+    playlist = store.get_bytes(f"events/7/live/{PLAYLIST}").decode()
+    assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    local = store.local_path(f"events/7/live/{PLAYLIST}")
+    assert local is not None
+    with av.open(str(local)) as container:
+        kinds = {(s.type, s.codec_context.name) for s in container.streams}
+        assert kinds == {("video", "h264"), ("audio", "aac")}
+        seconds = float(container.duration or 0) / av.time_base
+    assert seconds > 5
+    shown = tints(local)
+    assert len(shown) > 25 * seconds  # about 30 frames a second, none lost to the remux
+    assert abs(shown[0] - 60) < 10 and abs(shown[-1] - 200) < 10  # the spotlight moved it
