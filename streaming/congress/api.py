@@ -33,8 +33,8 @@ from core.security import signing_key
 from core.storage import ObjectNotFound, get_store
 from courseware.delivery import direct_url, read_in_thread
 from courseware.playlist import rewrite_playlist
-from streaming.congress.meeting import TYPES as PROCEDURE
 from streaming.congress.meeting import Meeting
+from streaming.congress.messages import TYPES as PROCEDURE
 from streaming.congress.models import Event, EventStatus
 from streaming.congress.service import (
     Attendee,
@@ -176,7 +176,7 @@ async def room_signal(websocket: WebSocket, event_id: int) -> None:
     except PlatformError:
         await websocket.close(4403, "not found")
         return
-    if who.role is None and not who.moderator:
+    if not who.may_enter:
         await websocket.close(4403, "not invited")
         return
     if status in CLOSED_EVENT:

@@ -5,46 +5,41 @@ It lives on the room's media node beside the room's media, which it steers (who 
 spotlit), and writes every fact to the event's record as it happens: attendance stretches to the
 second and the log the minutes are written from. The rules themselves are in ``rules.py``.
 
-Messages from a participant's page (over the room's WebSocket, beside the media messages)::
-
-    {"type": "hand", "raised": true}                    ask to speak, or withdraw
-    {"type": "chat", "text": "..."}
-    {"type": "unmute"}                                  at a meeting (not a congress): oneself
-
-and from a moderator's (the chair, or an administrator of the event's organisation)::
-
-    {"type": "start"} / {"type": "end"}
-    {"type": "admit", "participant": "m12"}             or null: everyone waiting
-    {"type": "remove", "participant": "m12"}
-    {"type": "floor", "participant": "m12"}             or null: take the floor back
-    {"type": "mute", "participant": "m12"}              or null: everyone but the floor
-    {"type": "spotlight", "participant": "m12"}         or null
-    {"type": "agenda", "position": 2}
-    {"type": "hide", "message": 7}                      a chat message, moderated away
-    {"type": "motion", "title": "...", "anonymous": false}   put a motion to the vote
-    {"type": "close"}                                   close the vote and count it
-
-and from anyone present who may vote on the open motion::
-
-    {"type": "ballot", "choice": "for" | "against" | "abstain"}
-
-Every change is followed by a ``{"type": "meeting", ...}`` message to everyone with the state as
-``Meeting.state_for`` makes it; a refused message gets ``{"type": "error", "code": "refused"}``.
+The messages it takes are in ``messages.py``.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.api import unit_of_work
 from core.db import utcnow
 from streaming.congress.attendance import award_attendance
+from streaming.congress.messages import (
+    MESSAGE,
+    MODERATED,
+    Admit,
+    Agenda,
+    Ballot,
+    Chat,
+    CloseVote,
+    End,
+    Floor,
+    Hand,
+    Hide,
+    Mute,
+    PutMotion,
+    Remove,
+    Spotlight,
+    Start,
+    Unmute,
+)
 from streaming.congress.models import (
     VOTING_ROLES,
     Attendance,
@@ -70,106 +65,6 @@ from streaming.media.signalling import RoomHost
 
 CHAT_KEPT = 100
 """Chat messages a page is sent (the newest); all are kept in the record."""
-
-Key = str | None
-
-
-class Hand(BaseModel):
-    type: Literal["hand"]
-    raised: bool
-
-
-class Chat(BaseModel):
-    type: Literal["chat"]
-    text: str = Field(min_length=1, max_length=500)
-
-
-class Unmute(BaseModel):
-    type: Literal["unmute"]
-
-
-class Start(BaseModel):
-    type: Literal["start"]
-
-
-class End(BaseModel):
-    type: Literal["end"]
-
-
-class Admit(BaseModel):
-    type: Literal["admit"]
-    participant: Key = None
-
-
-class Remove(BaseModel):
-    type: Literal["remove"]
-    participant: str
-
-
-class Floor(BaseModel):
-    type: Literal["floor"]
-    participant: Key = None
-
-
-class Mute(BaseModel):
-    type: Literal["mute"]
-    participant: Key = None
-
-
-class Spotlight(BaseModel):
-    type: Literal["spotlight"]
-    participant: Key = None
-
-
-class Agenda(BaseModel):
-    type: Literal["agenda"]
-    position: int = Field(ge=1)
-
-
-class Hide(BaseModel):
-    type: Literal["hide"]
-    message: int = Field(ge=1)
-
-
-class PutMotion(BaseModel):
-    type: Literal["motion"]
-    title: str = Field(min_length=1, max_length=200)
-    anonymous: bool = False
-
-
-class Ballot(BaseModel):
-    type: Literal["ballot"]
-    choice: Choice
-
-
-class CloseVote(BaseModel):
-    type: Literal["close"]
-
-
-Message = Annotated[
-    Hand
-    | Chat
-    | Unmute
-    | Start
-    | End
-    | Admit
-    | Remove
-    | Floor
-    | Mute
-    | Spotlight
-    | Agenda
-    | Hide
-    | PutMotion
-    | Ballot
-    | CloseVote,
-    Field(discriminator="type"),
-]
-MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
-TYPES = frozenset(MESSAGE.json_schema()["discriminator"]["mapping"])
-MODERATED = frozenset(
-    {"start", "end", "admit", "remove", "floor", "mute", "spotlight", "agenda", "hide", "motion",
-     "close"}
-)  # fmt: skip
 
 
 class Refused(Exception):
@@ -512,7 +407,7 @@ class Meeting:
         )
         await self._log("vote_closed", actor=actor, detail={"motion": vote.id, **result})
 
-    async def _give_floor(self, actor: Person, key: Key) -> None:
+    async def _give_floor(self, actor: Person, key: str | None) -> None:
         """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
         to the chair."""
         previous = self.queue.speaking

@@ -148,8 +148,7 @@ def event_page(
             "user": actor,
             "event": event,
             "who": who,
-            "can_enter": (who.role is not None or who.moderator)
-            and event.status not in CLOSED_EVENT,
+            "can_enter": who.may_enter and event.status not in CLOSED_EVENT,
             "done": request.query_params.get("done"),
         },
     )
@@ -162,7 +161,7 @@ def room_page(
     """The room: video grid, own preview and controls (the signalling opens from the page)."""
     event = get_event(session=session, actor=actor, event_id=event_id)
     who = attendee(session=session, actor=actor, event=event)
-    if who.role is None and not who.moderator:
+    if not who.may_enter:
         raise PermissionDenied(N_("You are not invited to this event."))
     return render(
         request,

@@ -179,6 +179,11 @@ class Attendee:
     moderator: bool
 
     @property
+    def may_enter(self) -> bool:
+        """Into the room: the invited, and the moderators."""
+        return self.role is not None or self.moderator
+
+    @property
     def votes(self) -> bool:
         return self.role in VOTING_ROLES
 
