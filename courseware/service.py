@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core.audit.service import record
@@ -307,6 +307,42 @@ def publish_lesson(*, session: Session, lesson_id: int, result: TranscodeResult)
     lesson.poster_key = f"{prefix}/poster.jpg" if result.poster is not None else None
     lesson.status, lesson.error, lesson.ready_at = LessonStatus.ready, None, utcnow()
     session.flush()
+    return lesson
+
+
+def add_recorded_lesson(
+    *,
+    session: Session,
+    course_id: int,
+    title: str,
+    description: str,
+    created_by: int | None,
+    duration: float,
+    rendition: dict[str, Any],
+) -> Lesson:
+    """A lesson made from a live event's recording, ready at once: its HLS (one rendition,
+    already under ``lessons/<id>/hls/``) needs no transcode. The caller checked, when the event
+    was scheduled, that its organiser may add lessons to the course."""
+    position = session.scalar(
+        select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course_id)
+    )
+    lesson = Lesson(
+        course_id=course_id,
+        title=title,
+        description=description,
+        position=(position or 0) + 1,
+        status=LessonStatus.ready,
+        source_key="",
+        created_by=created_by,
+        duration=duration,
+        renditions=[rendition],
+        credit_hours=credit_hours_for(duration),
+        ready_at=utcnow(),
+    )
+    session.add(lesson)
+    session.flush()
+    lesson.master_key = f"lessons/{lesson.id}/hls/master.m3u8"
+    lesson.source_key = lesson.master_key
     return lesson
 
 

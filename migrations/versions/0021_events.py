@@ -51,6 +51,7 @@ def upgrade() -> None:
         ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("recording_course_id", sa.Integer(), nullable=True),
         sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -65,6 +66,11 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_events_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recording_course_id"],
+            ["courses.id"],
+            name=op.f("fk_events_recording_course_id_courses"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
     )

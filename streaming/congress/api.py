@@ -11,6 +11,7 @@ logged in (4401), may not enter the room (4403: not invited, or not found), when
 over (4410), or from another site's page (4403: its Origin is not this site's).
 """
 
+import asyncio
 import json
 import shutil
 import tempfile
@@ -36,6 +37,7 @@ from courseware.playlist import rewrite_playlist
 from streaming.congress.meeting import Meeting
 from streaming.congress.messages import TYPES as PROCEDURE
 from streaming.congress.models import Event, EventStatus
+from streaming.congress.recording import keep_recording
 from streaming.congress.service import (
     Attendee,
     attendee,
@@ -262,4 +264,7 @@ async def end_meeting(state: Any, event_id: int) -> None:
     if program is not None:
         await program.stop()
         shutil.rmtree(program.workdir, ignore_errors=True)
+        await asyncio.to_thread(
+            keep_recording, store=get_store(), event_id=event_id, live_prefix=live_prefix(event_id)
+        )
     await state.media.close_room(room_key(event_id))

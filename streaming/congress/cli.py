@@ -70,6 +70,9 @@ def events_add(
     observer: Annotated[list[int] | None, typer.Option(help="an observer's member id")] = None,
     site: Annotated[list[int] | None, typer.Option(help="a sub-venue site's id")] = None,
     credit_hours: Annotated[float, typer.Option(help="credit for attending")] = 0.0,
+    course: Annotated[
+        int | None, typer.Option(help="the course its recording joins as a lesson")
+    ] = None,
     as_login: AsOption = None,
 ) -> None:
     """Schedule an event; prints its id last."""
@@ -97,6 +100,7 @@ def events_add(
                 agenda=agenda or [],
                 invitees=invitees,
                 site_ids=site or [],
+                recording_course_id=course,
                 credit_hours=credit_hours,
             )
             event_id = event.id

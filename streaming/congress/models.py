@@ -68,6 +68,8 @@ class Event(Base):
     )
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The course the recording joins as a lesson when the event ends (none: not kept).
+    recording_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
     # When the invited were reminded that it starts soon (once).
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

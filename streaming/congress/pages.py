@@ -17,6 +17,9 @@ from core.people.forms import active_choices, optional_id, redirect, render, sub
 from core.people.models import Member, User
 from core.people.orgs import org_tree
 from core.people.permissions import is_admin, managed_members
+from courseware.catalog import list_courses
+from courseware.models import Course
+from courseware.permissions import can_edit_course
 from streaming.congress.api import CLOSED_EVENT
 from streaming.congress.minutes import make_minutes
 from streaming.congress.models import EventKind, EventRole
@@ -62,11 +65,21 @@ def _events_page(
             "events": list(session.scalars(visible_events(actor))),
             "orgs": active_choices(org_tree(session=session, actor=actor)) if admin else [],
             "members": members,
+            "courses": [
+                c for c in list_courses(session=session, user=actor) if can_edit_course(actor, c)
+            ]
+            if admin
+            else [],
             "kinds": list(EventKind),
             "levels": list(Level),
         },
         status=status,
     )
+
+
+def _recording_courses(session: Session, actor: User) -> list[Course]:
+    """The courses a recording may join: those the scheduler may add lessons to."""
+    return [c for c in list_courses(session=session, user=actor) if can_edit_course(actor, c)]
 
 
 @router.get("/events")
@@ -90,6 +103,7 @@ def events_create(
     chair_id: Annotated[str, Form()] = "",
     member_ids: Annotated[list[str] | None, Form()] = None,
     credit_hours: Annotated[str, Form()] = "0",
+    recording_course_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Schedule an event from the form: the chair and the checked members invited."""
 
@@ -118,6 +132,7 @@ def events_create(
             planned_minutes=minutes,
             agenda=agenda.splitlines(),
             invitees=invitees,
+            recording_course_id=optional_id(recording_course_id),
             credit_hours=hours,
             address=client_address(request),
         ).id

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from core.audit.service import record
 from core.db import utcnow
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.i18n import N_
 from core.people.models import Member, Organisation, User
 from core.people.permissions import can_manage_org, managed_orgs, related_paths
 from core.people.service import target_org
+from courseware.permissions import can_edit_course
+from courseware.service import get_course
 from streaming.congress.invitations import send_invitations
 from streaming.congress.models import (
     VOTING_ROLES,
@@ -50,6 +52,7 @@ def create_event(
     agenda: list[str],
     invitees: dict[int, EventRole],
     site_ids: list[int] | None = None,
+    recording_course_id: int | None = None,
     credit_hours: float = 0.0,
     attendance_share: float = 0.8,
     description: str = "",
@@ -78,6 +81,10 @@ def create_event(
         raise InvalidInput(N_("Invite at most %(count)s members."), count=INVITATION_LIMIT)
     members = _subtree_members(session=session, org=org, member_ids=list(invitees))
     sites = _subtree_sites(session=session, org=org, site_ids=site_ids or [])
+    if recording_course_id is not None:
+        course = get_course(session=session, user=actor, course_id=recording_course_id)
+        if not can_edit_course(actor, course):
+            raise PermissionDenied(N_("You may not add lessons to this course."))
     event = Event(
         org_id=org.id,
         kind=kind,
@@ -88,6 +95,7 @@ def create_event(
         planned_minutes=planned_minutes,
         credit_hours=credit_hours,
         attendance_share=attendance_share,
+        recording_course_id=recording_course_id,
         created_by=actor.id,
     )
     event.agenda = [AgendaItem(position=n, title=item) for n, item in enumerate(items, 1)]

@@ -1,6 +1,9 @@
-"""Three people in a meeting room in headless Chromium with fake cameras and microphones: the
-admin schedules the meeting on its page, the chair and two members enter, and each sees the
-other two's video playing (frames decoded and advancing), named, through the forwarder."""
+"""A meeting from start to finish in headless Chromium, three people with fake cameras and
+microphones: the admin schedules it on its page; the chair opens it and admits the two members
+from the lobby; each sees the other two's video playing (frames decoded and advancing), named,
+through the forwarder; a raised hand is given the floor and unmuted; a vote is put, cast and
+counted; the broadcast plays; a dropped member rejoins; the chair ends it; its recording plays as
+a lesson; the minutes hold attendance and the vote; the credit reaches a member's transcript."""
 
 from collections.abc import Iterator
 
@@ -10,10 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.people.models import Member, Role
+from courseware.models import Lesson
 from streaming.congress.models import Event, EventRole
-from tests.factories import Tree, make_tree, make_user
+from tests.factories import Tree, make_course, make_tree, make_user
 from tests.terminals.study import make_member
-from tests.web.test_browser import CHROMIUM_ARGS, log_in, playwright, server  # noqa: F401
+from tests.web.test_browser import (  # noqa: F401
+    CHROMIUM_ARGS,
+    log_in,
+    play_past,
+    playwright,
+    server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +57,8 @@ def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:
 @pytest.fixture
 def tree(session: Session) -> Tree:
     tree = make_tree(session)
-    make_user(session, "adm", Role.org_admin, tree.town)
+    adm = make_user(session, "adm", Role.org_admin, tree.town)
+    make_course(session, adm, tree.town, "会议录像")
     make_member(session, tree.branch, "张主持", 1, login="chair")
     make_member(session, tree.branch, "马党员", 2, login="ma")
     make_member(session, tree.sibling, "牛党员", 3, login="niu")
@@ -63,7 +74,7 @@ def test_three_people_meet_and_see_each_other(
 ) -> None:
     admin = new_page(camera_browser)
     log_in(admin, server, "adm")
-    admin.get_by_role("link", name="会议").click()
+    admin.get_by_role("link", name="会议", exact=True).click()
     admin.get_by_label("标题").fill("村党总支党员大会")
     admin.get_by_label("组织").select_option(label="\u3000村党总支")
     admin.get_by_label("开始时间（北京时间）").fill("2030-01-01T09:00")
@@ -72,6 +83,7 @@ def test_three_people_meet_and_see_each_other(
     admin.get_by_role("checkbox", name="马党员").check()
     admin.get_by_role("checkbox", name="牛党员").check()
     admin.get_by_label("参会学时").fill("1.5")
+    admin.get_by_label("录像保存为以下课程的一课").select_option(label="会议录像")
     admin.get_by_role("button", name="安排会议").click()
     expect(admin.get_by_role("status")).to_have_text("会议已安排。")
     event = session.scalars(select(Event)).one()
@@ -154,6 +166,18 @@ def test_three_people_meet_and_see_each_other(
         expect(page.locator("#room-state")).to_have_text("主持人已结束会议。")
     session.expire_all()
     assert session.get_one(Event, event.id).status.value == "ended"
+
+    # The recording is a lesson of the chosen course (made once the playlist is closed), and plays.
+    recorded = select(Lesson).where(Lesson.title == "村党总支党员大会（录像）")
+    for _ in range(100):
+        session.expire_all()
+        if (lesson := session.scalars(recorded).one_or_none()) is not None:
+            break
+        admin.wait_for_timeout(200)
+    assert lesson is not None
+    assert lesson.status.value == "ready" and (lesson.duration or 0) > 10
+    admin.goto(f"{server}/lessons/{lesson.id}")
+    play_past(admin, 2)
 
     # The minutes hold the attendance to the second and the vote; credits reach transcripts.
     admin.goto(f"{server}/events/{event.id}/minutes")
