@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]. Empty
     # means host candidates only: right on a LAN, or with the media node reachable directly.
     ice_servers: list[IceServer] = Field(default_factory=list)
+    # A TURN server with time-limited credentials (coturn's use-auth-secret, as docker-compose
+    # runs it): its URLs and shared secret; each participant gets credentials valid for a day.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str = ""
     # What each participant receives: video slots besides the spotlight and the active speaker
     # (Last-N), and audio lanes for the loudest unmuted voices; the one video codec of a room.
     room_tiles: int = Field(default=6, ge=0, le=24)

@@ -49,6 +49,7 @@ from streaming.congress.viewers import viewers
 from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE, Program
 from streaming.media.node import MediaNode
 from streaming.media.signalling import RoomHost, error
+from streaming.media.turn import ice_servers_for
 
 router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], tags=["events"])
 room_router = APIRouter(include_in_schema=False)
@@ -203,7 +204,10 @@ async def room_signal(websocket: WebSocket, event_id: int) -> None:
             "name": who.name,
             "role": who.role.value if who.role is not None else None,
             "moderator": who.moderator,
-            "iceServers": [server.model_dump() for server in node.settings.ice_servers],
+            "iceServers": [
+                server.model_dump()
+                for server in ice_servers_for(node.settings, who.participant_key)
+            ],
             "people": people,
         }
     )

@@ -1,6 +1,9 @@
 """Events: scheduling (service, command line), who sees them, who enters their room as what,
 and the room's signalling refusing whoever may not enter."""
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -16,10 +19,12 @@ from core.errors import InvalidInput, PermissionDenied
 from core.i18n import error_text
 from core.notify.models import Notice
 from core.people.models import Member, User
+from core.settings import Settings
 from streaming.congress.invitations import INVITATION, REMINDER, send_reminders
 from streaming.congress.models import Event, EventKind, EventRole, EventStatus
 from streaming.congress.rules import Level
 from streaming.congress.service import attendee, create_event, get_event, visible_events
+from streaming.media.turn import turn_server
 from tests.factories import Tree, log_in
 from web.cli import app as cli
 
@@ -225,3 +230,12 @@ def test_the_invited_are_told_and_reminded_once(
     assert send_reminders(session=session, now=event.starts_at - timedelta(minutes=10)) == 0
     reminders = session.scalars(select(Notice).where(Notice.category == REMINDER)).all()
     assert {n.user_id for n in reminders} == invited
+
+
+def test_turn_credentials_are_minted_per_participant_and_expire() -> None:
+    settings = Settings(turn_urls=["turn:203.0.113.5:3478?transport=udp"], turn_secret="s3cret")
+    turn = turn_server(settings, "m12", now=1_000_000)
+    assert turn is not None and turn.username == f"{1_000_000 + 24 * 3600}:m12"
+    digest = hmac.new(b"s3cret", turn.username.encode(), hashlib.sha1).digest()
+    assert turn.credential == base64.b64encode(digest).decode()  # what coturn computes
+    assert turn_server(Settings(), "m12") is None
