@@ -30,6 +30,7 @@ from streaming.congress.messages import (
     Chat,
     CloseVote,
     End,
+    Excuse,
     Floor,
     Hand,
     Hide,
@@ -126,6 +127,8 @@ class Meeting:
     chat: list[ChatLine] = field(default_factory=list)
     vote: OpenVote | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
+    excused: dict[int, str] = field(default_factory=dict)
+    """Members left out of 应到 by the meeting's consent, with the reason given."""
 
     @classmethod
     def of(cls, event: Event, host: RoomHost) -> "Meeting":
@@ -407,6 +410,26 @@ class Meeting:
         )
         await self._log("vote_closed", actor=actor, detail={"motion": vote.id, **result})
 
+    async def _on_excuse(self, actor: Person, message: Excuse) -> None:
+        """Record the meeting's consent to leave an absent voter out of 应到 (DOMAIN.md: a
+        migrant member who cannot attend), or withdraw it; a present member is not excused."""
+        if message.participant not in self.invited:
+            raise Refused("no such member invited")
+        member, _, name = self.invited[message.participant]
+        if message.excused:
+            if not message.reason.strip():
+                raise Refused("give the reason for the record")
+            if self.present(message.participant):
+                raise Refused("a member present is not excused")
+            self.excused[member] = message.reason.strip()
+        else:
+            self.excused.pop(member, None)
+        await self._log(
+            "excused" if message.excused else "excuse_withdrawn",
+            actor=actor,
+            detail={"member": member, "name": name, "reason": message.reason.strip()},
+        )
+
     async def _give_floor(self, actor: Person, key: str | None) -> None:
         """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
         to the chair."""
@@ -462,7 +485,12 @@ class Meeting:
         """The roll as it stands: every invited member, entitled to vote or not, here or not."""
         present = {p.who.member_id for p in self.people.values() if p.state == "present"}
         return [
-            Voter(member_id=member_id, eligible=role in VOTING_ROLES, present=member_id in present)
+            Voter(
+                member_id=member_id,
+                eligible=role in VOTING_ROLES,
+                excused=member_id in self.excused and member_id not in present,
+                present=member_id in present,
+            )
             for member_id, role, _ in self.invited.values()
         ]
 
@@ -537,6 +565,7 @@ class Meeting:
             "role": role,
             "state": person.state if person is not None else "away",
             "hand": member_id is not None and member_id in self.queue.waiting,
+            "excused": self.excused.get(member_id) if member_id is not None else None,
             "muted": key in self.room.muted,
         }
 

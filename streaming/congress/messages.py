@@ -18,6 +18,8 @@ and from a moderator's (the chair, or an administrator of the event's organisati
     {"type": "hide", "message": 7}                      a chat message, moderated away
     {"type": "motion", "title": "...", "anonymous": false}   put a motion to the vote
     {"type": "close"}                                   close the vote and count it
+    {"type": "excuse", "participant": "m12", "reason": "外出务工", "excused": true}
+                       leave an absent member out of 应到 by the meeting's consent (or undo it)
 
 and from anyone present who may vote on the open motion::
 
@@ -109,6 +111,13 @@ class CloseVote(BaseModel):
     type: Literal["close"]
 
 
+class Excuse(BaseModel):
+    type: Literal["excuse"]
+    participant: str
+    reason: str = Field(default="", max_length=200)
+    excused: bool = True
+
+
 Message = Annotated[
     Hand
     | Chat
@@ -124,12 +133,13 @@ Message = Annotated[
     | Hide
     | PutMotion
     | Ballot
-    | CloseVote,
+    | CloseVote
+    | Excuse,
     Field(discriminator="type"),
 ]
 MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 TYPES = frozenset(MESSAGE.json_schema()["discriminator"]["mapping"])
 MODERATED = frozenset(
     {"start", "end", "admit", "remove", "floor", "mute", "spotlight", "agenda", "hide", "motion",
-     "close"}
+     "close", "excuse"}
 )  # fmt: skip

@@ -86,7 +86,8 @@ def make_minutes(session: Session, event: Event) -> Minutes:
             )
         )
     present_members = {row.member_id for row in rows if row.member_id is not None}
-    voting = [m for m, role in roles.items() if role in VOTING_ROLES]
+    excused = _excused(log)
+    voting = [m for m, role in roles.items() if role in VOTING_ROLES and m not in excused]
     return Minutes(
         event=event,
         presence=presence,
@@ -98,6 +99,17 @@ def make_minutes(session: Session, event: Event) -> Minutes:
         voters={str(member): name for member, name in names.items()},
         log=log,
     )
+
+
+def _excused(log: list[LogEntry]) -> set[int]:
+    """Members left out of 应到 by the meeting's consent (the last word on each counts)."""
+    excused: set[int] = set()
+    for entry in log:
+        if entry.kind == "excused":
+            excused.add(int(entry.detail["member"]))
+        elif entry.kind == "excuse_withdrawn":
+            excused.discard(int(entry.detail["member"]))
+    return excused
 
 
 def _agenda_taken(log: list[LogEntry]) -> dict[int, datetime]:

@@ -213,3 +213,33 @@ def test_a_vote_is_counted_against_the_roll_at_its_opening(
     if anonymous:
         expected_ballots = dict.fromkeys(expected_ballots, "")
     assert motion.ballots == expected_ballots
+
+
+def test_an_absent_member_excused_by_the_meeting_leaves_the_expected(
+    session: Session, tree: Any, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    chair, ma = f"m{people['chair'].id}", f"m{people['ma'].id}"
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["chair"])
+        assert last_state(inbox, chair)["roll"]["quorate"] is False  # 1 of 2
+        await say(meeting, session, event, "chair", type="excuse", participant=ma, reason=" ")
+        assert inbox[chair][-1]["message"] == "give the reason for the record"
+        await say(
+            meeting, session, event, "chair", type="excuse", participant=ma, reason="外出务工"
+        )
+        state = last_state(inbox, chair)
+        assert (state["roll"]["expected"], state["roll"]["quorate"]) == (1, True)
+        assert next(p for p in state["people"] if p["key"] == ma)["excused"] == "外出务工"
+        await say(meeting, session, event, "chair", type="excuse", participant=ma, excused=False)
+        assert last_state(inbox, chair)["roll"]["expected"] == 2
+        await say(meeting, session, event, "chair", type="excuse", participant=chair, reason="x")
+        assert inbox[chair][-1]["message"] == "a member present is not excused"
+
+    asyncio.run(scenario())
+    entries = session.scalars(select(LogEntry).where(LogEntry.kind.like("excus%"))).all()
+    assert [(e.kind, e.detail["reason"], e.actor) for e in entries] == [
+        ("excused", "外出务工", "张主持"),
+        ("excuse_withdrawn", "", "张主持"),
+    ]

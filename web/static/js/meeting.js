@@ -60,6 +60,7 @@ function showPeople(state, send) {
       name.textContent = person.name;
       const badges = [text(`State${person.state[0].toUpperCase()}${person.state.slice(1)}`)];
       if (person.hand) badges.push(text("Hand"));
+      if (person.excused) badges.push(text("Excused", { reason: person.excused }));
       if (person.muted && person.state === "present") badges.push(text("Muted"));
       const status = document.createElement("small");
       status.className = "hint";
@@ -71,6 +72,18 @@ function showPeople(state, send) {
         tools.className = "person-tools";
         if (person.state === "lobby" || person.state === "removed") {
           tools.append(button(text("Admit"), act({ type: "admit" })));
+        }
+        if (person.state === "away" && person.role && person.role !== "observer") {
+          if (person.excused) {
+            tools.append(button(text("Unexcuse"), act({ type: "excuse", excused: false })));
+          } else {
+            tools.append(
+              button(text("Excuse"), () => {
+                const reason = window.prompt(text("ExcuseReason"));
+                if (reason?.trim()) send({ type: "excuse", participant: person.key, reason });
+              }),
+            );
+          }
         }
         if (person.state === "present") {
           if (person.role && state.floor !== person.key) {
