@@ -653,3 +653,89 @@ def test_report_pages_pass_axe_aaa_contrast_and_phone_checks(
         context.close()
     report = survey.axe + survey.targets + survey.topbar + survey.overflow
     assert not report, "\n".join(report)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_event_pages_pass_axe_aaa_contrast_and_phone_checks(
+    server: str,  # noqa: F811
+    context_for: Callable[[str], BrowserContext],
+    session: Session,
+    locale: str,
+) -> None:
+    """The meetings list with its form, an event, its room as the chair (console, roll with
+    controls) and as a member waiting in the lobby, the broadcast page and the minutes
+    (streaming/congress/pages.py)."""
+    from streaming.congress.models import Attendance, EventKind, EventRole, EventStatus, LogEntry
+    from streaming.congress.rules import Level
+    from streaming.congress.service import create_event
+    from tests.terminals.study import make_member
+
+    tree = make_tree(session)
+    adm = make_user(session, "adm", Role.org_admin, tree.town)
+    people = [
+        make_member(session, tree.branch, name, n, login=login)[0]
+        for n, (login, name) in enumerate((("chair", "张主持"), ("ma", "马党员")), 1)
+    ]
+    roles = {people[0].id: EventRole.chair, people[1].id: EventRole.participant}
+    events = [
+        create_event(
+            session=session,
+            actor=adm,
+            org_id=tree.branch.id,
+            title=title,
+            kind=EventKind.meeting,
+            level=Level.grassroots,
+            starts_at=utcnow() + timedelta(days=1),
+            planned_minutes=60,
+            agenda=["审议报告", "表决"],
+            invitees=roles,
+            credit_hours=1,
+        )
+        for title in ("支部党员大会", "上月党员大会")
+    ]
+    held = events[1]
+    held.status, held.started_at, held.ended_at = (
+        EventStatus.ended,
+        utcnow() - timedelta(hours=2),
+        utcnow() - timedelta(hours=1),
+    )
+    session.add(
+        Attendance(
+            event_id=held.id,
+            member_id=people[1].id,
+            name="马党员",
+            joined_at=held.started_at,
+            left_at=held.ended_at,
+        )
+    )
+    session.add(LogEntry(event_id=held.id, kind="started", actor="张主持"))
+    session.commit()
+    survey = Survey()
+    waiting = context_for(locale)  # ma waits in the lobby while the chair's console is checked
+    lobby = waiting.new_page()
+    log_in(lobby, server, "ma")
+    lobby.goto(f"{server}/events/{events[0].id}/room")
+    for login, paths in (
+        (
+            "adm",
+            ["/events", f"/events/{events[0].id}", f"/events/{held.id}/minutes"],
+        ),
+        ("chair", [f"/events/{events[0].id}/room"]),
+        ("ma", [f"/events/{events[0].id}/room", f"/events/{events[0].id}/watch"]),
+    ):
+        context = context_for(locale)
+        context.add_cookies([{"name": "lang", "value": locale, "url": server}])
+        page = context.new_page()
+        log_in(page, server, login)
+        for path in paths:
+            page.goto(f"{server}{path}")
+            if path.endswith("/room"):  # the meeting's state has arrived
+                expect(page.locator("#roll-figures")).not_to_be_empty()
+            if login == "chair":
+                admit = "准入" if locale == "zh_CN" else "Admit"
+                expect(page.get_by_role("button", name=admit, exact=True)).to_be_visible()
+            survey.check(page, f"{login} {path}")
+        context.close()
+    waiting.close()
+    report = survey.axe + survey.targets + survey.topbar + survey.overflow
+    assert not report, "\n".join(report)
