@@ -285,6 +285,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.state.media = MediaNode(settings)
     app.state.meetings = {}
     app.state.programs = {}
+    app.state.wheps = {}
     app.state.viewers = {}
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)

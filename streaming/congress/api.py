@@ -9,6 +9,10 @@ The WebSocket ``/events/{id}/room/signal`` carries the messages of
 and is refused (closed before it opens, with a code the page explains) for a caller who is not
 logged in (4401), may not enter the room (4403: not invited, or not found), when the event is
 over (4410), or from another site's page (4403: its Origin is not this site's).
+
+The broadcast: ``/events/{id}/live/index.m3u8`` (HLS, segments as direct links) and WHEP at
+``POST /api/events/{id}/whep`` (``application/sdp`` offer, ``201`` with the answer and a
+``Location`` to ``DELETE``), for a sub-venue site's device token or a logged-in viewer.
 """
 
 import asyncio
@@ -25,8 +29,16 @@ from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketD
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from core.api import SESSION_TOKEN, CurrentUser, RowId, SessionDep, unit_of_work, verify_csrf
-from core.errors import NotFound, PlatformError
+from core.api import (
+    SESSION_TOKEN,
+    CurrentUser,
+    RowId,
+    SessionDep,
+    session_user,
+    unit_of_work,
+    verify_csrf,
+)
+from core.errors import NotAuthenticated, NotFound, PlatformError
 from core.i18n import N_
 from core.people.accounts import find_session_user
 from core.people.models import User
@@ -47,9 +59,11 @@ from streaming.congress.service import (
 )
 from streaming.congress.viewers import viewers
 from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE, Program
-from streaming.media.node import MediaNode
-from streaming.media.signalling import RoomHost, error
+from streaming.media.node import MediaNode, ice_servers
+from streaming.media.signalling import RoomHost, SignallingError, error
 from streaming.media.turn import ice_servers_for
+from streaming.media.whep import WhepEndpoint
+from terminals.sync.enrolment import device_for_token
 
 router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], tags=["events"])
 room_router = APIRouter(include_in_schema=False)
@@ -130,6 +144,65 @@ async def live_stats(event_id: RowId, request: Request, actor: CurrentUser) -> d
         lambda session: get_watchable_event(session=session, actor=actor, event_id=event_id)
     )
     return {"viewers": viewers(request.app.state, event_id).count(), "status": event.status.value}
+
+
+@room_router.post("/api/events/{event_id}/whep", status_code=201)
+async def whep_offer(event_id: RowId, request: Request) -> Response:
+    """WHEP: the program at WebRTC latency for a player's SDP offer (streaming.media.whep), for a
+    sub-venue site's device (its bearer token) or a logged-in viewer who may watch."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+        return Response("send the offer as application/sdp", status_code=415)
+    await whep_viewer(request, event_id)
+    program: Program | None = request.app.state.programs.get(event_id)
+    if program is None:
+        raise NotFound(N_("The broadcast has not started yet."))
+    endpoints: dict[int, WhepEndpoint] = request.app.state.wheps
+    endpoint = endpoints.get(event_id)
+    if endpoint is None or endpoint.program is not program:
+        node: MediaNode = request.app.state.media
+        endpoint = endpoints[event_id] = WhepEndpoint(program, ice_servers(node.settings))
+    offer = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        session_id, answer = await endpoint.answer(offer)
+    except SignallingError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    return Response(
+        answer,
+        status_code=201,
+        media_type="application/sdp",
+        headers={"Location": f"/api/events/{event_id}/whep/{session_id}"},
+    )
+
+
+@room_router.delete("/api/events/{event_id}/whep/{session_id}")
+async def whep_end(event_id: RowId, session_id: str, request: Request) -> Response:
+    """WHEP: the player is done."""
+    await whep_viewer(request, event_id)
+    endpoint: WhepEndpoint | None = request.app.state.wheps.get(event_id)
+    if endpoint is None or not await endpoint.end(session_id):
+        raise NotFound(N_("No such viewing session."))
+    return Response(status_code=200)
+
+
+async def whep_viewer(request: Request, event_id: int) -> None:
+    """A site's device whose site is a sub-venue of the event, or a user who may watch it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+
+        def sub_venue(session: Session) -> None:
+            device = device_for_token(session=session, token=token)
+            event = session.get(Event, event_id)
+            if event is None or device.site_id not in {v.site_id for v in event.venues}:
+                raise NotFound(N_("Event %(id)s not found."), id=event_id)
+
+        await unit_of_work(sub_venue)
+        return
+    user = await session_user(request)
+    if user is None:
+        raise NotAuthenticated(N_("Please log in."))
+    await unit_of_work(
+        lambda session: get_watchable_event(session=session, actor=user, event_id=event_id)
+    )
 
 
 def live_prefix(event_id: int) -> str:
@@ -265,6 +338,9 @@ async def end_meeting(state: Any, event_id: int) -> None:
     room and its media close."""
     state.meetings.pop(event_id, None)
     program: Program | None = state.programs.pop(event_id, None)
+    endpoint: WhepEndpoint | None = state.wheps.pop(event_id, None)
+    if endpoint is not None:
+        await endpoint.close()
     if program is not None:
         await program.stop()
         shutil.rmtree(program.workdir, ignore_errors=True)

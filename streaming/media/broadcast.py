@@ -52,6 +52,8 @@ class Program:
         self.video = Outlet("video")
         self.audio = Outlet("audio")
         self.following: str | None = None
+        self.viewers: list[Outlet] = []
+        """Outlets of WHEP viewers: they follow the program with the HLS muxer."""
         self.uploaded: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._container: av.container.OutputContainer | None = None
@@ -107,6 +109,8 @@ class Program:
                     if publication.audio is not None:
                         self.audio.attach(publication.audio)
                     self.following = chosen
+                    for viewer in self.viewers:
+                        self._point(viewer)
                     if not pumps:
                         pumps = [
                             asyncio.ensure_future(self._pump_video()),
@@ -118,6 +122,22 @@ class Program:
         finally:
             for pump in pumps:
                 pump.cancel()
+
+    def watch(self, outlet: Outlet) -> None:
+        """A low-latency viewer's outlet (WHEP): fed what the program shows, as it changes."""
+        self.viewers.append(outlet)
+        self._point(outlet)
+
+    def unwatch(self, outlet: Outlet) -> None:
+        if outlet in self.viewers:
+            self.viewers.remove(outlet)
+        outlet.stop()
+
+    def _point(self, outlet: Outlet) -> None:
+        publication = self.room.publications.get(self.following or "")
+        feed = getattr(publication, outlet.kind) if publication is not None else None
+        if feed is not None:
+            outlet.attach(feed)
 
     async def _pump_video(self) -> None:
         assert self._container is not None and self._video_stream is not None
@@ -176,8 +196,8 @@ class Program:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.video.stop()
-        self.audio.stop()
+        for outlet in (self.video, self.audio, *self.viewers):
+            outlet.stop()
         if self._container is not None:
             with contextlib.suppress(av.FFmpegError, ValueError):
                 self._container.close()  # flushes the encoders and writes #EXT-X-ENDLIST

@@ -1,15 +1,25 @@
 """The program feed with real peers: the followed participant's H.264 remuxed and voice encoded
 to AAC once, cut into HLS segments that reach object storage before the playlist naming them;
-the spotlight moves the program; the end closes the playlist."""
+the spotlight moves the program; the end closes the playlist. WHEP serves the same program at
+WebRTC latency, and refuses what it cannot serve."""
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import av
+import pytest
+from aiortc import RTCSessionDescription
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from core.people.models import Member
 from core.storage.local import LocalStore
 from streaming.media.broadcast import PLAYLIST, Program
 from streaming.media.room import MediaRoom
+from streaming.media.signalling import SignallingError
+from streaming.media.whep import WhepEndpoint
+from tests.factories import log_in
 from tests.streaming.peers import (
     Microphone,
     NumberedCamera,
@@ -20,6 +30,7 @@ from tests.streaming.peers import (
     run,
     until,
 )
+from tests.streaming.test_events import schedule
 
 
 async def join(room: MediaRoom, name: str, tint: int) -> list:
@@ -80,3 +91,60 @@ def test_the_program_is_remuxed_into_segments_that_reach_storage_first(tmp_path:
     shown = tints(local)
     assert len(shown) > 25 * seconds  # about 30 frames a second, none lost to the remux
     assert abs(shown[0] - 60) < 10 and abs(shown[-1] - 200) < 10  # the spotlight moved it
+
+
+def test_a_whep_viewer_receives_the_program_at_webrtc_latency(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+
+    async def scenario() -> None:
+        room = MediaRoom()
+        room.start()
+        peers = await join(room, "chair", 60)
+        program = Program(room, store, "events/8/live", tmp_path / "work")
+        program.start()
+        endpoint = WhepEndpoint(program, ice_servers=[])
+        with pytest.raises(SignallingError):
+            await endpoint.answer("v=0\r\nnot an offer")
+        player = peer()
+        player.addTransceiver("video", direction="recvonly")
+        player.addTransceiver("audio", direction="recvonly")
+        await player.setLocalDescription(await player.createOffer())
+        session_id, answer = await endpoint.answer(player.localDescription.sdp)
+        await player.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        video = next(t.receiver.track for t in player.getTransceivers() if t.kind == "video")
+        decoder = av.CodecContext.create("h264", "r")
+        pictures = []
+        while len(pictures) < 10:
+            pictures += decoder.decode(await asyncio.wait_for(video.recv(), 5))
+        assert (
+            abs(bytes(pictures[-1].planes[1])[(60 * pictures[-1].planes[1].line_size) + 80] - 60)
+            < 10
+        )
+        assert await endpoint.end(session_id) and not await endpoint.end(session_id)
+        await program.stop()
+        await room.close()
+        await close_all(player, *peers)
+
+    run(scenario)
+
+
+def test_whep_refuses_what_it_cannot_serve(
+    client: TestClient, session: Session, tree: Any, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    sdp = {"content-type": "application/sdp"}
+    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp).status_code == 401
+    log_in(client, "ma")
+    wrong = client.post(
+        f"/api/events/{event.id}/whep", content="{}", headers={"content-type": "application/json"}
+    )
+    assert wrong.status_code == 415
+    not_yet = client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp)
+    assert not_yet.status_code == 404 and "尚未开始" in not_yet.text
+    log_in(client, "outsider")
+    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp).status_code == 404
+    forged = {**sdp, "authorization": "Bearer not-a-device-token"}
+    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=forged).status_code in (
+        401,
+        403,
+    )
