@@ -132,19 +132,17 @@ def test_whep_refuses_what_it_cannot_serve(
     client: TestClient, session: Session, tree: Any, people: dict[str, Member]
 ) -> None:
     event = schedule(session, tree, people)
+    url = f"/api/events/{event.id}/whep"
     sdp = {"content-type": "application/sdp"}
-    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp).status_code == 401
+
+    def offer(headers: dict[str, str] = sdp) -> Any:
+        return client.post(url, content="v=0", headers=headers)
+
+    assert offer().status_code == 401
     log_in(client, "ma")
-    wrong = client.post(
-        f"/api/events/{event.id}/whep", content="{}", headers={"content-type": "application/json"}
-    )
-    assert wrong.status_code == 415
-    not_yet = client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp)
+    assert offer({"content-type": "application/json"}).status_code == 415
+    not_yet = offer()
     assert not_yet.status_code == 404 and "尚未开始" in not_yet.text
     log_in(client, "outsider")
-    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=sdp).status_code == 404
-    forged = {**sdp, "authorization": "Bearer not-a-device-token"}
-    assert client.post(f"/api/events/{event.id}/whep", content="v=0", headers=forged).status_code in (
-        401,
-        403,
-    )
+    assert offer().status_code == 404
+    assert offer({**sdp, "authorization": "Bearer not-a-device-token"}).status_code in (401, 403)
