@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, qualit
 	$(BIN)/python bench/playback.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/forwarding.py
 
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

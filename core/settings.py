@@ -191,6 +191,8 @@ class Settings(BaseSettings):
     room_tiles: int = Field(default=6, ge=0, le=24)
     room_audio_lanes: int = Field(default=4, ge=1, le=16)
     room_video_codec: Literal["H264", "VP8"] = "H264"
+    # A speaker's time at the floor; the page shows it counting and marks it when it is over.
+    speaking_minutes: int = Field(default=5, ge=1, le=120)
     # The invited are reminded this many minutes before an event starts.
     event_reminder_minutes: int = Field(default=30, ge=1, le=24 * 60)
 

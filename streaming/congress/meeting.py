@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.api import unit_of_work
 from core.db import utcnow
+from core.settings import get_settings
 from streaming.congress.attendance import award_attendance
 from streaming.congress.messages import (
     MESSAGE,
@@ -526,6 +527,7 @@ class Meeting:
             "people": [p for p in people if moderator or p["state"] != "lobby"],
             "floor": f"m{self.queue.speaking}" if self.queue.speaking is not None else None,
             "floorSince": self.floor_since.isoformat() if self.floor_since else None,
+            "floorLimit": get_settings().speaking_minutes * 60,
             "queue": [f"m{member}" for member in self.queue.waiting],
             "agenda": self.position,
             "spotlight": self.room.spotlight,

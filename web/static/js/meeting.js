@@ -33,8 +33,7 @@ function button(label, onClick) {
   return element;
 }
 
-function clock(since) {
-  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+function clock(seconds) {
   return `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
@@ -43,7 +42,10 @@ function showFloor(state, names) {
   floorLine.hidden = !state.floor;
   if (!state.floor) return;
   const paint = () => {
-    floorLine.textContent = `${text("Floor", { name: names.get(state.floor) })} · ${clock(state.floorSince)}`;
+    const spoken = Math.max(0, Math.floor((Date.now() - Date.parse(state.floorSince)) / 1000));
+    const time = `${clock(spoken)} / ${clock(state.floorLimit)}`;
+    floorLine.textContent = `${text("Floor", { name: names.get(state.floor) })} · ${time}`;
+    floorLine.classList.toggle("overtime", spoken > state.floorLimit);
   };
   paint();
   floorTimer = setInterval(paint, 1000);
