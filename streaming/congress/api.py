@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.api import (
@@ -48,7 +49,7 @@ from courseware.delivery import direct_url, read_in_thread
 from courseware.playlist import rewrite_playlist
 from streaming.congress.meeting import Meeting
 from streaming.congress.messages import TYPES as PROCEDURE
-from streaming.congress.models import Event, EventStatus
+from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
 from streaming.congress.recording import keep_recording
 from streaming.congress.service import (
     Attendee,
@@ -318,10 +319,29 @@ async def meeting_for(state: Any, event_id: int, host: RoomHost) -> Meeting:
     meetings: dict[int, Meeting] = state.meetings
     meeting = meetings.get(event_id)
     if meeting is None or meeting.host is not host:
-        event = await unit_of_work(lambda session: session.get_one(Event, event_id))
-        meeting = meetings[event_id] = Meeting.of(event, host)
+        meeting = meetings[event_id] = await unit_of_work(
+            lambda session: take_up(session, event_id, host)
+        )
         host.on_departure = meeting.depart
     return meeting
+
+
+def take_up(session: Session, event_id: int, host: RoomHost) -> Meeting:
+    """The meeting as its record leaves it. Stretches of attendance still open were cut by a
+    stop of the node that held the meeting: they end at its last recorded fact."""
+    event = session.get_one(Event, event_id)
+    record = list(
+        session.scalars(select(LogEntry).where(LogEntry.event_id == event_id).order_by(LogEntry.id))
+    )
+    motions = session.scalars(
+        select(Motion).where(Motion.event_id == event_id).order_by(Motion.id)
+    ).all()
+    cut = record[-1].at if record else None
+    for stretch in session.scalars(
+        select(Attendance).where(Attendance.event_id == event_id, Attendance.left_at.is_(None))
+    ):
+        stretch.left_at = max(stretch.joined_at, cut or stretch.joined_at)
+    return Meeting.of(event, host, record, motions)
 
 
 def start_program(state: Any, event_id: int, host: RoomHost) -> None:

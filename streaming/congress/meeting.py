@@ -9,7 +9,7 @@ The messages it takes are in ``messages.py``.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -131,9 +131,20 @@ class Meeting:
     excused: dict[int, str] = field(default_factory=dict)
     """Members left out of 应到 by the meeting's consent, with the reason given."""
 
+    readmit: set[str] = field(default_factory=set)
+    """Those admitted before this node took the meeting up (it restarted): they go straight in."""
+
     @classmethod
-    def of(cls, event: Event, host: RoomHost) -> "Meeting":
-        return cls(
+    def of(
+        cls,
+        event: Event,
+        host: RoomHost,
+        record: Iterable[LogEntry] = (),
+        motions: Iterable[Motion] = (),
+    ) -> "Meeting":
+        """The meeting of `event`, taken up where its record leaves it (after a restart: who
+        was admitted, who excused, the agenda item, the votes counted)."""
+        meeting = cls(
             event_id=event.id,
             kind=event.kind,
             level=event.level,
@@ -144,6 +155,24 @@ class Meeting:
             host=host,
             status=event.status,
         )
+        for entry in record:
+            key = entry.detail.get("participant")
+            if entry.kind == "admitted" and key:
+                meeting.readmit.add(key)
+            elif entry.kind == "removed" and key:
+                meeting.readmit.discard(key)
+            elif entry.kind == "excused":
+                meeting.excused[int(entry.detail["member"])] = entry.detail["reason"]
+            elif entry.kind == "excuse_withdrawn":
+                meeting.excused.pop(int(entry.detail["member"]), None)
+            elif entry.kind == "agenda":
+                meeting.position = int(entry.detail["position"])
+        meeting.results = [
+            {"id": m.id, "title": m.title, "anonymous": m.anonymous, **m.result}
+            for m in motions
+            if m.result is not None
+        ]
+        return meeting
 
     @property
     def room(self) -> MediaRoom:
@@ -167,7 +196,11 @@ class Meeting:
         if person is None:
             person = self.people[who.participant_key] = Person(who)
         if person.state == "away":
-            straight_in = who.moderator or who.role is EventRole.presidium
+            straight_in = (
+                who.moderator
+                or who.role is EventRole.presidium
+                or who.participant_key in self.readmit
+            )
             person.state = "lobby"
             if straight_in:
                 await self._enter(person, by=None)
@@ -609,6 +642,6 @@ class Meeting:
             kind=kind,
             actor=actor.who.name if actor is not None else "",
             subject=subject.who.name if subject is not None else "",
-            detail=detail or {},
+            detail={**(detail or {}), **({"participant": subject.key} if subject else {})},
         )
         await unit_of_work(lambda session: session.add(entry))

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.api import unit_of_work
 from core.people.models import Member, User
+from streaming.congress.api import take_up
 from streaming.congress.meeting import Meeting
 from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
 from streaming.congress.service import Attendee, attendee
@@ -243,3 +245,48 @@ def test_an_absent_member_excused_by_the_meeting_leaves_the_expected(
         ("excused", "外出务工", "张主持"),
         ("excuse_withdrawn", "", "张主持"),
     ]
+
+
+def test_a_meeting_is_taken_up_where_its_record_left_it_after_a_restart(
+    session: Session, tree: Any, people: dict[str, Member]
+) -> None:
+    """The node holding the meeting stops (kill -9): another takes it up from the record."""
+    event = schedule(session, tree, people)
+    ma, niu = f"m{people['ma'].id}", f"m{people['niu'].id}"
+
+    async def before() -> None:
+        meeting, _ = await convene(session, event, ["chair", "ma"])
+        await say(meeting, session, event, "chair", type="admit", participant=ma)
+        await say(meeting, session, event, "chair", type="start")
+        await say(meeting, session, event, "chair", type="agenda", position=2)
+        await say(meeting, session, event, "chair", type="excuse", participant=niu, reason="外出")
+        await say(meeting, session, event, "chair", type="motion", title="表决一")
+        await say(meeting, session, event, "ma", type="ballot", choice="for")
+        await say(meeting, session, event, "chair", type="ballot", choice="for")
+        await say(meeting, session, event, "chair", type="close")
+        # ... and here the process dies: nobody's stretch is closed.
+
+    asyncio.run(before())
+    assert session.scalar(select(Attendance).where(Attendance.left_at.is_(None))) is not None
+
+    async def after() -> None:
+        host = RoomHost(MediaRoom(), ice_servers=[])
+        meeting = await unit_of_work(lambda s: take_up(s, event.id, host))
+        host.on_departure = meeting.depart
+        received: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            received.append(message)
+
+        await host.connect(ma, send)
+        await meeting.arrive(attendee_of(session, "ma", event))
+        state = received[-1]
+        assert (state["you"], state["agenda"], state["status"]) == ("present", 2, "live")
+        assert [r["title"] for r in state["results"]] == ["表决一"]
+        assert next(p for p in state["people"] if p["key"] == niu)["excused"] == "外出"
+
+    asyncio.run(after())
+    session.expire_all()
+    stretches = session.scalars(select(Attendance).order_by(Attendance.id)).all()
+    assert [s.left_at is None for s in stretches] == [False, False, True]  # the new stretch open
+    assert all(s.left_at >= s.joined_at for s in stretches[:2] if s.left_at)
