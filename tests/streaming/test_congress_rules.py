@@ -20,6 +20,8 @@ from streaming.congress.rules import (
     roll_call,
 )
 
+pytestmark = pytest.mark.engine_neutral  # pure rules; no database or queue
+
 
 def members(present: int, absent: int, start: int = 1) -> list[Voter]:
     return [Voter(n, present=n < start + present) for n in range(start, start + present + absent)]

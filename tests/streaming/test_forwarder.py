@@ -16,6 +16,9 @@ from streaming.media import passthrough
 from streaming.media.forwarder import Outlet
 from tests.streaming.peers import close_all, publish, run, until, watch
 
+pytestmark = pytest.mark.engine_neutral  # peers on loopback; no database or queue
+
+
 CODECS = [("video/VP8", "vp8"), ("video/H264", "h264")]
 
 
@@ -52,6 +55,7 @@ def test_keyframes_are_recognised_in_both_video_codecs() -> None:
 def test_viewers_decode_frames_that_crossed_the_server_encoded(
     mime_type: str, codec_name: str
 ) -> None:
+
     async def scenario() -> None:
         publisher = await publish(mime_type)
         viewers = [await watch(publisher.feed, mime_type, codec_name) for _ in range(2)]

@@ -2,11 +2,14 @@
 the chair's mute stops a voice at the server, a seat changes hands on a keyframe, and publishers
 slow down for the weakest viewer they serve."""
 
+import pytest
 from aiortc.rtp import AnyRtcpPacket, RtcpPsfbPacket, pack_remb_fci
 
 from streaming.media.forwarder import remb_bitrate
 from streaming.media.room import MediaRoom
 from tests.streaming.peers import close_all, join, publish, run, until, watch
+
+pytestmark = pytest.mark.engine_neutral  # peers on loopback; no database or queue
 
 TINTS = {"chair": 60, "ma": 100, "niu": 140, "yang": 180, "zhu": 220}
 

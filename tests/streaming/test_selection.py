@@ -1,6 +1,10 @@
 """Who is heard and seen: the active speaker's hysteresis and Last-N seating."""
 
+import pytest
+
 from streaming.media.selection import ActiveSpeaker, fill_slots, video_order
+
+pytestmark = pytest.mark.engine_neutral  # pure rules; no database or queue
 
 LOUD, SOFTER, QUIET = 20, 30, 100  # dBov below full scale: 20 is a raised voice, 100 near silence
 

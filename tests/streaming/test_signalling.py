@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
+import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import RoomHost, Session
 from tests.streaming.peers import Microphone, NumberedCamera, peer, prefer, run, until
+
+pytestmark = pytest.mark.engine_neutral  # peers on loopback; no database or queue
 
 
 @dataclass
