@@ -14,7 +14,6 @@ from core.i18n import N_
 from core.localtime import CHINA_TIME, local_time
 from streaming.congress.models import Event, EventKind, EventRole
 from streaming.congress.rules import Level
-from streaming.congress.service import create_event, visible_events
 
 events = typer.Typer(help="Live events: congresses and meetings (会议).", no_args_is_help=True)
 
@@ -76,6 +75,10 @@ def events_add(
     as_login: AsOption = None,
 ) -> None:
     """Schedule an event; prints its id last."""
+    # Imported here, not above: scheduling notifies the invited, and the notifier reads the
+    # settings as it loads; bad settings must reach the user as `fail`'s one line.
+    from streaming.congress.service import create_event
+
     invitees: dict[int, EventRole] = {}
     for role, ids in (
         (EventRole.participant, invite),
@@ -115,6 +118,8 @@ def events_list(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """The events the account administers or is invited to, soonest first."""
+    from streaming.congress.service import visible_events  # as in events_add
+
     try:
         actor = acting_user(as_login)
         with session_scope() as session:
