@@ -1,4 +1,5 @@
-"""The rooms one process hosts. The all-in-one process (`yuanjiao run`) hosts every room."""
+"""The rooms one process hosts. Until media nodes run apart, a web process hosts the room of
+every meeting whose participants it serves: meetings need one web node (see the README)."""
 
 from aiortc import RTCIceServer
 
@@ -9,6 +10,8 @@ from streaming.media.signalling import RoomHost
 
 
 def ice_servers(settings: Settings) -> list[RTCIceServer]:
+    """The configured STUN/TURN servers as aiortc takes them (TURN credentials minted for
+    browsers are theirs; the node itself is reachable directly)."""
     return [
         RTCIceServer(
             urls=server.urls, username=server.username or None, credential=server.credential or None
