@@ -132,7 +132,8 @@ class Meeting:
     """Members left out of 应到 by the meeting's consent, with the reason given."""
 
     readmit: set[str] = field(default_factory=set)
-    """Those admitted before this node took the meeting up (it restarted): they go straight in."""
+    """Those admitted once (here, or before this node took the meeting up): coming back after
+    leaving, or after a restart, they go straight in; removal takes it away."""
 
     @classmethod
     def of(
@@ -225,6 +226,7 @@ class Meeting:
 
     async def _enter(self, person: Person, by: Person | None) -> None:
         person.state = "present"
+        self.readmit.add(person.key)
         now = utcnow()
 
         def open_stretch(session: Session) -> int:
@@ -331,6 +333,7 @@ class Meeting:
             raise Refused("a moderator cannot be removed")
         was_present = person.state == "present"
         person.state = "removed"
+        self.readmit.discard(person.key)
         self.queue.lower_hand(self._member(person) or -1)
         if was_present:
             await self._close_stretch(person)

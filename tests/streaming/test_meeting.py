@@ -111,6 +111,8 @@ def test_lobby_admission_roll_and_the_floor(
         await say(meeting, session, event, "ma", type="chat", text="同意报告")
         await say(meeting, session, event, "chair", type="remove", participant=niu)
         assert {"type": "removed"} in inbox[niu] and meeting.people[niu].state == "removed"
+        await meeting.arrive(attendee_of(session, "niu", event))  # a removed member stays out
+        assert meeting.people[niu].state == "removed"
         await say(meeting, session, event, "chair", type="end")
         assert {"type": "ended"} in inbox[ma]
 
@@ -143,10 +145,14 @@ def test_a_participant_gone_for_good_leaves_the_roll(
         await asyncio.sleep(0.3)
         assert meeting.people[ma].state == "away"
         assert last_state(inbox, f"m{people['chair'].id}")["roll"]["present"] == 1
+        # Back later: admitted once, ma goes straight in again.
+        await host.connect(ma, lambda message: asyncio.sleep(0))
+        await meeting.arrive(attendee_of(session, "ma", event))
+        assert meeting.people[ma].state == "present"
 
     asyncio.run(scenario())
-    stretch = session.scalars(select(Attendance).where(Attendance.name == "马党员")).one()
-    assert stretch.left_at is not None
+    stretches = session.scalars(select(Attendance).where(Attendance.name == "马党员")).all()
+    assert [s.left_at is not None for s in stretches] == [True, False]  # left, then back
 
 
 @pytest.mark.parametrize("text", ["{", '{"type": "floor", "participant": 5}', '{"type":"chat"}'])
