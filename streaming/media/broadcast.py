@@ -154,7 +154,8 @@ class Program:
             packet.time_base = VIDEO_CLOCK
             packet.is_keyframe = frame.is_keyframe
             packet.stream = stream
-            self._container.mux(packet)
+            with contextlib.suppress(av.FFmpegError, ValueError):  # one bad frame, not the feed
+                self._container.mux(packet)
 
     async def _pump_audio(self) -> None:
         assert self._container is not None and self._audio_stream is not None
@@ -170,7 +171,8 @@ class Program:
                         pcm.pts, pcm.time_base = samples, Fraction(1, AUDIO_RATE)
                         samples += pcm.samples
                         for packet in stream.encode(pcm):
-                            self._container.mux(packet)
+                            with contextlib.suppress(av.FFmpegError, ValueError):
+                                self._container.mux(packet)
 
     async def _upload(self) -> None:
         while True:

@@ -191,6 +191,8 @@ class Outlet(MediaStreamTrack):
         self._queue: asyncio.Queue[Queued] = asyncio.Queue(self.capacity)
         self._offset = 0
         self._last_pts: int | None = None
+        """The newest timestamp queued: a new source continues after it, not after the last
+        frame sent, as frames of the old source may still be waiting in the queue."""
         self._awaiting_keyframe = kind == "video"
 
     def attach(self, feed: Feed) -> None:
@@ -243,7 +245,9 @@ class Outlet(MediaStreamTrack):
                 self.dropped += 1
                 return
             self._awaiting_keyframe = False
-        self._queue.put_nowait(Queued(packet, (packet.pts or 0) + self._offset))
+        pts = (packet.pts or 0) + self._offset
+        self._queue.put_nowait(Queued(packet, pts))
+        self._last_pts = pts
 
     def _switch_to(self, feed: Feed, packet: av.Packet) -> None:
         """Continue the outgoing timeline one frame after the last one sent."""
@@ -269,7 +273,6 @@ class Outlet(MediaStreamTrack):
             raise MediaStreamError
         packet, pts = await self._queue.get()
         self.sent += 1
-        self._last_pts = pts
         if pts == packet.pts:
             return packet
         # The frame is shared by every outlet of its feed: a shifted copy keeps theirs intact.

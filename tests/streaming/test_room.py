@@ -56,7 +56,7 @@ def test_last_n_seats_the_spotlight_and_the_speaker_and_mute_silences_at_the_ser
         # what it forwards reaches the viewer some frames late).
         await until(
             lambda: all(len(zhu.audio[n]) > 25 and not zhu.loud(n) for n in range(room.lanes)),
-            5,
+            20,
             "the chair's voice to stop reaching zhu",
         )
         assert "zhu" in layouts
