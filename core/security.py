@@ -35,6 +35,7 @@ PURPOSES = frozenset(
         "invitation-code",
         "member-checkin",
         "site-checkin",
+        "media-ticket",
     }
 )
 

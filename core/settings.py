@@ -191,6 +191,15 @@ class Settings(BaseSettings):
     room_tiles: int = Field(default=6, ge=0, le=24)
     room_audio_lanes: int = Field(default=4, ge=1, le=16)
     room_video_codec: Literal["H264", "VP8"] = "H264"
+    # Media nodes: each says it is alive this often, and one silent for the timeout is taken for
+    # dead (its rooms go to another node). A node is known by the URL web nodes reach it at:
+    # `yuanjiao media` and `yuanjiao run` make it from their host and port unless this is set.
+    media_heartbeat_seconds: float = Field(default=3.0, gt=0, le=60)
+    media_node_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    media_url: str = ""
+    # The address browsers reach a media node at, where it is not its own (a container behind
+    # published UDP ports, a 1:1 NAT): its ICE candidates are announced with it.
+    media_announced_address: str = ""
     # A speaker's time at the floor; the page shows it counting and marks it when it is over.
     speaking_minutes: int = Field(default=5, ge=1, le=120)
     # The invited are reminded this many minutes before an event starts.

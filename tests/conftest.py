@@ -115,5 +115,5 @@ def tree(session: Session) -> Tree:
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     """A client of the whole application, started up (and shut down after the test)."""
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(media_url="http://testserver")) as test_client:
         yield test_client

@@ -56,10 +56,11 @@ def wait_until_healthy(server: Server, timeout: float = 60.0) -> None:
 def running_server(
     log_dir: Path, *args: str, command: str = "serve", env: dict[str, str] | None = None
 ) -> Iterator[Server]:
-    """Start `yuanjiao serve` (or `run --no-demo`) with extra environment; stopped after."""
+    """Start `yuanjiao serve` (or `run --no-demo`, or `media`) with extra environment; stopped
+    after."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
-    extra = ("--no-demo",) if command == "run" else ("--no-access-log",)
+    extra = {"run": ("--no-demo",), "serve": ("--no-access-log",)}.get(command, ())
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [YUANJIAO, command, "--port", str(port), *extra, *args],

@@ -66,7 +66,7 @@ from courseware.ingest import sweep_unused_sources
 from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from streaming.congress import api as events_api
 from streaming.congress import pages as events_pages
-from streaming.media.node import MediaNode
+from streaming.congress.hosting import MeetingHost
 from terminals.dossier import own_pages as site_own_pages
 from terminals.dossier import site_pages
 from terminals.evidence import api as evidence_api
@@ -227,6 +227,39 @@ def _validation_text(locale: str, exc: RequestValidationError) -> str:
 
 
 # The static files a site's local player needs (the web player, its styles and hls.js).
+def healthz() -> Response:
+    """Ready (200) when the database answers and the object store is usable, else 503 naming
+    the engine that failed; the reason (hosts, endpoints) goes to the log, not the caller."""
+    failed = []
+    for check in (check_database(), check_storage()):
+        if check.problem is not None:
+            log.error("health check: %s unavailable: %s", check.name, check.problem)
+            failed.append(check.name)
+    if failed:
+        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_media_app(url: str) -> FastAPI:
+    """A media node alone (`yuanjiao media`): the meetings placed on it, reached by web nodes
+    at `url` with their tickets, and its health."""
+    meeting_host = MeetingHost(get_settings(), url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await meeting_host.start()
+        try:
+            yield
+        finally:
+            await meeting_host.close()
+
+    app = FastAPI(title="yuanjiao media node", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.meeting_host = meeting_host
+    app.get("/healthz", include_in_schema=False)(healthz)
+    app.include_router(events_api.node_router)
+    return app
+
+
 PLAYER_FILES = (
     "js/player.js",
     "js/api.js",
@@ -237,8 +270,9 @@ PLAYER_FILES = (
 )
 
 
-def create_app(*, embedded_worker: bool = False) -> FastAPI:
-    """Build the application; `embedded_worker` also runs a job worker in this process."""
+def create_app(*, embedded_worker: bool = False, media_url: str | None = None) -> FastAPI:
+    """Build the application; `embedded_worker` also runs a job worker in this process, and
+    with `media_url` it is also the media node known by that URL (it holds meetings)."""
     settings = get_settings()
 
     @asynccontextmanager
@@ -248,12 +282,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             worker.start()
         sweeper = asyncio.create_task(_sweep_uploads_hourly(upload_dir()))
         metrics = _serve_metrics(settings.metrics_address) if settings.metrics_address else None
+        if meeting_host is not None:
+            await meeting_host.start()
         try:
             yield
         finally:
-            for program in app.state.programs.values():
-                await program.stop()
-            await app.state.media.close()
+            if meeting_host is not None:
+                await meeting_host.close()
             sweeper.cancel()
             if metrics is not None:
                 metrics.shutdown()
@@ -281,11 +316,9 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     templates.env.globals["runs_a_site"] = runs_a_site
     templates.env.filters["local"] = local_time
     app.state.templates = templates
-    # The rooms this process hosts (every room, until media nodes run apart).
-    app.state.media = MediaNode(settings)
-    app.state.meetings = {}
-    app.state.programs = {}
-    app.state.wheps = {}
+    # The meetings this process holds, if it is a media node too (`yuanjiao run`).
+    meeting_host = MeetingHost(settings, media_url) if media_url else None
+    app.state.meeting_host = meeting_host
     app.state.viewers = {}
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
@@ -389,18 +422,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         response.headers.update(security_headers(settings, inline_scripts=inline_scripts))
         return response
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> Response:
-        """Ready (200) when the database answers and the object store is usable, else 503 naming
-        the engine that failed; the reason (hosts, endpoints) goes to the log, not the caller."""
-        failed = []
-        for check in (check_database(), check_storage()):
-            if check.problem is not None:
-                log.error("health check: %s unavailable: %s", check.name, check.problem)
-                failed.append(check.name)
-        if failed:
-            return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    app.get("/healthz", include_in_schema=False)(healthz)
 
     @app.get("/lang/{locale}", include_in_schema=False)
     def set_language(locale: str, request: Request, next: str | None = None) -> Response:
@@ -459,5 +481,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     app.include_router(reports_pages.router)
     app.include_router(events_api.router)
     app.include_router(events_api.room_router)
+    if meeting_host is not None:
+        app.include_router(events_api.node_router)
     app.include_router(events_pages.router)
     return app

@@ -9,6 +9,7 @@ command in one line on stderr and exit code 1, never a traceback (`_Commands`).
 import gc
 import json
 import logging
+import socket
 import unicodedata
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from core.jobs import Worker
 from core.migrate import ensure_schema, upgrade_database
 from core.notify.cli import notices
 from core.people.cli import members, orgs, users
+from core.settings import get_settings
 from courseware.cli import lessons
 from streaming.congress.cli import events
 from terminals.agent.cli import terminal
@@ -228,7 +230,7 @@ def run(
         _load_demo()
     typer.secho(f"远教 yuanjiao: http://{host}:{port}/", fg="green", bold=True)
     _serve(
-        create_app(embedded_worker=True),
+        create_app(embedded_worker=True, media_url=_media_url(host, port)),
         host=host,
         port=port,
         log_level="info",
@@ -257,6 +259,35 @@ def serve(
         access_log=access_log,
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
+
+
+@app.command()
+def media(host: HostOption = "127.0.0.1", port: PortOption = 8100) -> None:
+    """Media role: hold the meetings placed on this node (their peer connections, broadcast and
+    recording). Web nodes reach it at YUANJIAO_MEDIA_URL (else http://HOST:PORT); browsers
+    reach its UDP ports directly (see YUANJIAO_MEDIA_ANNOUNCED_ADDRESS)."""
+    from web.app import create_media_app
+
+    require_engines(*_SERVER_ENGINES)
+    url = _media_url(host, port)
+    typer.secho(f"远教 yuanjiao media node: {url}", fg="green", bold=True)
+    _serve(
+        create_media_app(url),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+
+
+def _media_url(host: str, port: int) -> str:
+    """How web nodes reach this process's meetings: the setting, or its own address (its host
+    name when it listens on every address)."""
+    configured = get_settings().media_url
+    if configured:
+        return configured.rstrip("/")
+    reachable = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    return f"http://{reachable}:{port}"
 
 
 @app.command()

@@ -10,24 +10,22 @@ and is refused (closed before it opens, with a code the page explains) for a cal
 logged in (4401), may not enter the room (4403: not invited, or not found), when the event is
 over (4410), or from another site's page (4403: its Origin is not this site's).
 
+On a web node that does not hold the meeting, the socket is relayed to the media node that does
+(``/node/events/{id}/room``, with a ticket); a node that cannot be reached, or goes away, closes
+it with 1012, and the page reconnects (to the node the meeting moves to, if it moves).
+
 The broadcast: ``/events/{id}/live/index.m3u8`` (HLS, segments as direct links) and WHEP at
 ``POST /api/events/{id}/whep`` (``application/sdp`` offer, ``201`` with the answer and a
 ``Location`` to ``DELETE``), for a sub-venue site's device token or a logged-in viewer.
 """
 
-import asyncio
-import json
-import shutil
-import tempfile
-from contextlib import suppress
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+import httpx
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.api import (
@@ -39,18 +37,17 @@ from core.api import (
     unit_of_work,
     verify_csrf,
 )
-from core.errors import NotAuthenticated, NotFound, PlatformError
+from core.errors import NotAuthenticated, NotFound, PlatformError, TemporaryError
 from core.i18n import N_
 from core.people.accounts import find_session_user
 from core.people.models import User
 from core.security import signing_key
+from core.settings import get_settings
 from core.storage import ObjectNotFound, get_store
 from courseware.delivery import direct_url, read_in_thread
 from courseware.playlist import rewrite_playlist
-from streaming.congress.meeting import Meeting
-from streaming.congress.messages import TYPES as PROCEDURE
-from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
-from streaming.congress.recording import keep_recording
+from streaming.congress.hosting import MeetingHost, live_prefix, liveness, room_key
+from streaming.congress.models import Event, EventStatus
 from streaming.congress.service import (
     Attendee,
     attendee,
@@ -59,19 +56,18 @@ from streaming.congress.service import (
     visible_events,
 )
 from streaming.congress.viewers import viewers
-from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE, Program
-from streaming.media.node import MediaNode, ice_servers
-from streaming.media.signalling import RoomHost, SignallingError, error
-from streaming.media.turn import ice_servers_for
-from streaming.media.whep import WhepEndpoint
+from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE
+from streaming.media.placement import holder, place
+from streaming.media.relay import NODE_AWAY, read_ticket, relay, ticket, websocket_url
+from streaming.media.signalling import SignallingError
 from terminals.sync.enrolment import device_for_token
 
 router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], tags=["events"])
 room_router = APIRouter(include_in_schema=False)
+node_router = APIRouter(include_in_schema=False)
+"""A media node's own routes: only a web node's ticket opens them (streaming.media.relay)."""
 
 CLOSED_EVENT = frozenset({EventStatus.ended, EventStatus.cancelled})
-MEDIA_AFTER_ADMISSION = frozenset({"publish", "subscribe", "answer"})
-"""Media messages of someone in the lobby are refused: they are seen and heard once admitted."""
 
 
 class EventRead(BaseModel):
@@ -150,21 +146,75 @@ async def live_stats(event_id: RowId, request: Request, actor: CurrentUser) -> d
 @room_router.post("/api/events/{event_id}/whep", status_code=201)
 async def whep_offer(event_id: RowId, request: Request) -> Response:
     """WHEP: the program at WebRTC latency for a player's SDP offer (streaming.media.whep), for a
-    sub-venue site's device (its bearer token) or a logged-in viewer who may watch."""
+    sub-venue site's device (its bearer token) or a logged-in viewer who may watch; answered by
+    the media node that holds the meeting."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
         return Response("send the offer as application/sdp", status_code=415)
     await whep_viewer(request, event_id)
-    program: Program | None = request.app.state.programs.get(event_id)
-    if program is None:
+    return await to_holder(request, event_id, "POST", f"/node/events/{event_id}/whep")
+
+
+@room_router.delete("/api/events/{event_id}/whep/{session_id}")
+async def whep_end(event_id: RowId, session_id: str, request: Request) -> Response:
+    """WHEP: the player is done."""
+    await whep_viewer(request, event_id)
+    path = f"/node/events/{event_id}/whep/{session_id}"
+    return await to_holder(request, event_id, "DELETE", path)
+
+
+async def to_holder(request: Request, event_id: int, method: str, path: str) -> Response:
+    """The request answered by the node holding the event's meeting: here, or passed on."""
+    here: MeetingHost | None = request.app.state.meeting_host
+    settings = get_settings()
+    url = await unit_of_work(
+        lambda session: holder(session, room_key(event_id), liveness(settings))
+    )
+    if url is None:
         raise NotFound(N_("The broadcast has not started yet."))
-    endpoints: dict[int, WhepEndpoint] = request.app.state.wheps
-    endpoint = endpoints.get(event_id)
-    if endpoint is None or endpoint.program is not program:
-        node: MediaNode = request.app.state.media
-        endpoint = endpoints[event_id] = WhepEndpoint(program, ice_servers(node.settings))
-    offer = (await request.body()).decode("utf-8", errors="replace")
+    body = await request.body()
+    if here is not None and url == here.url:
+        return await whep_here(here, event_id, method, path, body)
+    async with httpx.AsyncClient(timeout=20) as client:
+        try:
+            answer = await client.request(
+                method,
+                url.rstrip("/") + path,
+                content=body,
+                headers={
+                    "content-type": "application/sdp",
+                    "authorization": f"Bearer {ticket(room_key(event_id), {})}",
+                },
+            )
+        except httpx.HTTPError as exc:
+            raise TemporaryError(N_("The broadcast's media node is not answering.")) from exc
+    passed = {k: v for k, v in answer.headers.items() if k.lower() in ("location", "content-type")}
+    return Response(answer.content, status_code=answer.status_code, headers=passed)
+
+
+@node_router.post("/node/events/{event_id}/whep")
+@node_router.delete("/node/events/{event_id}/whep/{session_id}")
+async def node_whep(event_id: int, request: Request) -> Response:
+    """WHEP on the node holding the meeting, for a web node's ticket."""
+    here: MeetingHost | None = request.app.state.meeting_host
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    if here is None or read_ticket(token, room_key(event_id)) is None:
+        return Response("a web node's ticket is needed", status_code=401)
+    return await whep_here(here, event_id, request.method, request.url.path, await request.body())
+
+
+async def whep_here(
+    here: MeetingHost, event_id: int, method: str, path: str, body: bytes
+) -> Response:
+    """WHEP's answer on the node holding the meeting (plain text errors: players are devices)."""
+    endpoint = here.whep(event_id)
+    if endpoint is None:
+        return Response("the broadcast has not started yet", status_code=404)
+    if method == "DELETE":
+        if not await endpoint.end(path.rsplit("/", 1)[-1]):
+            return Response("no such viewing session", status_code=404)
+        return Response(status_code=200)
     try:
-        session_id, answer = await endpoint.answer(offer)
+        session_id, answer = await endpoint.answer(body.decode("utf-8", errors="replace"))
     except SignallingError as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
     return Response(
@@ -173,16 +223,6 @@ async def whep_offer(event_id: RowId, request: Request) -> Response:
         media_type="application/sdp",
         headers={"Location": f"/api/events/{event_id}/whep/{session_id}"},
     )
-
-
-@room_router.delete("/api/events/{event_id}/whep/{session_id}")
-async def whep_end(event_id: RowId, session_id: str, request: Request) -> Response:
-    """WHEP: the player is done."""
-    await whep_viewer(request, event_id)
-    endpoint: WhepEndpoint | None = request.app.state.wheps.get(event_id)
-    if endpoint is None or not await endpoint.end(session_id):
-        raise NotFound(N_("No such viewing session."))
-    return Response(status_code=200)
 
 
 async def whep_viewer(request: Request, event_id: int) -> None:
@@ -206,10 +246,6 @@ async def whep_viewer(request: Request, event_id: int) -> None:
     )
 
 
-def live_prefix(event_id: int) -> str:
-    return f"events/{event_id}/live"
-
-
 @router.get("/{event_id}", response_model=EventRead)
 def events_show(event_id: RowId, session: SessionDep, actor: CurrentUser) -> Any:
     """One event the caller may see."""
@@ -223,19 +259,30 @@ def same_site(websocket: WebSocket) -> bool:
     return origin is not None and urlsplit(origin).netloc == websocket.headers.get("host")
 
 
-def room_key(event_id: int) -> str:
-    return f"event-{event_id}"
-
-
 def _entrant(session: Session, user: User, event_id: int) -> tuple[Attendee, EventStatus, dict]:
     event = get_event(session=session, actor=user, event_id=event_id)
     people = {f"m{i.member_id}": i.member.name for i in event.invitations}
     return attendee(session=session, actor=user, event=event), event.status, people
 
 
+async def admitted(user: User, event_id: int) -> tuple[Attendee, dict[str, str]] | int:
+    """Who ``user`` is in the event's room and the names of the invited; or the close code that
+    refuses them (see the module docstring)."""
+    try:
+        who, status, people = await unit_of_work(lambda session: _entrant(session, user, event_id))
+    except PlatformError:
+        return 4403
+    if not who.may_enter:
+        return 4403
+    if status in CLOSED_EVENT:
+        return 4410
+    return who, people
+
+
 @room_router.websocket("/events/{event_id}/room/signal")
 async def room_signal(websocket: WebSocket, event_id: int) -> None:
-    """A participant's signalling with the room's media (see the module docstring)."""
+    """A participant's signalling with the room's media (see the module docstring), on this
+    node if it holds the meeting, else relayed to the node that does."""
     token = websocket.session.get(SESSION_TOKEN)
     user = (
         await unit_of_work(lambda session: find_session_user(session=session, token=token))
@@ -248,123 +295,44 @@ async def room_signal(websocket: WebSocket, event_id: int) -> None:
     if not same_site(websocket):
         await websocket.close(4403, "cross-site")
         return
-    try:
-        who, status, people = await unit_of_work(lambda session: _entrant(session, user, event_id))
-    except PlatformError:
-        await websocket.close(4403, "not found")
-        return
-    if not who.may_enter:
-        await websocket.close(4403, "not invited")
-        return
-    if status in CLOSED_EVENT:
-        await websocket.close(4410, "the event is over")
+    entrant = await admitted(user, event_id)
+    if isinstance(entrant, int):
+        await websocket.close(entrant, "refused")
         return
     await websocket.accept()
-    node: MediaNode = websocket.app.state.media
-    host = node.host(room_key(event_id))
-    meeting = await meeting_for(websocket.app.state, event_id, host)
-
-    async def send(message: dict[str, Any]) -> None:
-        # Others' messages reach this page from their handlers: a socket that closed (whatever
-        # the server reports it with) must not fail them. Its own receive loop notices.
-        with suppress(Exception):
-            await websocket.send_json(message)
-
-    session = await host.connect(who.participant_key, send)
-    await send(
-        {
-            "type": "welcome",
-            "participant": who.participant_key,
-            "name": who.name,
-            "role": who.role.value if who.role is not None else None,
-            "moderator": who.moderator,
-            "iceServers": [
-                server.model_dump()
-                for server in ice_servers_for(node.settings, who.participant_key)
-            ],
-            "people": people,
-        }
-    )
-    await meeting.arrive(who)
+    here: MeetingHost | None = websocket.app.state.meeting_host
+    settings = get_settings()
     try:
-        while True:
-            text = await websocket.receive_text()
-            kind = message_type(text)
-            if kind in PROCEDURE:
-                await meeting.handle(who, text)
-                if meeting.status is EventStatus.live:
-                    start_program(websocket.app.state, event_id, host)
-                if meeting.status is EventStatus.ended:
-                    await end_meeting(websocket.app.state, event_id)
-                    return
-            elif kind in MEDIA_AFTER_ADMISSION and not meeting.present(who.participant_key):
-                await send(error("refused", "wait to be admitted"))
-            else:
-                await session.handle(text)
-    except WebSocketDisconnect:
-        host.disconnected(session)
-
-
-def message_type(text: str) -> str | None:
-    """The ``type`` of a JSON message, or None (the media session then explains what is wrong)."""
-    with suppress(ValueError):
-        message = json.loads(text)
-        if isinstance(message, dict) and isinstance(message.get("type"), str):
-            return str(message["type"])
-    return None
-
-
-async def meeting_for(state: Any, event_id: int, host: RoomHost) -> Meeting:
-    """The meeting of ``event_id`` on this node, made when its first participant arrives."""
-    meetings: dict[int, Meeting] = state.meetings
-    meeting = meetings.get(event_id)
-    if meeting is None or meeting.host is not host:
-        meeting = meetings[event_id] = await unit_of_work(
-            lambda session: take_up(session, event_id, host)
+        url = await unit_of_work(
+            lambda session: place(session, room_key(event_id), liveness(settings))
         )
-        host.on_departure = meeting.depart
-    return meeting
+    except TemporaryError:
+        await websocket.close(NODE_AWAY, "no media node")
+        return
+    if here is not None and url == here.url:
+        await here.serve(websocket, event_id, *entrant)
+        return
+    entry = ticket(room_key(event_id), {"user": user.id})
+    await relay(websocket, websocket_url(url, f"/node/events/{event_id}/room"), entry)
 
 
-def take_up(session: Session, event_id: int, host: RoomHost) -> Meeting:
-    """The meeting as its record leaves it. Stretches of attendance still open were cut by a
-    stop of the node that held the meeting: they end at its last recorded fact."""
-    event = session.get_one(Event, event_id)
-    record = list(
-        session.scalars(select(LogEntry).where(LogEntry.event_id == event_id).order_by(LogEntry.id))
+@node_router.websocket("/node/events/{event_id}/room")
+async def node_room(websocket: WebSocket, event_id: int) -> None:
+    """A participant a web node sends to the meeting held here, with its ticket."""
+    here: MeetingHost | None = websocket.app.state.meeting_host
+    _, _, token = websocket.headers.get("authorization", "").partition(" ")
+    holder_of = read_ticket(token, room_key(event_id))
+    await websocket.accept()
+    user = (
+        await unit_of_work(lambda session: session.get(User, holder_of.get("user")))
+        if holder_of is not None
+        else None
     )
-    motions = session.scalars(
-        select(Motion).where(Motion.event_id == event_id).order_by(Motion.id)
-    ).all()
-    cut = record[-1].at if record else None
-    for stretch in session.scalars(
-        select(Attendance).where(Attendance.event_id == event_id, Attendance.left_at.is_(None))
-    ):
-        stretch.left_at = max(stretch.joined_at, cut or stretch.joined_at)
-    return Meeting.of(event, host, record, motions)
-
-
-def start_program(state: Any, event_id: int, host: RoomHost) -> None:
-    """Broadcast the meeting from its start (once): see streaming.media.broadcast."""
-    if event_id not in state.programs:
-        workdir = Path(tempfile.mkdtemp(prefix=f"yuanjiao-live-{event_id}-"))
-        program = Program(host.room, get_store(), live_prefix(event_id), workdir)
-        program.start()
-        state.programs[event_id] = program
-
-
-async def end_meeting(state: Any, event_id: int) -> None:
-    """The chair ended it: every page was told; the broadcast's playlist is closed, and the
-    room and its media close."""
-    state.meetings.pop(event_id, None)
-    program: Program | None = state.programs.pop(event_id, None)
-    endpoint: WhepEndpoint | None = state.wheps.pop(event_id, None)
-    if endpoint is not None:
-        await endpoint.close()
-    if program is not None:
-        await program.stop()
-        shutil.rmtree(program.workdir, ignore_errors=True)
-        await asyncio.to_thread(
-            keep_recording, store=get_store(), event_id=event_id, live_prefix=live_prefix(event_id)
-        )
-    await state.media.close_room(room_key(event_id))
+    if here is None or user is None:
+        await websocket.close(4401, "a web node's ticket is needed")
+        return
+    entrant = await admitted(user, event_id)
+    if isinstance(entrant, int):
+        await websocket.close(entrant, "refused")
+        return
+    await here.serve(websocket, event_id, *entrant)

@@ -14,7 +14,7 @@ from core.storage import ObjectStore
 from courseware.models import Lesson
 from courseware.service import add_recorded_lesson
 from streaming.congress.models import Event, LogEntry
-from streaming.media.broadcast import PLAYLIST
+from streaming.media.broadcast import PLAYLIST, SEGMENT
 
 RENDITION = "live"
 
@@ -31,7 +31,7 @@ def keep_recording(*, store: ObjectStore, event_id: int, live_prefix: str) -> in
         if event.recording_course_id is None or not store.exists(f"{live_prefix}/{PLAYLIST}"):
             return None
         playlist = store.get_bytes(f"{live_prefix}/{PLAYLIST}").decode()
-        segments = re.findall(r"^(seg\d+\.ts)$", playlist, flags=re.MULTILINE)
+        segments = SEGMENT.findall(playlist)
         if not segments:
             return None
         duration = playlist_duration(playlist)

@@ -11,7 +11,8 @@ the participant for one every segment.
 
 Segments are put in object storage as they complete, then the playlist naming them, so a
 viewer never sees a segment that is not there yet; at the end the playlist is closed
-(``#EXT-X-ENDLIST``) and the same files are the recording.
+(``#EXT-X-ENDLIST``) and the same files are the recording. A program taken up on another node
+after its first stopped goes on in the same playlist, after a discontinuity.
 
 Latency: a segment is published when the next one starts (``SEGMENT_SECONDS`` after its first
 frame) and hls.js starts ``LIVE_SYNC_SEGMENTS`` segments from the live edge, so a viewer is about
@@ -28,13 +29,15 @@ from pathlib import Path
 
 import av
 
-from core.storage import ObjectStore
+from core.storage import ObjectNotFound, ObjectStore
 from streaming.media.forwarder import Outlet
 from streaming.media.room import MediaRoom
 
 SEGMENT_SECONDS = 2
 LIVE_SYNC_SEGMENTS = 2
 PLAYLIST = "index.m3u8"
+SEGMENT = re.compile(r"^(seg[\w-]*\.ts)$", re.MULTILINE)
+"""A segment's line in the playlist (``seg00012.ts``; ``seg-1-00003.ts`` in a take-up)."""
 VIDEO_CLOCK = Fraction(1, 90000)
 AUDIO_RATE = 48000
 UPLOAD_EVERY = 0.5
@@ -55,6 +58,9 @@ class Program:
         self.viewers: list[Outlet] = []
         """Outlets of WHEP viewers: they follow the program with the HLS muxer."""
         self.uploaded: set[str] = set()
+        self.earlier = ""
+        """The playlist of the takes before this one (see take_up)."""
+        self.take = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._container: av.container.OutputContainer | None = None
         self._video_stream: av.VideoStream | None = None
@@ -64,8 +70,18 @@ class Program:
     def playlist_key(self) -> str:
         return self.prefix + PLAYLIST
 
+    def take_up(self) -> None:
+        """Go on from the broadcast a stopped node left open: the earlier segments stay first
+        in the playlist, and this take's follow them, named apart. Reads storage: call it in
+        a thread, before start."""
+        with contextlib.suppress(ObjectNotFound):
+            earlier = self.store.get_bytes(self.playlist_key).decode()
+            self.earlier = earlier.replace("#EXT-X-ENDLIST", "").rstrip() + "\n"
+            self.take = earlier.count("#EXT-X-DISCONTINUITY") + 1
+
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        names = f"seg-{self.take}-%05d.ts" if self.take else "seg%05d.ts"
         self._container = av.open(
             str(self.workdir / PLAYLIST),
             "w",
@@ -74,7 +90,7 @@ class Program:
                 "hls_time": str(SEGMENT_SECONDS),
                 "hls_list_size": "0",
                 "hls_playlist_type": "event",
-                "hls_segment_filename": str(self.workdir / "seg%05d.ts"),
+                "hls_segment_filename": str(self.workdir / names),
                 # Write each packet as it comes rather than wait to interleave it with the
                 # other track (a participant without a microphone would hold video back 10 s).
                 "max_interleave_delta": "0",
@@ -185,10 +201,12 @@ class Program:
         if not path.is_file():
             return
         text = path.read_text(encoding="utf-8")
-        for name in re.findall(r"^(seg\d+\.ts)$", text, flags=re.MULTILINE):
+        for name in SEGMENT.findall(text):
             if name not in self.uploaded:
                 self.store.put_file(self.prefix + name, self.workdir / name)
                 self.uploaded.add(name)
+        if self.earlier:
+            text = continued(self.earlier, text)
         self.store.put_bytes(self.playlist_key, text.encode(), content_type=PLAYLIST_TYPE)
 
     async def stop(self) -> None:
@@ -205,6 +223,23 @@ class Program:
                 self._container.close()  # flushes the encoders and writes #EXT-X-ENDLIST
             self._container = None
         await asyncio.to_thread(self.publish_segments)
+
+
+def continued(earlier: str, take: str) -> str:
+    """``earlier``'s playlist followed by the segments of ``take``'s after a discontinuity, with
+    a target duration that holds both."""
+    segments = take[take.find("#EXTINF") :] if "#EXTINF" in take else ""
+    target = max(
+        int(found) for found in re.findall(r"^#EXT-X-TARGETDURATION:(\d+)", earlier + take, re.M)
+    )
+    head = re.sub(
+        r"^#EXT-X-TARGETDURATION:\d+",
+        f"#EXT-X-TARGETDURATION:{target}",
+        earlier,
+        count=1,
+        flags=re.M,
+    )
+    return f"{head}#EXT-X-DISCONTINUITY\n{segments}"
 
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"

@@ -1,5 +1,4 @@
-"""The rooms one process hosts. Until media nodes run apart, a web process hosts the room of
-every meeting whose participants it serves: meetings need one web node (see the README)."""
+"""The rooms one media node hosts (streaming.media.placement says which rooms are whose)."""
 
 from aiortc import RTCIceServer
 
@@ -38,7 +37,9 @@ class MediaNode:
                 video_codec=f"video/{self.settings.room_video_codec}",
             )
             room.start()
-            host = self.rooms[key] = RoomHost(room, ice_servers(self.settings))
+            host = self.rooms[key] = RoomHost(
+                room, ice_servers(self.settings), self.settings.media_announced_address
+            )
         return host
 
     async def close_room(self, key: str) -> None:

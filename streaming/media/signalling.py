@@ -40,7 +40,7 @@ from aiortc import (
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from streaming.media.forwarder import connect
-from streaming.media.peers import new_peer_connection
+from streaming.media.peers import local_sdp, new_peer_connection
 from streaming.media.room import MediaRoom, Subscription
 
 SDP_LIMIT = 64_000
@@ -146,7 +146,7 @@ class Session:
             track = transceiver.receiver.track
             if transceiver.mid is not None and track is not None:
                 self.room.publish(self.participant, track, transceiver.receiver)
-        await self.send({"type": "answer", "sdp": connection.localDescription.sdp})
+        await self.send({"type": "answer", "sdp": local_sdp(connection, self.host.announced)})
 
     async def _subscribe(self) -> None:
         if self.receiving is not None:
@@ -160,7 +160,7 @@ class Session:
             connect(transceiver.sender, outlet)
         await connection.setLocalDescription(await connection.createOffer())
         self.receiving, self.subscription = connection, subscription
-        await self.send({"type": "offer", "sdp": connection.localDescription.sdp})
+        await self.send({"type": "offer", "sdp": local_sdp(connection, self.host.announced)})
         await self.send(self.layout())
 
     async def _answered(self, answer: str) -> None:
@@ -226,9 +226,13 @@ def error(code: str, message: str) -> dict[str, Any]:
 class RoomHost:
     """A room on its media node: its media and the signalling session of each participant."""
 
-    def __init__(self, room: MediaRoom, ice_servers: list[RTCIceServer]) -> None:
+    def __init__(
+        self, room: MediaRoom, ice_servers: list[RTCIceServer], announced: str = ""
+    ) -> None:
         self.room = room
         self.ice_servers = ice_servers
+        self.announced = announced
+        """The address browsers reach this node at, if not its own (peers.local_sdp)."""
         self.sessions: dict[str, Session] = {}
         self.on_departure: Callable[[str], Awaitable[None]] | None = None
         """Told when a participant is gone for good (what holds the meeting's roll listens)."""

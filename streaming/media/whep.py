@@ -15,7 +15,7 @@ from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from streaming.media.broadcast import Program
 from streaming.media.forwarder import Outlet, connect
-from streaming.media.peers import new_peer_connection
+from streaming.media.peers import local_sdp, new_peer_connection
 from streaming.media.signalling import SignallingError, offered_kinds, prefer
 
 
@@ -28,9 +28,12 @@ class Viewer:
 class WhepEndpoint:
     """The WHEP viewers of one program, by session id."""
 
-    def __init__(self, program: Program, ice_servers: list[RTCIceServer]) -> None:
+    def __init__(
+        self, program: Program, ice_servers: list[RTCIceServer], announced: str = ""
+    ) -> None:
         self.program = program
         self.ice_servers = ice_servers
+        self.announced = announced
         self.viewers: dict[str, Viewer] = {}
 
     async def answer(self, offer: str) -> tuple[str, str]:
@@ -55,7 +58,7 @@ class WhepEndpoint:
             self.program.watch(outlet)
         session_id = secrets.token_urlsafe(12)
         self.viewers[session_id] = Viewer(connection, outlets)
-        return session_id, connection.localDescription.sdp
+        return session_id, local_sdp(connection, self.announced)
 
     async def end(self, session_id: str) -> bool:
         viewer = self.viewers.pop(session_id, None)

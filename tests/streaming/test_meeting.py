@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.api import unit_of_work
 from core.people.models import Member, User
-from streaming.congress.api import take_up
+from streaming.congress.hosting import take_up
 from streaming.congress.meeting import Meeting
 from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
 from streaming.congress.service import Attendee, attendee
