@@ -92,7 +92,12 @@ def test_a_broadcast_taken_up_goes_on_in_the_same_playlist() -> None:
     playlist = continued(earlier, take)
     assert playlist.count("#EXTM3U") == 1 and "#EXT-X-TARGETDURATION:3\n" in playlist
     lines = playlist.splitlines()
-    assert lines[-4:] == ["#EXT-X-DISCONTINUITY", "#EXTINF:2.5,", "seg-1-00000.ts", "#EXT-X-ENDLIST"]
+    assert lines[-4:] == [
+        "#EXT-X-DISCONTINUITY",
+        "#EXTINF:2.5,",
+        "seg-1-00000.ts",
+        "#EXT-X-ENDLIST",
+    ]
     assert lines.index("seg00001.ts") < lines.index("seg-1-00000.ts")
 
 
