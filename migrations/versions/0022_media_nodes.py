@@ -1,4 +1,5 @@
-"""media nodes: the processes that hold rooms, and which room each holds
+"""media nodes: the processes that hold rooms, and which room each holds; the sub-venue of a
+stretch of attendance
 
 Revision ID: 0022_media_nodes
 Revises: 0021_events
@@ -40,9 +41,17 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_room_placements_node_url"), "room_placements", ["node_url"], unique=False
     )
+    with op.batch_alter_table("event_attendance") as batch:
+        batch.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            batch.f("fk_event_attendance_site_id_sites"), "sites", ["site_id"], ["id"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("event_attendance") as batch:
+        batch.drop_constraint(batch.f("fk_event_attendance_site_id_sites"), type_="foreignkey")
+        batch.drop_column("site_id")
     op.drop_index(op.f("ix_room_placements_node_url"), table_name="room_placements")
     op.drop_table("room_placements")
     op.drop_index(op.f("ix_media_nodes_seen_at"), table_name="media_nodes")

@@ -38,6 +38,7 @@ from streaming.congress.messages import (
     Mute,
     PutMotion,
     Remove,
+    Roll,
     Spotlight,
     Start,
     Unmute,
@@ -135,6 +136,12 @@ class Meeting:
     """Those admitted once (here, or before this node took the meeting up): coming back after
     leaving, or after a restart, they go straight in; removal takes it away."""
 
+    rolls: dict[str, list[int]] = field(default_factory=dict)
+    """Each sub-venue's roll as it last gave it: taken again when it comes back."""
+
+    on_roll: dict[str, dict[int, int]] = field(default_factory=dict)
+    """The members in each sub-venue's room now, with their open Attendance row."""
+
     @classmethod
     def of(
         cls,
@@ -168,6 +175,8 @@ class Meeting:
                 meeting.excused.pop(int(entry.detail["member"]), None)
             elif entry.kind == "agenda":
                 meeting.position = int(entry.detail["position"])
+            elif entry.kind == "roll" and key:
+                meeting.rolls[key] = [int(member) for member in entry.detail["present"]]
         meeting.results = [
             {"id": m.id, "title": m.title, "anonymous": m.anonymous, **m.result}
             for m in motions
@@ -200,11 +209,14 @@ class Meeting:
             straight_in = (
                 who.moderator
                 or who.role is EventRole.presidium
+                or who.venue_site_id is not None  # an invited site
                 or who.participant_key in self.readmit
             )
             person.state = "lobby"
             if straight_in:
                 await self._enter(person, by=None)
+                if person.key in self.rolls:
+                    await self._take_roll(person, self.rolls[person.key])
         if person.state == "present" and not self._may_speak(person):
             self.room.set_muted(person.key, True)
         await self.broadcast()
@@ -246,15 +258,55 @@ class Meeting:
         self.room.set_muted(person.key, not self._may_speak(person))
 
     async def _close_stretch(self, person: Person) -> None:
-        stretch, person.stretch = person.stretch, None
-        if stretch is None:
+        """They left: their stretch ends, and a sub-venue's roll with it."""
+        stretches = [*([person.stretch] if person.stretch else []), *self._leave_roll(person)]
+        person.stretch = None
+        if not stretches:
             return
         now = utcnow()
         await unit_of_work(
             lambda session: session.execute(
-                update(Attendance).where(Attendance.id == stretch).values(left_at=now)
+                update(Attendance).where(Attendance.id.in_(stretches)).values(left_at=now)
             )
         )
+
+    def _leave_roll(self, venue: Person) -> list[int]:
+        return list(self.on_roll.pop(venue.key, {}).values())
+
+    async def _take_roll(self, venue: Person, present: list[int]) -> None:
+        """The sub-venue's roll is ``present`` from now: stretches open for those who came in,
+        and close for those who left."""
+        roster = dict(venue.who.roster)
+        unknown = sorted(set(present) - set(roster))
+        if unknown:
+            raise Refused(f"not of this site's organisation: {unknown}")
+        before = self.on_roll.setdefault(venue.key, {})
+        came = [member for member in dict.fromkeys(present) if member not in before]
+        went = [before.pop(member) for member in list(before) if member not in present]
+        now = utcnow()
+        site = venue.who.venue_site_id
+
+        def change(session: Session) -> dict[int, int]:
+            if went:
+                session.execute(
+                    update(Attendance).where(Attendance.id.in_(went)).values(left_at=now)
+                )
+            rows = {
+                member: Attendance(
+                    event_id=self.event_id,
+                    member_id=member,
+                    site_id=site,
+                    name=roster[member],
+                    joined_at=now,
+                )
+                for member in came
+            }
+            session.add_all(rows.values())
+            session.flush()
+            return {member: row.id for member, row in rows.items()}
+
+        before.update(await unit_of_work(change))
+        self.rolls[venue.key] = list(before)
 
     # Messages
 
@@ -313,6 +365,7 @@ class Meeting:
         for person in self.people.values():
             if person.state == "present":
                 person.state, person.stretch = "away", None
+        self.on_roll.clear()
         await self._set_status(EventStatus.ended)  # closes every stretch, awards the credit
         await self._log("ended", actor=actor)
         for person in list(self.people.values()):
@@ -334,6 +387,7 @@ class Meeting:
         was_present = person.state == "present"
         person.state = "removed"
         self.readmit.discard(person.key)
+        self.rolls.pop(person.key, None)
         self.queue.lower_hand(self._member(person) or -1)
         if was_present:
             await self._close_stretch(person)
@@ -409,6 +463,10 @@ class Meeting:
     async def _on_ballot(self, actor: Person, message: Ballot) -> None:
         vote = self.vote
         member = self._member(actor)
+        if message.member is not None:  # a sub-venue's, for a member on its roll
+            if message.member not in self.on_roll.get(actor.key, {}):
+                raise Refused("only a sub-venue votes for a member, on its roll")
+            member = message.member
         if vote is None:
             raise Refused("no vote is open")
         if member is None or not vote.may_vote(member):
@@ -467,6 +525,20 @@ class Meeting:
             detail={"member": member, "name": name, "reason": message.reason.strip()},
         )
 
+    async def _on_roll(self, actor: Person, message: Roll) -> None:
+        if actor.who.venue_site_id is None:
+            raise Refused("only a sub-venue takes a roll")
+        await self._take_roll(actor, message.present)
+        names = dict(actor.who.roster)
+        await self._log(
+            "roll",
+            subject=actor,
+            detail={
+                "present": self.rolls[actor.key],
+                "names": [names[member] for member in self.rolls[actor.key]],
+            },
+        )
+
     async def _give_floor(self, actor: Person, key: str | None) -> None:
         """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
         to the chair."""
@@ -519,8 +591,11 @@ class Meeting:
     # The state every page is shown
 
     def _voters(self) -> list[Voter]:
-        """The roll as it stands: every invited member, entitled to vote or not, here or not."""
+        """The roll as it stands: every invited member, entitled to vote or not, here (in the
+        room, or on a sub-venue's roll) or not."""
         present = {p.who.member_id for p in self.people.values() if p.state == "present"}
+        for venue in self.on_roll.values():
+            present.update(venue)
         return [
             Voter(
                 member_id=member_id,
@@ -554,7 +629,8 @@ class Meeting:
             people.append(self._shown(person_key, name, role.value, person, member_id))
         for person in self.people.values():
             if person.key not in self.invited:
-                people.append(self._shown(person.key, person.who.name, None, person, None))
+                shown = "venue" if person.who.venue_site_id is not None else None
+                people.append(self._shown(person.key, person.who.name, shown, person, None))
         return {
             "type": "meeting",
             "status": self.status.value,
@@ -569,6 +645,7 @@ class Meeting:
             "spotlight": self.room.spotlight,
             "roll": self.roll(),
             "vote": self._vote_for(viewer),
+            "roster": self._roster_for(viewer),
             "results": self.results,
             "chat": [
                 {"id": line.id, "name": line.name, "text": line.text, "at": line.at.isoformat()}
@@ -594,10 +671,29 @@ class Meeting:
             "voters": sum(1 for v in vote.voters if v.eligible and v.present),
         }
 
+    def _roster_for(self, viewer: Person | None) -> list[dict[str, Any]] | None:
+        """A sub-venue's own page: the members it takes its roll from, who is on it, and how
+        each may vote on the open motion."""
+        if viewer is None or viewer.who.venue_site_id is None:
+            return None
+        here = self.on_roll.get(viewer.key, {})
+        vote = self.vote
+        return [
+            {
+                "id": member,
+                "name": name,
+                "here": member in here,
+                "mayVote": vote is not None and member in here and vote.may_vote(member),
+                "voted": vote is not None and member in vote.choices,
+            }
+            for member, name in viewer.who.roster
+        ]
+
     def _shown(
         self, key: str, name: str, role: str | None, person: Person | None, member_id: int | None
     ) -> dict[str, Any]:
         return {
+            "roll": len(self.on_roll.get(key, {})),
             "key": key,
             "name": name,
             "role": role,

@@ -25,6 +25,12 @@ and from anyone present who may vote on the open motion::
 
     {"type": "ballot", "choice": "for" | "against" | "abstain"}
 
+and from a sub-venue (分会场, a site's room with its own roll)::
+
+    {"type": "roll", "present": [12, 15]}      the members in its room now (its roll call)
+    {"type": "ballot", "choice": "for", "member": 12}   the vote of a member on its roll, as
+                                                     shown in its room
+
 Every change is followed by a ``{"type": "meeting", ...}`` message to everyone with the state as
 ``Meeting.state_for`` makes it; a refused message gets ``{"type": "error", "code": "refused"}``.
 """
@@ -105,6 +111,12 @@ class PutMotion(BaseModel):
 class Ballot(BaseModel):
     type: Literal["ballot"]
     choice: Choice
+    member: int | None = None
+
+
+class Roll(BaseModel):
+    type: Literal["roll"]
+    present: list[int] = Field(max_length=2000)
 
 
 class CloseVote(BaseModel):
@@ -134,7 +146,8 @@ Message = Annotated[
     | PutMotion
     | Ballot
     | CloseVote
-    | Excuse,
+    | Excuse
+    | Roll,
     Field(discriminator="type"),
 ]
 MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from streaming.congress.attendance import seconds_present
 from streaming.congress.models import VOTING_ROLES, Attendance, Event, LogEntry, Motion
+from terminals.sites.models import Site
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Presence:
     seconds: float
     share: float
     credited: bool
+    venues: list[str] = field(default_factory=list)  # the sub-venues whose roll named them
 
 
 @dataclass
@@ -60,6 +62,10 @@ def make_minutes(session: Session, event: Event) -> Minutes:
     motions = list(
         session.scalars(select(Motion).where(Motion.event_id == event.id).order_by(Motion.id))
     )
+    sites = {
+        site.id: site.name
+        for site in session.scalars(select(Site).where(Site.id.in_({r.site_id for r in rows})))
+    }
     roles = {i.member_id: i.role for i in event.invitations}
     names = {i.member_id: i.member.name for i in event.invitations}
     start = event.started_at
@@ -83,6 +89,11 @@ def make_minutes(session: Session, event: Event) -> Minutes:
                 credited=member_id is not None
                 and event.credit_hours > 0
                 and share >= event.attendance_share,
+                venues=list(
+                    dict.fromkeys(
+                        sites[r.site_id] for r in rows if (r.member_id, r.name) == key and r.site_id
+                    )
+                ),
             )
         )
     present_members = {row.member_id for row in rows if row.member_id is not None}

@@ -126,8 +126,9 @@ class SubVenue(Base):
 
 class Attendance(Base):
     """One stretch of a person's presence in the room, to the second: from admission (or their
-    return after leaving) until they leave, are removed, or the meeting ends. A reconnect
-    within the grace of a network blip continues the same stretch."""
+    return after leaving) until they leave, are removed, or the meeting ends; for a member at a
+    sub-venue, from the roll that names them until one that does not. A reconnect within the
+    grace of a network blip continues the same stretch."""
 
     __tablename__ = "event_attendance"
 
@@ -135,6 +136,8 @@ class Attendance(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # On a sub-venue's roll: the site whose room they were in.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     name: Mapped[str] = mapped_column(CleanString(120))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,7 +33,7 @@ from streaming.congress.models import (
     SubVenue,
 )
 from streaming.congress.rules import Level
-from terminals.sites.models import Site
+from terminals.sites.models import Site, SiteAdministrator
 
 AGENDA_LIMIT = 50
 INVITATION_LIMIT = 2000
@@ -161,16 +161,21 @@ def _subtree_sites(*, session: Session, org: Organisation, site_ids: list[int]) 
 
 
 def visible_events(actor: User) -> Select[Event]:
-    """Events the actor administers or is invited to, soonest first."""
+    """Events the actor administers or is invited to (or runs a sub-venue of), soonest first."""
     invited = exists().where(
         Invitation.event_id == Event.id,
         Invitation.member_id == Member.id,
         Member.user_id == actor.id,
     )
+    venue = exists().where(
+        SubVenue.event_id == Event.id,
+        SubVenue.site_id == SiteAdministrator.site_id,
+        SiteAdministrator.user_id == actor.id,
+    )
     return (
         select(Event)
         .join(Organisation, Organisation.id == Event.org_id)
-        .where(or_(managed_orgs(actor), invited), Event.status != EventStatus.cancelled)
+        .where(or_(managed_orgs(actor), invited, venue), Event.status != EventStatus.cancelled)
         .order_by(Event.starts_at, Event.id)
     )
 
@@ -178,18 +183,22 @@ def visible_events(actor: User) -> Select[Event]:
 @dataclass(frozen=True)
 class Attendee:
     """Who the actor is in an event's room: their invitation's role, and whether they moderate
-    (the chair, or an administrator of the event's organisation)."""
+    (the chair, or an administrator of the event's organisation); or the sub-venue whose room
+    they run (分会场: a site's administrator, not invited themselves), with the members of the
+    site's organisation its roll is taken from."""
 
     user_id: int
     name: str
     member_id: int | None
     role: EventRole | None
     moderator: bool
+    venue_site_id: int | None = None
+    roster: tuple[tuple[int, str], ...] = ()
 
     @property
     def may_enter(self) -> bool:
-        """Into the room: the invited, and the moderators."""
-        return self.role is not None or self.moderator
+        """Into the room: the invited, the moderators and the sub-venues."""
+        return self.role is not None or self.moderator or self.venue_site_id is not None
 
     @property
     def votes(self) -> bool:
@@ -197,7 +206,10 @@ class Attendee:
 
     @property
     def participant_key(self) -> str:
-        """The room's name for them: one per person, whichever device they join from."""
+        """The room's name for them: one per person, whichever device they join from (one per
+        sub-venue, whoever runs it)."""
+        if self.venue_site_id is not None:
+            return f"s{self.venue_site_id}"
         return f"m{self.member_id}" if self.member_id is not None else f"u{self.user_id}"
 
 
@@ -228,10 +240,40 @@ def attendee(*, session: Session, actor: User, event: Event) -> Attendee:
         (i for i in event.invitations if member is not None and i.member_id == member.id), None
     )
     role = invitation.role if invitation is not None else None
+    moderator = role is EventRole.chair or can_manage_org(actor, event.org)
+    site = (
+        None
+        if role is not None or moderator
+        else session.scalar(
+            select(Site)
+            .join(SiteAdministrator, SiteAdministrator.site_id == Site.id)
+            .where(
+                SiteAdministrator.user_id == actor.id,
+                Site.id.in_([venue.site_id for venue in event.venues]),
+            )
+            .order_by(Site.id)
+            .limit(1)
+        )
+    )
+    if site is not None:
+        roster = session.execute(
+            select(Member.id, Member.name)
+            .where(Member.org_id == site.org_id, Member.active)
+            .order_by(Member.name, Member.id)
+        ).all()
+        return Attendee(
+            user_id=actor.id,
+            name=site.name,
+            member_id=None,
+            role=None,
+            moderator=False,
+            venue_site_id=site.id,
+            roster=tuple((member_id, name) for member_id, name in roster),
+        )
     return Attendee(
         user_id=actor.id,
         name=member.name if member is not None else actor.display_name or actor.login,
         member_id=member.id if member is not None else None,
         role=role,
-        moderator=role is EventRole.chair or can_manage_org(actor, event.org),
+        moderator=moderator,
     )

@@ -11,14 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.api import unit_of_work
-from core.people.models import Member, User
+from core.people.models import Member, Role, User
 from streaming.congress.hosting import take_up
 from streaming.congress.meeting import Meeting
-from streaming.congress.models import Attendance, Event, EventStatus, LogEntry, Motion
+from streaming.congress.models import Attendance, Event, EventRole, EventStatus, LogEntry, Motion
 from streaming.congress.service import Attendee, attendee
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import RoomHost
+from terminals.sites.models import SiteAdministrator
+from tests.factories import make_user
 from tests.streaming.test_events import schedule, user
+from tests.terminals.sites_data import make_site
 
 Inbox = dict[str, list[dict[str, Any]]]
 
@@ -297,3 +300,70 @@ def test_a_meeting_is_taken_up_where_its_record_left_it_after_a_restart(
     stretches = session.scalars(select(Attendance).order_by(Attendance.id)).all()
     assert [s.left_at is None for s in stretches] == [False, False, True]  # the new stretch open
     assert all(s.left_at >= s.joined_at for s in stretches[:2] if s.left_at)
+
+
+def test_a_sub_venue_joins_with_its_own_roll_counted_in_the_quorum_and_the_votes(
+    session: Session,
+    tree: Any,
+    people: dict[str, Member],
+) -> None:
+    clerk = make_user(session, "clerk", Role.member, tree.branch)
+    site, _ = make_site(session, user(session, "adm"), tree.branch.id, name="马家村站点")
+    session.add(SiteAdministrator(site_id=site.id, user_id=clerk.id))
+    session.commit()
+    invitees = {
+        people["chair"].id: EventRole.chair,
+        people["ma"].id: EventRole.participant,
+        people["yang"].id: EventRole.participant,
+        people["niu"].id: EventRole.observer,
+    }
+    event = schedule(session, tree, people, site_ids=[site.id], invitees=invitees)
+    chair, venue = f"m{people['chair'].id}", f"s{site.id}"
+    ma, yang, niu = (people[login].id for login in ("ma", "yang", "niu"))
+
+    async def scenario() -> None:
+        meeting, inbox = await convene(session, event, ["chair", "clerk"])
+        # The site joins as itself, straight in (it was invited), and takes its roll from the
+        # members of its organisation.
+        assert meeting.people[venue].state == "present"
+        mine = last_state(inbox, venue)["roster"]
+        assert {row["name"] for row in mine} >= {"马党员", "杨党员"} and not last_state(
+            inbox, chair
+        )["roster"]
+        assert last_state(inbox, chair)["roll"]["present"] == 1
+        await say(meeting, session, event, "clerk", type="roll", present=[ma, niu])
+        assert "not of this site's organisation" in inbox[venue][-1]["message"]
+        await say(meeting, session, event, "clerk", type="roll", present=[ma, yang])
+        roll = last_state(inbox, chair)["roll"]
+        assert (roll["expected"], roll["present"], roll["quorate"]) == (3, 3, True)
+        shown = {p["key"]: p for p in last_state(inbox, chair)["people"]}
+        assert (shown[venue]["role"], shown[venue]["roll"]) == ("venue", 2)
+        await say(meeting, session, event, "chair", type="start")
+        await say(meeting, session, event, "chair", type="motion", title="通过报告")
+        assert [r["mayVote"] for r in last_state(inbox, venue)["roster"] if r["here"]] == [
+            True,
+            True,
+        ]
+        await say(meeting, session, event, "clerk", type="ballot", choice="for", member=ma)
+        await say(meeting, session, event, "clerk", type="ballot", choice="against", member=yang)
+        await say(meeting, session, event, "chair", type="ballot", choice="for", member=ma)
+        assert "only a sub-venue" in inbox[chair][-1]["message"]
+        await say(meeting, session, event, "chair", type="ballot", choice="for")
+        await say(meeting, session, event, "chair", type="close")
+        result = last_state(inbox, chair)["results"][-1]
+        assert (result["for"], result["against"], result["carried"]) == (2, 1, True)
+        await say(meeting, session, event, "clerk", type="roll", present=[ma])  # yang went out
+        assert last_state(inbox, chair)["roll"]["present"] == 2
+        record = session.scalars(select(LogEntry).where(LogEntry.event_id == event.id)).all()
+        taken_up = Meeting.of(event, RoomHost(MediaRoom(), ice_servers=[]), record)
+        assert taken_up.rolls[venue] == [ma]  # a sub-venue back after a restart keeps its roll
+        await say(meeting, session, event, "chair", type="end")
+
+    asyncio.run(scenario())
+    session.expire_all()
+    at_site = session.scalars(
+        select(Attendance).where(Attendance.site_id == site.id).order_by(Attendance.id)
+    ).all()
+    assert [(row.member_id, row.name) for row in at_site] == [(ma, "马党员"), (yang, "杨党员")]
+    assert all(row.left_at is not None for row in at_site)
+    assert at_site[1].left_at < at_site[0].left_at  # yang left the site's room before the end

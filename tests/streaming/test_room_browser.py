@@ -6,17 +6,22 @@ counted; the broadcast plays; a dropped member rejoins; the chair ends it; its r
 a lesson; the minutes hold attendance and the vote; the credit reaches a member's transcript."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.people.models import Member, Role
+from core.people.models import Member, Role, User
 from courseware.models import Lesson
-from streaming.congress.models import Event, EventRole
+from streaming.congress.models import Event, EventKind, EventRole
+from streaming.congress.rules import Level
+from streaming.congress.service import create_event
 from streaming.media.broadcast import SEGMENT_SECONDS
+from terminals.sites.models import SiteAdministrator
 from tests.factories import Tree, make_course, make_tree, make_user
+from tests.terminals.sites_data import make_site
 from tests.terminals.study import make_member
 from tests.web.test_browser import (  # noqa: F401
     CHROMIUM_ARGS,
@@ -201,3 +206,46 @@ def test_three_people_meet_and_see_each_other(
     log_in(outsider, server, "outsider")
     response = outsider.goto(f"{server}/events/{event.id}/room")
     assert response is not None and response.status == 404
+
+
+def test_a_sub_venue_takes_its_roll_on_the_tv_and_the_chair_sees_it_counted(
+    server: str,  # noqa: F811
+    camera_browser: Browser,
+    tree: Tree,
+    session: Session,
+) -> None:
+    """A village site's administrator opens the room on the learning room's TV: the site joins
+    as a sub-venue, ticks who is in the room and records the roll; the chair sees 实到 rise."""
+    adm = session.scalars(select(User).where(User.login == "adm")).one()
+    clerk = make_user(session, "clerk", Role.member, tree.branch)
+    site, _ = make_site(session, adm, tree.branch.id, name="马家村站点")
+    session.add(SiteAdministrator(site_id=site.id, user_id=clerk.id))
+    session.commit()
+    members = {m.name: m.id for m in session.scalars(select(Member))}
+    event = create_event(
+        session=session,
+        actor=adm,
+        org_id=tree.town.id,
+        title="支部党员大会",
+        kind=EventKind.meeting,
+        level=Level.grassroots,
+        starts_at=datetime(2030, 1, 1, 1, tzinfo=UTC),
+        planned_minutes=60,
+        agenda=[],
+        invitees={members["张主持"]: EventRole.chair, members["马党员"]: EventRole.participant},
+        site_ids=[site.id],
+    )
+    session.commit()
+    chair, venue = new_page(camera_browser), new_page(camera_browser, 1920, 1080)
+    for page, login in ((chair, "chair"), (venue, "clerk")):
+        log_in(page, server, login)
+        page.goto(f"{server}/events/{event.id}/room")
+        expect(page.locator("#room-state")).to_have_text("已连接")
+    expect(chair.locator("#roll-figures")).to_contain_text("应到 2 人，实到 1 人")
+    expect(venue.get_by_role("heading", name="本会场点名")).to_be_visible()
+    venue.get_by_role("checkbox", name="马党员").check()
+    venue.get_by_role("button", name="提交点名").click()
+    expect(chair.locator("#roll-figures")).to_contain_text("应到 2 人，实到 2 人")
+    expect(chair.locator(f"#people li[data-participant='s{site.id}']")).to_contain_text(
+        "分会场 · 点名 1 人"
+    )

@@ -20,6 +20,9 @@ const voteCount = document.getElementById("vote-count");
 const resultsPanel = document.getElementById("results-panel");
 const voteResults = document.getElementById("vote-results");
 const motionForm = document.getElementById("motion-form");
+const venueRoll = document.getElementById("venue-roll");
+const venueRoster = document.getElementById("venue-roster");
+const venueBallots = document.getElementById("venue-ballots");
 
 let last = null; // the latest meeting state
 let floorTimer = null;
@@ -64,6 +67,7 @@ function showPeople(state, send) {
       if (person.hand) badges.push(text("Hand"));
       if (person.excused) badges.push(text("Excused", { reason: person.excused }));
       if (person.muted && person.state === "present") badges.push(text("Muted"));
+      if (person.role === "venue") badges.push(text("Venue"), text("OnRoll", { count: person.roll }));
       const status = document.createElement("small");
       status.className = "hint";
       status.textContent = badges.join(" · ");
@@ -118,6 +122,47 @@ function showChat(state, send) {
   chatLines.scrollTop = chatLines.scrollHeight;
 }
 
+function showRoster(state, send) {
+  // A sub-venue's page: the roll it takes (kept as ticked while the operator edits it), and
+  // the votes of its members on the open motion.
+  if (!venueRoster || !state.roster) return;
+  const editing = venueRoll.contains(document.activeElement) && venueRoster.children.length;
+  if (!editing) {
+    venueRoster.replaceChildren(
+      ...state.roster.map((member) => {
+        const item = document.createElement("li");
+        const label = document.createElement("label");
+        label.className = "choice";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.value = member.id;
+        box.checked = member.here;
+        label.append(box, ` ${member.name}`);
+        item.append(label);
+        return item;
+      }),
+    );
+  }
+  const voting = state.vote ? state.roster.filter((member) => member.mayVote) : [];
+  venueBallots.replaceChildren(
+    ...voting.map((member) => {
+      const item = document.createElement("li");
+      item.append(`${member.name} `);
+      if (member.voted) {
+        item.append(venueBallots.dataset.voted);
+      } else {
+        for (const choice of ["for", "against", "abstain"]) {
+          item.append(
+            button(venueBallots.dataset[choice], () => send({ type: "ballot", choice, member: member.id })),
+            " ",
+          );
+        }
+      }
+      return item;
+    }),
+  );
+}
+
 function showVotes(state) {
   const vote = state.vote;
   votePanel.hidden = !vote;
@@ -154,8 +199,9 @@ export function showMeeting(state, send) {
   const raised = state.queue.includes(state.self);
   handButton.setAttribute("aria-pressed", String(raised));
   handButton.textContent = text(raised ? "LowerHand" : "RaiseHand");
-  handButton.hidden = state.you !== "present";
+  handButton.hidden = state.you !== "present" || Boolean(state.roster);
   showPeople(state, send);
+  showRoster(state, send);
   showChat(state, send);
   showVotes(state);
   for (const [n, item] of [...(agenda?.children ?? [])].entries()) {
@@ -177,6 +223,12 @@ export function wireMeeting(send) {
   for (const choice of voteChoices.querySelectorAll("[data-choice]")) {
     choice.addEventListener("click", () => send({ type: "ballot", choice: choice.dataset.choice }));
   }
+  venueRoll?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const present = [...venueRoster.querySelectorAll("input:checked")].map((box) => Number(box.value));
+    send({ type: "roll", present });
+    document.activeElement?.blur();
+  });
   motionForm?.addEventListener("submit", (event) => {
     event.preventDefault();
     const title = motionForm.elements.title.value.trim();
