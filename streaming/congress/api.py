@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.api import (
@@ -60,6 +61,7 @@ from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE
 from streaming.media.placement import holder, place
 from streaming.media.relay import NODE_AWAY, read_ticket, relay, ticket, websocket_url
 from streaming.media.signalling import SignallingError
+from terminals.sites.models import Site
 from terminals.sync.enrolment import device_for_token
 
 router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], tags=["events"])
@@ -262,6 +264,10 @@ def same_site(websocket: WebSocket) -> bool:
 def _entrant(session: Session, user: User, event_id: int) -> tuple[Attendee, EventStatus, dict]:
     event = get_event(session=session, actor=user, event_id=event_id)
     people = {f"m{i.member_id}": i.member.name for i in event.invitations}
+    venues = session.execute(
+        select(Site.id, Site.name).where(Site.id.in_([venue.site_id for venue in event.venues]))
+    )
+    people.update({f"s{site_id}": name for site_id, name in venues})
     return attendee(session=session, actor=user, event=event), event.status, people
 
 

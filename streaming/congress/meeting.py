@@ -126,6 +126,7 @@ class Meeting:
     queue: SpeakingQueue = field(default_factory=SpeakingQueue)
     position: int = 0  # the agenda item in hand (1-based); 0 before the first
     floor_since: datetime | None = None
+    venue_floor: str | None = None  # a sub-venue given the floor: its room speaks
     chat: list[ChatLine] = field(default_factory=list)
     vote: OpenVote | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -231,6 +232,8 @@ class Meeting:
         self.queue.lower_hand(self._member(person) or -1)
         if self.queue.speaking is not None and self.queue.speaking == self._member(person):
             self.queue.end_turn()
+        if self.venue_floor == key:
+            self.venue_floor = None
         if was_present:
             await self._close_stretch(person)
             await self._log("left", subject=person)
@@ -246,6 +249,7 @@ class Meeting:
                 event_id=self.event_id,
                 member_id=person.who.member_id,
                 user_id=person.who.user_id,
+                site_id=person.who.venue_site_id,
                 name=person.who.name,
                 joined_at=now,
             )
@@ -542,11 +546,19 @@ class Meeting:
     async def _give_floor(self, actor: Person, key: str | None) -> None:
         """The floor to ``key`` (who is unmuted; the previous speaker is muted again), or back
         to the chair."""
-        previous = self.queue.speaking
+        previous, previous_venue = self.queue.speaking, self.venue_floor
+        self.venue_floor = None
         if key is None:
             self.queue.end_turn()
             self.floor_since = None
             await self._log("floor_taken_back", actor=actor)
+        elif self._person(key).who.venue_site_id is not None:
+            if self._person(key).state != "present":
+                raise Refused("the floor goes to a sub-venue present")
+            self.queue.end_turn()
+            self.venue_floor, self.floor_since = key, utcnow()
+            self.room.set_muted(key, False)
+            await self._log("floor_given", actor=actor, subject=self._person(key))
         else:
             person = self._person(key)
             member = self._member(person)
@@ -558,9 +570,9 @@ class Meeting:
             self.floor_since = utcnow()
             self.room.set_muted(person.key, False)
             await self._log("floor_given", actor=actor, subject=person)
-        if previous is not None and previous != self.queue.speaking:
-            before = self.people.get(f"m{previous}")
-            if before is not None and not self._may_speak(before):
+        before_keys = [f"m{previous}" if previous is not None else "", previous_venue or ""]
+        for before in filter(None, map(self.people.get, before_keys)):
+            if not self._may_speak(before):
                 self.room.set_muted(before.key, True)
 
     async def _set_status(self, status: EventStatus) -> None:
@@ -624,9 +636,15 @@ class Meeting:
         viewer = self.people.get(key)
         moderator = viewer is not None and viewer.who.moderator
         people = []
+        at_venue = {
+            member: self.people[venue].who.name
+            for venue, roll in self.on_roll.items()
+            for member in roll
+        }
         for person_key, (member_id, role, name) in self.invited.items():
             person = self.people.get(person_key)
-            people.append(self._shown(person_key, name, role.value, person, member_id))
+            row = self._shown(person_key, name, role.value, person, member_id)
+            people.append({**row, "at": at_venue.get(member_id)})
         for person in self.people.values():
             if person.key not in self.invited:
                 shown = "venue" if person.who.venue_site_id is not None else None
@@ -637,7 +655,7 @@ class Meeting:
             "you": viewer.state if viewer is not None else "away",
             "moderator": moderator,
             "people": [p for p in people if moderator or p["state"] != "lobby"],
-            "floor": f"m{self.queue.speaking}" if self.queue.speaking is not None else None,
+            "floor": self._floor(),
             "floorSince": self.floor_since.isoformat() if self.floor_since else None,
             "floorLimit": get_settings().speaking_minutes * 60,
             "queue": [f"m{member}" for member in self.queue.waiting],
@@ -725,7 +743,14 @@ class Meeting:
             person.who.moderator
             or person.who.role is EventRole.presidium
             or (member is not None and member == self.queue.speaking)
+            or person.key == self.venue_floor
         )
+
+    def _floor(self) -> str | None:
+        """Who has the floor: a member, or a sub-venue."""
+        if self.queue.speaking is not None:
+            return f"m{self.queue.speaking}"
+        return self.venue_floor
 
     async def _log(
         self,

@@ -17,7 +17,8 @@ from terminals.sites.models import Site
 @dataclass
 class Presence:
     name: str
-    role: str | None  # the invitation's role; None for a moderator not invited
+    role: str | None  # the invitation's role; "venue" for a sub-venue itself, "at_venue" for a
+    # member on its roll not invited; None for a moderator not invited
     first_in: datetime | None
     last_out: datetime | None
     seconds: float
@@ -73,15 +74,23 @@ def make_minutes(session: Session, event: Event) -> Minutes:
     presence = []
     for key in dict.fromkeys((row.member_id, row.name) for row in rows):
         member_id, name = key
-        spans = [(r.joined_at, r.left_at) for r in rows if (r.member_id, r.name) == key]
+        mine = [r for r in rows if (r.member_id, r.name) == key]
+        spans = [(r.joined_at, r.left_at) for r in mine]
         seconds = seconds_present(spans, start, end) if start and end else 0.0
         length = (end - start).total_seconds() if start and end else 0.0
         share = seconds / length if length else 0.0
         role = roles.get(member_id) if member_id is not None else None
+        venues = list(dict.fromkeys(sites[r.site_id] for r in mine if r.site_id))
+        if role is not None:
+            shown: str | None = role.value
+        elif venues:
+            shown = "at_venue" if member_id is not None else "venue"
+        else:
+            shown = None
         presence.append(
             Presence(
                 name=name,
-                role=role.value if role is not None else None,
+                role=shown,
                 first_in=min(joined for joined, _ in spans),
                 last_out=max((left for _, left in spans if left), default=None),
                 seconds=seconds,
@@ -89,11 +98,7 @@ def make_minutes(session: Session, event: Event) -> Minutes:
                 credited=member_id is not None
                 and event.credit_hours > 0
                 and share >= event.attendance_share,
-                venues=list(
-                    dict.fromkeys(
-                        sites[r.site_id] for r in rows if (r.member_id, r.name) == key and r.site_id
-                    )
-                ),
+                venues=venues if member_id is not None else [],
             )
         )
     present_members = {row.member_id for row in rows if row.member_id is not None}

@@ -14,6 +14,7 @@ from core.api import unit_of_work
 from core.people.models import Member, Role, User
 from streaming.congress.hosting import take_up
 from streaming.congress.meeting import Meeting
+from streaming.congress.minutes import make_minutes
 from streaming.congress.models import Attendance, Event, EventRole, EventStatus, LogEntry, Motion
 from streaming.congress.service import Attendee, attendee
 from streaming.media.room import MediaRoom
@@ -338,6 +339,13 @@ def test_a_sub_venue_joins_with_its_own_roll_counted_in_the_quorum_and_the_votes
         assert (roll["expected"], roll["present"], roll["quorate"]) == (3, 3, True)
         shown = {p["key"]: p for p in last_state(inbox, chair)["people"]}
         assert (shown[venue]["role"], shown[venue]["roll"]) == ("venue", 2)
+        assert shown[f"m{ma}"]["at"] == "马家村站点"
+        # The chair gives the sub-venue the floor: its room is heard, until taken back.
+        assert venue in meeting.room.muted
+        await say(meeting, session, event, "chair", type="floor", participant=venue)
+        assert venue not in meeting.room.muted and last_state(inbox, chair)["floor"] == venue
+        await say(meeting, session, event, "chair", type="floor", participant=None)
+        assert venue in meeting.room.muted
         await say(meeting, session, event, "chair", type="start")
         await say(meeting, session, event, "chair", type="motion", title="通过报告")
         assert [r["mayVote"] for r in last_state(inbox, venue)["roster"] if r["here"]] == [
@@ -362,8 +370,13 @@ def test_a_sub_venue_joins_with_its_own_roll_counted_in_the_quorum_and_the_votes
     asyncio.run(scenario())
     session.expire_all()
     at_site = session.scalars(
-        select(Attendance).where(Attendance.site_id == site.id).order_by(Attendance.id)
+        select(Attendance)
+        .where(Attendance.site_id == site.id, Attendance.member_id.is_not(None))
+        .order_by(Attendance.id)
     ).all()
     assert [(row.member_id, row.name) for row in at_site] == [(ma, "马党员"), (yang, "杨党员")]
     assert all(row.left_at is not None for row in at_site)
     assert at_site[1].left_at < at_site[0].left_at  # yang left the site's room before the end
+    presence = {row.name: row for row in make_minutes(session, event).presence}
+    assert (presence["马家村站点"].role, presence["马家村站点"].venues) == ("venue", [])
+    assert (presence["马党员"].role, presence["马党员"].venues) == ("participant", ["马家村站点"])

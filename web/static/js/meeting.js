@@ -63,7 +63,10 @@ function showPeople(state, send) {
       const name = document.createElement("span");
       name.className = "name";
       name.textContent = person.name;
-      const badges = [text(`State${person.state[0].toUpperCase()}${person.state.slice(1)}`)];
+      const atVenue = person.at && person.state !== "present";
+      const badges = [
+        atVenue ? text("AtVenue", { site: person.at }) : text(`State${person.state[0].toUpperCase()}${person.state.slice(1)}`),
+      ];
       if (person.hand) badges.push(text("Hand"));
       if (person.excused) badges.push(text("Excused", { reason: person.excused }));
       if (person.muted && person.state === "present") badges.push(text("Muted"));
@@ -79,7 +82,7 @@ function showPeople(state, send) {
         if (person.state === "lobby" || person.state === "removed") {
           tools.append(button(text("Admit"), act({ type: "admit" })));
         }
-        if (person.state === "away" && person.role && person.role !== "observer") {
+        if (person.state === "away" && !atVenue && person.role && person.role !== "observer") {
           if (person.excused) {
             tools.append(button(text("Unexcuse"), act({ type: "excuse", excused: false })));
           } else {
