@@ -6,15 +6,24 @@ receiver. Replacing that factory makes every remote track yield the reassembled 
 ``av.Packet`` (pts in the codec's clock, keyframes marked), which a sender can packetize again
 with ``Encoder.pack`` — so a frame crosses the server with no decode and no re-encode.
 
-The factory is looked up at call time, process-wide: a process that forwards media installs
+On the way out, every subscriber's sender packetizes the same frame the same way: H.264 is
+split into the same RTP payloads (only the RTP header, with the sender's own sequence numbers,
+and the encryption differ), so the senders' packer is replaced by one that splits each frame
+once for all of them (``SharedH264Packer``).
+
+Both factories are looked up at call time, process-wide: a process that forwards media installs
 this once and decodes nothing over WebRTC itself. aiortc is pinned; ``tests/streaming``
 fails if the internals relied on here change.
 """
 
+from collections import OrderedDict
 from fractions import Fraction
 
 import av
-from aiortc import rtcrtpreceiver
+from aiortc import rtcrtpreceiver, rtcrtpsender
+from aiortc.codecs import get_encoder
+from aiortc.codecs.base import Encoder
+from aiortc.codecs.h264 import H264Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
@@ -61,9 +70,37 @@ class PassthroughDecoder:
         return [packet]
 
 
+class SharedH264Packer(H264Encoder):
+    """An H.264 sender's packer that splits each forwarded frame into RTP payloads once for
+    every sender it reaches: the outlets of a feed hand their senders the same ``av.Packet``.
+    The last ``KEPT`` frames' payloads are kept (a lagging outlet is a few frames behind)."""
+
+    KEPT = 64
+    _packed: "OrderedDict[int, tuple[av.Packet, list[bytes], int]]" = OrderedDict()
+
+    def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
+        packed = self._packed.get(id(packet))
+        if packed is not None and packed[0] is packet:  # the same frame, not a new one at its id
+            return packed[1], packed[2]
+        payloads, timestamp = super().pack(packet)
+        self._packed[id(packet)] = (packet, payloads, timestamp)
+        if len(self._packed) > self.KEPT:
+            self._packed.popitem(last=False)
+        return payloads, timestamp
+
+
+def sender_encoder(codec: RTCRtpCodecParameters) -> Encoder:
+    """aiortc's encoder for ``codec``; for H.264, the shared packer."""
+    if codec.mimeType.lower() == "video/h264":
+        return SharedH264Packer()
+    return get_encoder(codec)
+
+
 def install() -> None:
-    """Make this process's WebRTC receivers yield encoded frames (idempotent)."""
+    """Make this process's WebRTC receivers yield encoded frames, and its H.264 senders
+    packetize each forwarded frame once (idempotent)."""
     rtcrtpreceiver.get_decoder = PassthroughDecoder  # type: ignore[assignment]
+    rtcrtpsender.get_encoder = sender_encoder
 
 
 def installed() -> bool:

@@ -4,6 +4,7 @@ itself."""
 
 import asyncio
 import inspect
+from fractions import Fraction
 
 import aiortc
 import av
@@ -28,8 +29,10 @@ def test_aiortc_internals_the_forwarder_relies_on() -> None:
     # The receiver thread makes its decoder through the module global, at call time.
     assert "get_decoder" in rtcrtpreceiver.decoder_worker.__code__.co_names
     assert list(inspect.signature(JitterFrame).parameters) == ["data", "timestamp"]
-    # A sender packs anything that is not a decoded Frame, without encoding it.
+    # A sender packs anything that is not a decoded Frame, without encoding it, with an encoder
+    # made through the module global, at call time; payloads are not changed after.
     assert "pack" in RTCRtpSender._next_encoded_frame.__code__.co_names
+    assert "get_encoder" in RTCRtpSender._next_encoded_frame.__code__.co_names
     # PLI and FIR reach a sender through self._send_keyframe, looked up on the instance.
     assert "_send_keyframe" in RTCRtpSender._handle_rtcp_packet.__code__.co_names
     assert inspect.iscoroutinefunction(RTCRtpReceiver._send_rtcp_pli)
@@ -39,6 +42,18 @@ def test_aiortc_internals_the_forwarder_relies_on() -> None:
     assert "_handle_rtcp_packet" in RTCDtlsTransport._handle_rtcp_data.__code__.co_names
     assert "_send_rtcp" in RTCRtpReceiver._handle_rtp_packet.__code__.co_names
     assert "audio_level" in inspect.getsource(HeaderExtensionsMap.get)
+
+
+def test_each_h264_frame_is_split_into_payloads_once_for_every_sender() -> None:
+    frame = av.Packet(b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x01\x65" + bytes(3000))
+    frame.pts, frame.time_base = 3000, Fraction(1, 90000)
+    one, other = passthrough.SharedH264Packer(), passthrough.SharedH264Packer()
+    payloads, timestamp = one.pack(frame)
+    assert len(payloads) > 2 and timestamp == 3000  # an FU-A split, at the frame's time
+    assert other.pack(frame)[0] is payloads  # the second sender reuses the first's split
+    copy = av.Packet(bytes(frame))
+    copy.pts, copy.time_base = 6000, Fraction(1, 90000)
+    assert other.pack(copy) == (payloads, 6000)  # another frame (a shifted copy): split anew
 
 
 def test_keyframes_are_recognised_in_both_video_codecs() -> None:
