@@ -1,13 +1,17 @@
 """The program feed (节目): a room's broadcast, produced once for every viewer.
 
-It follows one participant: the spotlight, else the active speaker, else whoever published a
-camera first. That participant's H.264 frames are remuxed into MPEG-TS as they arrive (never
-decoded or encoded again: a program costs one remux, whatever the audience) and their voice is
-decoded from Opus and encoded once to AAC. Both come through the forwarder's outlets, so a
-change of program participant switches on a keyframe with continuous timestamps, as a viewer's
-tile does. FFmpeg's HLS muxer cuts a segment at the first keyframe after each
-``SEGMENT_SECONDS``; a browser's encoder makes keyframes only when asked, so the program asks
-the participant for one every segment.
+Its picture follows one participant: the spotlight, else the active speaker, else whoever
+published a camera first. That participant's H.264 frames are remuxed into MPEG-TS as they
+arrive (never decoded or encoded again: a program costs one remux, whatever the audience),
+through a forwarder's outlet, so a change of program participant switches on a keyframe with
+continuous timestamps, as a viewer's tile does. Its sound is the room's as a participant hears
+it: the audio lanes of the loudest unmuted voices (the chair and the speaker both), each
+decoded from Opus, mixed, and encoded once to AAC (``Mixer``).
+
+FFmpeg's HLS muxer cuts a segment at the first keyframe after each ``SEGMENT_SECONDS``; a
+browser's encoder makes keyframes only when asked, so the program asks the participant for one
+every segment. A WHEP viewer is forwarded the program participant's own frames and voice (a
+mix would be one more Opus encode per event; not done yet).
 
 Segments are put in object storage as they complete, then the playlist naming them, so a
 viewer never sees a segment that is not there yet; at the end the playlist is closed
@@ -24,6 +28,7 @@ server that holds requests open and playlists a CDN cannot cache; WHEP serves lo
 import asyncio
 import contextlib
 import re
+from array import array
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,6 +45,12 @@ SEGMENT = re.compile(r"^(seg[\w-]*\.ts)$", re.MULTILINE)
 """A segment's line in the playlist (``seg00012.ts``; ``seg-1-00003.ts`` in a take-up)."""
 VIDEO_CLOCK = Fraction(1, 90000)
 AUDIO_RATE = 48000
+MIX_SAMPLES = 960
+"""A mixing tick: 20 ms of sound, as an Opus packet carries."""
+MIX_HELD = 10
+"""Ticks of a voice's sound held for the mix; beyond it the oldest is dropped (no drift)."""
+PROGRAM = "program"
+"""The program's name among the room's viewers (participants are m12, s3, u5)."""
 UPLOAD_EVERY = 0.5
 """Seconds between looks for completed segments to put in storage."""
 
@@ -53,7 +64,6 @@ class Program:
         self.prefix = prefix.rstrip("/") + "/"
         self.workdir = workdir
         self.video = Outlet("video")
-        self.audio = Outlet("audio")
         self.following: str | None = None
         self.viewers: list[Outlet] = []
         """Outlets of WHEP viewers: they follow the program with the HLS muxer."""
@@ -122,15 +132,13 @@ class Program:
                     publication = self.room.publications[chosen]
                     assert publication.video is not None
                     self.video.attach(publication.video)
-                    if publication.audio is not None:
-                        self.audio.attach(publication.audio)
                     self.following = chosen
                     for viewer in self.viewers:
                         self._point(viewer)
                     if not pumps:
                         pumps = [
                             asyncio.ensure_future(self._pump_video()),
-                            asyncio.ensure_future(self._pump_audio()),
+                            asyncio.ensure_future(self._mix_audio()),
                         ]
                 if self.video.source is not None:
                     self.video.source.request_keyframe()
@@ -173,22 +181,33 @@ class Program:
             with contextlib.suppress(av.FFmpegError, ValueError):  # one bad frame, not the feed
                 self._container.mux(packet)
 
-    async def _pump_audio(self) -> None:
+    async def _mix_audio(self) -> None:
+        """The room's voices, mixed every 20 ms and encoded to AAC (silence when none speaks)."""
         assert self._container is not None and self._audio_stream is not None
-        decoder = av.CodecContext.create("opus", "r")
+        lanes = self.room.subscribe(PROGRAM, video=False).audio
+        mixer = Mixer(len(lanes))
+        hearing = [asyncio.ensure_future(mixer.hear(n, lane)) for n, lane in enumerate(lanes)]
         stream = self._audio_stream
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-        samples = 0
-        while True:
-            frame = await self.audio.recv()
-            with contextlib.suppress(av.FFmpegError):  # a lost Opus packet: the gap stays
-                for decoded in decoder.decode(frame):
-                    for pcm in resampler.resample(decoded):
-                        pcm.pts, pcm.time_base = samples, Fraction(1, AUDIO_RATE)
-                        samples += pcm.samples
-                        for packet in stream.encode(pcm):
-                            with contextlib.suppress(av.FFmpegError, ValueError):
-                                self._container.mux(packet)
+        loop = asyncio.get_running_loop()
+        began, ticks = loop.time(), 0
+        try:
+            while True:
+                ticks += 1
+                await asyncio.sleep(
+                    max(0.0, began + ticks * MIX_SAMPLES / AUDIO_RATE - loop.time())
+                )
+                frame = av.AudioFrame(format="s16", layout="mono", samples=MIX_SAMPLES)
+                frame.planes[0].update(mixer.take())
+                frame.sample_rate = AUDIO_RATE
+                frame.pts, frame.time_base = (ticks - 1) * MIX_SAMPLES, Fraction(1, AUDIO_RATE)
+                for pcm in resampler.resample(frame):
+                    for packet in stream.encode(pcm):
+                        with contextlib.suppress(av.FFmpegError, ValueError):
+                            self._container.mux(packet)
+        finally:
+            for task in hearing:
+                task.cancel()
 
     async def _upload(self) -> None:
         while True:
@@ -216,13 +235,55 @@ class Program:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for outlet in (self.video, self.audio, *self.viewers):
+        for outlet in (self.video, *self.viewers):
             outlet.stop()
+        await self.room.leave(PROGRAM)
         if self._container is not None:
             with contextlib.suppress(av.FFmpegError, ValueError):
                 self._container.close()  # flushes the encoders and writes #EXT-X-ENDLIST
             self._container = None
         await asyncio.to_thread(self.publish_segments)
+
+
+class Mixer:
+    """The sound of ``lanes`` audio lanes, 20 ms at a time: each lane's Opus decoded to 16-bit
+    mono as it comes, held a little, and summed (clipped) when taken."""
+
+    def __init__(self, lanes: int) -> None:
+        self.held = [bytearray() for _ in range(lanes)]
+
+    async def hear(self, lane: int, outlet: Outlet) -> None:
+        """Decode what ``outlet`` carries, a new decoder for each voice seated in it."""
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
+        decoder, source = None, None
+        limit = MIX_HELD * MIX_SAMPLES * 2
+        while True:
+            packet = await outlet.recv()
+            if decoder is None or outlet.source is not source:
+                decoder, source = av.CodecContext.create("opus", "r"), outlet.source
+            with contextlib.suppress(av.FFmpegError):  # a lost packet: the gap stays silent
+                for decoded in decoder.decode(packet):
+                    for pcm in resampler.resample(decoded):
+                        self.held[lane] += bytes(pcm.planes[0])[: pcm.samples * 2]
+            if len(self.held[lane]) > limit:
+                del self.held[lane][: len(self.held[lane]) - limit]
+
+    def take(self) -> bytes:
+        """The next 20 ms of the mix (silence where a lane has nothing)."""
+        size = MIX_SAMPLES * 2
+        chunks = []
+        for held in self.held:
+            if held:
+                chunk = bytes(held[:size]).ljust(size, b"\x00")
+                del held[:size]
+                chunks.append(chunk)
+        if not chunks:
+            return bytes(size)
+        if len(chunks) == 1:
+            return chunks[0]
+        voices = [array("h", chunk) for chunk in chunks]
+        mixed = array("h", (max(-32768, min(32767, sum(s))) for s in zip(*voices, strict=True)))
+        return mixed.tobytes()
 
 
 def continued(earlier: str, take: str) -> str:

@@ -88,13 +88,14 @@ class MediaRoom:
         self.arrange()
         return feed
 
-    def subscribe(self, participant: str) -> Subscription:
-        """The outlets a viewer's connection sends: add them to it, then ``connect`` each sender."""
+    def subscribe(self, participant: str, video: bool = True) -> Subscription:
+        """The outlets a viewer's connection sends: add them to it, then ``connect`` each sender
+        (without ``video``, the lanes alone: the broadcast's sound)."""
         previous = self.subscriptions.get(participant)
         if previous is not None:  # a reconnect: the old connection's outlets are done
             for outlet in previous.video + previous.audio:
                 outlet.stop()
-        slots = self.tiles + 2
+        slots = self.tiles + 2 if video else 0
         subscription = Subscription(
             video=[Outlet("video") for _ in range(slots)],
             audio=[Outlet("audio") for _ in range(self.lanes)],

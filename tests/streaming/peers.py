@@ -49,15 +49,16 @@ class NumberedCamera(VideoStreamTrack):
 
 
 class Microphone(MediaStreamTrack):
-    """A microphone with a 440 Hz tone (a speaking voice at about -24 dBov) or near silence
-    (-86 dBov), in 20 ms frames at 48 kHz."""
+    """A microphone with a tone (440 Hz unless said: a speaking voice at about -24 dBov) or
+    near silence (-86 dBov), in 20 ms frames at 48 kHz."""
 
     kind = "audio"
     RATE, SAMPLES = 48000, 960
 
-    def __init__(self, loud: bool) -> None:
+    def __init__(self, loud: bool, pitch: int = 440) -> None:
         super().__init__()
         self.amplitude = 3000 if loud else 3
+        self.step = 2 * math.pi * pitch / self.RATE
         self.sample = 0
         self.started: float | None = None
 
@@ -70,7 +71,7 @@ class Microphone(MediaStreamTrack):
         wave = array(
             "h",
             (
-                int(self.amplitude * math.sin(2 * math.pi * 440 * (self.sample + i) / self.RATE))
+                int(self.amplitude * math.sin(self.step * (self.sample + i)))
                 for i in range(self.SAMPLES)
             ),
         )

@@ -4,6 +4,8 @@ the spotlight moves the program; the end closes the playlist. WHEP serves the sa
 WebRTC latency, and refuses what it cannot serve."""
 
 import asyncio
+import math
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.people.models import Member
 from core.storage.local import LocalStore
-from streaming.media.broadcast import PLAYLIST, Program
+from streaming.media.broadcast import AUDIO_RATE, MIX_SAMPLES, PLAYLIST, Mixer, Program
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import SignallingError
 from streaming.media.whep import WhepEndpoint
@@ -33,10 +35,10 @@ from tests.streaming.peers import (
 from tests.streaming.test_events import schedule
 
 
-async def join(room: MediaRoom, name: str, tint: int) -> list:
+async def join(room: MediaRoom, name: str, tint: int, pitch: int = 440) -> list:
     client, server = peer(), peer()
     prefer(client.addTransceiver(NumberedCamera(tint), direction="sendonly"), "video/H264")
-    client.addTransceiver(Microphone(loud=True), direction="sendonly")
+    client.addTransceiver(Microphone(loud=True, pitch=pitch), direction="sendonly")
     arrived: list = []
     server.on("track", arrived.append)
     await negotiate(client, server)
@@ -54,13 +56,45 @@ def tints(path: Path) -> list[int]:
         ]
 
 
+def tone(samples: list[float], hertz: float) -> float:
+    """The power of one frequency in 48 kHz samples (Goertzel)."""
+    factor, before, earlier = 2 * math.cos(2 * math.pi * hertz / AUDIO_RATE), 0.0, 0.0
+    for sample in samples:
+        before, earlier = sample + factor * before - earlier, before
+    return before * before + earlier * earlier - factor * before * earlier
+
+
+def sound(path: Path, start: float, seconds: float) -> list[float]:
+    """The decoded sound of a recording from ``start``, ``seconds`` long."""
+    samples: list[float] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            if frame.time is not None and frame.time >= start:
+                samples += array("f", bytes(frame.planes[0]))[: frame.samples]
+            if len(samples) >= seconds * AUDIO_RATE:
+                break
+    return samples
+
+
+def test_the_mix_sums_the_voices_it_holds_and_clips() -> None:
+    mixer = Mixer(3)
+    assert mixer.take() == bytes(MIX_SAMPLES * 2)  # nobody: silence
+    mixer.held[0] += array("h", [1000] * MIX_SAMPLES).tobytes()
+    assert array("h", mixer.take()) == array("h", [1000] * MIX_SAMPLES)
+    mixer.held[0] += array("h", [20000] * MIX_SAMPLES).tobytes()
+    mixer.held[2] += array("h", [-3000, 20000] * (MIX_SAMPLES // 4)).tobytes()  # half a tick
+    mixed = array("h", mixer.take())
+    assert mixed[:2] == array("h", [17000, 32767]) and mixed[-1] == 20000
+    assert not any(mixer.held)
+
+
 def test_the_program_is_remuxed_into_segments_that_reach_storage_first(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
 
     async def scenario() -> None:
         room = MediaRoom()
         room.start()
-        peers = await join(room, "chair", 60) + await join(room, "member", 200)
+        peers = await join(room, "chair", 60) + await join(room, "member", 200, pitch=660)
         program = Program(room, store, "events/7/live", tmp_path / "work")
         program.start()
         await until(lambda: store.exists(f"events/7/live/{PLAYLIST}"), 10, "a playlist")
@@ -91,6 +125,9 @@ def test_the_program_is_remuxed_into_segments_that_reach_storage_first(tmp_path:
     shown = tints(local)
     assert len(shown) > 25 * seconds  # about 30 frames a second, none lost to the remux
     assert abs(shown[0] - 60) < 10 and abs(shown[-1] - 200) < 10  # the spotlight moved it
+    # The sound is the room's: both voices, whoever the picture follows.
+    heard = sound(local, 2, 1)
+    assert min(tone(heard, 440), tone(heard, 660)) > 100 * tone(heard, 550)
 
 
 def test_a_whep_viewer_receives_the_program_at_webrtc_latency(tmp_path: Path) -> None:
