@@ -31,6 +31,7 @@ import streaming.congress.tasks  # noqa: F401  (event reminders, recurring)
 import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
 import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
 import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)
+import web.documents  # noqa: F401  (the minutes attached to a meeting's recording)
 from core.api import CurrentUser, csrf_token, session_user
 from core.audit import api as audit_api
 from core.audit import pages as audit_pages

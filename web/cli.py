@@ -99,6 +99,7 @@ def main(ctx: typer.Context) -> None:
     import terminals.plans.tasks  # noqa: F401  (plan reminders, recurring)
     import terminals.reports.tasks  # noqa: F401  (monthly report cards, recurring)
     import terminals.sync.tasks  # noqa: F401  (digests of the lessons sites download)
+    import web.documents  # noqa: F401  (the minutes attached to a meeting's recording)
 
     if ctx.invoked_subcommand not in _SCHEMA_AGNOSTIC and not ctx.meta.get("help"):
         ensure_schema()

@@ -194,11 +194,10 @@ def minutes_page(
     download: bool = False,
 ) -> Response:
     """The minutes, printable (and saved as a PDF from the browser's print dialog); with
-    ?download=1 the same page as an HTML file to keep."""
+    ?download=1 as a document of their own to keep (the one kept with the recording)."""
     event = get_event(session=session, actor=actor, event_id=event_id)
-    response = render(
-        request, "streaming/minutes.html", {"user": actor, "minutes": make_minutes(session, event)}
-    )
+    page = "streaming/minutes_document.html" if download else "streaming/minutes.html"
+    response = render(request, page, {"user": actor, "minutes": make_minutes(session, event)})
     if download:
         response.headers["Content-Disposition"] = f'attachment; filename="minutes-{event.id}.html"'
     return response

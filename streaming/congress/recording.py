@@ -1,7 +1,8 @@
 """The recording: when an event ends, its broadcast joins the course chosen for it as a lesson
 (live-to-VOD). The live segments are the recording; they are copied under the lesson with a
 master playlist naming their one rendition, so the lesson plays like any other, with no second
-transcode. Its description points to the minutes."""
+transcode. Its description points to the minutes, and the minutes are attached to it as a
+document once the record is complete."""
 
 import re
 from datetime import timedelta
@@ -10,6 +11,7 @@ import av
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
+from core.jobs import create_job
 from core.storage import ObjectStore
 from courseware.models import Lesson
 from courseware.service import add_recorded_lesson
@@ -17,6 +19,9 @@ from streaming.congress.models import Event, LogEntry
 from streaming.media.broadcast import PLAYLIST, SEGMENT
 
 RENDITION = "live"
+MINUTES_JOB = "events.minutes"
+"""Attaches the minutes to the recording's lesson, as a document of their own."""
+MINUTES_FILE = "会议记录.html"
 
 
 def playlist_duration(playlist: str) -> float:
@@ -48,6 +53,12 @@ def keep_recording(*, store: ObjectStore, event_id: int, live_prefix: str) -> in
         lesson.renditions = [dict(rendition)]
         store.put_bytes(lesson.master_key or "", _master(rendition).encode())
         session.add(LogEntry(event_id=event.id, kind="recorded", detail={"lesson": lesson.id}))
+        # The minutes are attached once the record is complete (web.documents renders them).
+        create_job(
+            session=session,
+            kind=MINUTES_JOB,
+            payload={"event_id": event.id, "lesson_id": lesson.id},
+        )
         return lesson.id
 
 

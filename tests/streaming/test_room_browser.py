@@ -201,6 +201,16 @@ def test_three_people_meet_and_see_each_other(
     expect(ma.get_by_role("row", name="直播活动")).to_contain_text("1.5")
     expect(ma.get_by_role("row", name="直播活动")).to_contain_text("村党总支党员大会")
 
+    # The minutes are attached to the recording's lesson, as a document of their own.
+    attached = admin.get_by_role("link", name="会议记录.html")
+    for _ in range(50):
+        admin.goto(f"{server}/lessons/{lesson.id}")
+        if attached.count():
+            break
+        admin.wait_for_timeout(300)
+    document = admin.request.get(f"{server}{attached.get_attribute('href')}").text()
+    assert "会议记录：村党总支党员大会" in document and "马党员" in document
+
     # Someone not invited is refused, on the page and at the signalling.
     outsider = new_page(camera_browser)
     log_in(outsider, server, "outsider")
