@@ -10,8 +10,8 @@ decoded from Opus, mixed, and encoded once to AAC (``Mixer``).
 
 FFmpeg's HLS muxer cuts a segment at the first keyframe after each ``SEGMENT_SECONDS``; a
 browser's encoder makes keyframes only when asked, so the program asks the participant for one
-every segment. A WHEP viewer is forwarded the program participant's own frames and voice (a
-mix would be one more Opus encode per event; not done yet).
+every segment. A WHEP viewer is forwarded the program participant's own frames, and the mix
+encoded once more, to Opus, while any WHEP viewer listens (``MixTrack``).
 
 Segments are put in object storage as they complete, then the playlist naming them, so a
 viewer never sees a segment that is not there yet; at the end the playlist is closed
@@ -33,9 +33,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from core.storage import ObjectNotFound, ObjectStore
-from streaming.media.forwarder import Outlet
+from streaming.media.forwarder import Feed, Outlet
 from streaming.media.room import MediaRoom
 
 SEGMENT_SECONDS = 2
@@ -64,6 +66,9 @@ class Program:
         self.prefix = prefix.rstrip("/") + "/"
         self.workdir = workdir
         self.video = Outlet("video")
+        self.mix = MixTrack()
+        self.mix_feed: Feed | None = None
+        """The mix in Opus, for WHEP viewers (made at start)."""
         self.following: str | None = None
         self.viewers: list[Outlet] = []
         """Outlets of WHEP viewers: they follow the program with the HLS muxer."""
@@ -109,6 +114,7 @@ class Program:
         self._video_stream = self._container.add_stream("h264", rate=30)
         self._video_stream.time_base = VIDEO_CLOCK
         self._audio_stream = self._container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        self.mix_feed = Feed(self.mix, receiver=None)
         self._tasks = [
             asyncio.ensure_future(self._follow()),
             asyncio.ensure_future(self._upload()),
@@ -158,8 +164,12 @@ class Program:
         outlet.stop()
 
     def _point(self, outlet: Outlet) -> None:
+        if outlet.kind == "audio":
+            if self.mix_feed is not None and outlet.source is not self.mix_feed:
+                outlet.attach(self.mix_feed)
+            return
         publication = self.room.publications.get(self.following or "")
-        feed = getattr(publication, outlet.kind) if publication is not None else None
+        feed = publication.video if publication is not None else None
         if feed is not None:
             outlet.attach(feed)
 
@@ -189,6 +199,7 @@ class Program:
         hearing = [asyncio.ensure_future(mixer.hear(n, lane)) for n, lane in enumerate(lanes)]
         stream = self._audio_stream
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+        opus = MixTrack.encoder()
         loop = asyncio.get_running_loop()
         began, ticks = loop.time(), 0
         try:
@@ -201,6 +212,9 @@ class Program:
                 frame.planes[0].update(mixer.take())
                 frame.sample_rate = AUDIO_RATE
                 frame.pts, frame.time_base = (ticks - 1) * MIX_SAMPLES, Fraction(1, AUDIO_RATE)
+                if any(viewer.kind == "audio" for viewer in self.viewers):
+                    for packet in opus.encode(frame):
+                        self.mix.put(packet, frame.pts)
                 for pcm in resampler.resample(frame):
                     for packet in stream.encode(pcm):
                         with contextlib.suppress(av.FFmpegError, ValueError):
@@ -237,12 +251,45 @@ class Program:
                 await task
         for outlet in (self.video, *self.viewers):
             outlet.stop()
+        if self.mix_feed is not None:
+            await self.mix_feed.close()
         await self.room.leave(PROGRAM)
         if self._container is not None:
             with contextlib.suppress(av.FFmpegError, ValueError):
                 self._container.close()  # flushes the encoders and writes #EXT-X-ENDLIST
             self._container = None
         await asyncio.to_thread(self.publish_segments)
+
+
+class MixTrack(MediaStreamTrack):
+    """The mix encoded to Opus, as a track a ``Feed`` fans out to WHEP viewers' outlets."""
+
+    kind = "audio"
+    HELD = 25
+    """Packets held for a slow reader (half a second); the oldest go first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.packets: asyncio.Queue[av.Packet] = asyncio.Queue()
+
+    @staticmethod
+    def encoder() -> av.AudioCodecContext:
+        codec = av.CodecContext.create("libopus", "w")
+        assert isinstance(codec, av.AudioCodecContext)
+        codec.format, codec.layout, codec.sample_rate = "s16", "mono", AUDIO_RATE
+        codec.bit_rate = 64000
+        return codec
+
+    def put(self, packet: av.Packet, pts: int | None) -> None:
+        packet.pts, packet.time_base, packet.is_keyframe = pts, Fraction(1, AUDIO_RATE), True
+        if self.packets.qsize() >= self.HELD:
+            self.packets.get_nowait()
+        self.packets.put_nowait(packet)
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self.packets.get()
 
 
 class Mixer:

@@ -67,12 +67,13 @@ class Feed:
 
     ``on_level`` hears the RFC 6464 audio level of every packet of an audio feed, for the active
     speaker; the level travels in a header extension that aiortc parses but does not pass on.
+    An audio feed made on the server (the broadcast's mix) has no receiver.
     """
 
     def __init__(
         self,
         track: MediaStreamTrack,
-        receiver: RTCRtpReceiver,
+        receiver: RTCRtpReceiver | None,
         on_level: Callable[[int], None] | None = None,
     ) -> None:
         self.kind = track.kind
@@ -95,6 +96,7 @@ class Feed:
         return min(estimates, default=None)
 
     def _cap_bandwidth_estimates(self) -> None:
+        assert self.receiver is not None
         send_rtcp = self.receiver._send_rtcp
 
         async def capped(packet: AnyRtcpPacket) -> None:
@@ -108,6 +110,7 @@ class Feed:
         self.receiver._send_rtcp = capped  # type: ignore[method-assign]
 
     def _hear_levels(self, on_level: Callable[[int], None]) -> None:
+        assert self.receiver is not None
         handle_rtp = self.receiver._handle_rtp_packet
 
         async def hearing(packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -151,6 +154,7 @@ class Feed:
         PLI naming that one is ignored, so naming only the first heard could name the wrong)."""
         self._pending_request = None
         self._last_request = asyncio.get_running_loop().time()
+        assert self.receiver is not None  # video comes from a publisher
         sources = self.receiver.getSynchronizationSources()
         if sources:
             self.keyframe_requests += 1

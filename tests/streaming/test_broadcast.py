@@ -136,7 +136,7 @@ def test_a_whep_viewer_receives_the_program_at_webrtc_latency(tmp_path: Path) ->
     async def scenario() -> None:
         room = MediaRoom()
         room.start()
-        peers = await join(room, "chair", 60)
+        peers = await join(room, "chair", 60) + await join(room, "member", 200, pitch=660)
         program = Program(room, store, "events/8/live", tmp_path / "work")
         program.start()
         endpoint = WhepEndpoint(program, ice_servers=[])
@@ -157,6 +157,14 @@ def test_a_whep_viewer_receives_the_program_at_webrtc_latency(tmp_path: Path) ->
             abs(bytes(pictures[-1].planes[1])[(60 * pictures[-1].planes[1].line_size) + 80] - 60)
             < 10
         )
+        # Its sound is the room's mix, encoded to Opus once for the WHEP viewers.
+        voice = next(t.receiver.track for t in player.getTransceivers() if t.kind == "audio")
+        opus, heard = av.CodecContext.create("opus", "r"), []
+        while len(heard) < AUDIO_RATE:
+            for frame in opus.decode(await asyncio.wait_for(voice.recv(), 5)):
+                heard += array("f", bytes(frame.planes[0]))[: frame.samples]
+        late = heard[-24000:]
+        assert min(tone(late, 440), tone(late, 660)) > 100 * tone(late, 550)  # both voices
         assert await endpoint.end(session_id) and not await endpoint.end(session_id)
         await program.stop()
         await room.close()
