@@ -130,6 +130,7 @@ function showLayout(layout) {
       welcome.people[slot.participant] ?? slot.participant ?? "";
     tile.classList.toggle("speaking", slot.participant !== null && slot.participant === layout.speaker);
   }
+  tiles.dataset.count = String(layout.video.filter((slot) => slot.participant !== null).length);
   for (const lane of layout.audio) {
     let audio = lanes.querySelector(`[data-mid="${lane.mid}"]`);
     if (!audio) {
