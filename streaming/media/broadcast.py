@@ -2,11 +2,14 @@
 
 Its picture follows one participant: the spotlight, else the active speaker, else whoever
 published a camera first. That participant's H.264 frames are remuxed into MPEG-TS as they
-arrive (never decoded or encoded again: a program costs one remux, whatever the audience),
-through a forwarder's outlet, so a change of program participant switches on a keyframe with
-continuous timestamps, as a viewer's tile does. Its sound is the room's as a participant hears
-it: the audio lanes of the loudest unmuted voices (the chair and the speaker both), each
-decoded from Opus, mixed, and encoded once to AAC (``Mixer``).
+arrive (never decoded or encoded again: a program costs one remux, whatever the audience); in a
+VP8 room they are decoded and encoded to H.264 once for the event (``PICTURE``, on a thread),
+never per viewer. They come through a forwarder's outlet, so a change of program participant
+switches on a keyframe with continuous timestamps, as a viewer's tile does.
+
+Its sound is the room's as a participant hears it: the audio lanes of the loudest unmuted
+voices (the chair and the speaker both), each decoded from Opus, mixed, and encoded once to AAC
+(``Mixer``).
 
 FFmpeg's HLS muxer cuts a segment at the first keyframe after each ``SEGMENT_SECONDS``; a
 browser's encoder makes keyframes only when asked, so the program asks the participant for one
@@ -51,6 +54,8 @@ MIX_SAMPLES = 960
 """A mixing tick: 20 ms of sound, as an Opus packet carries."""
 MIX_HELD = 10
 """Ticks of a voice's sound held for the mix; beyond it the oldest is dropped (no drift)."""
+PICTURE = (640, 480)
+"""The picture of a program encoded from VP8 (what the room page asks cameras for)."""
 PROGRAM = "program"
 """The program's name among the room's viewers (participants are m12, s3, u5)."""
 UPLOAD_EVERY = 0.5
@@ -113,12 +118,23 @@ class Program:
         )
         self._video_stream = self._container.add_stream("h264", rate=30)
         self._video_stream.time_base = VIDEO_CLOCK
+        if self.transcodes:
+            encoder = self._video_stream.codec_context
+            encoder.width, encoder.height = PICTURE
+            encoder.pix_fmt, encoder.time_base = "yuv420p", VIDEO_CLOCK
+            encoder.bit_rate, encoder.gop_size = 1_200_000, 30 * SEGMENT_SECONDS
+            encoder.options = {"preset": "veryfast", "tune": "zerolatency"}
         self._audio_stream = self._container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
         self.mix_feed = Feed(self.mix, receiver=None)
         self._tasks = [
             asyncio.ensure_future(self._follow()),
             asyncio.ensure_future(self._upload()),
         ]
+
+    @property
+    def transcodes(self) -> bool:
+        """Whether the room's video must be encoded to H.264 for HLS (a VP8 room)."""
+        return self.room.video_codec.lower() != "video/h264"
 
     def choose(self) -> str | None:
         """Whom the program shows: the spotlight, the active speaker, the first camera."""
@@ -176,6 +192,7 @@ class Program:
     async def _pump_video(self) -> None:
         assert self._container is not None and self._video_stream is not None
         stream = self._video_stream
+        decoder = av.VideoCodecContext.create("vp8", "r") if self.transcodes else None
         first: int | None = None
         while True:
             frame = await self.video.recv()
@@ -183,13 +200,32 @@ class Program:
                 if not frame.is_keyframe:
                     continue
                 first = frame.pts or 0
-            packet = av.Packet(bytes(frame))
-            packet.pts = packet.dts = (frame.pts or 0) - first
-            packet.time_base = VIDEO_CLOCK
-            packet.is_keyframe = frame.is_keyframe
-            packet.stream = stream
-            with contextlib.suppress(av.FFmpegError, ValueError):  # one bad frame, not the feed
-                self._container.mux(packet)
+            pts = (frame.pts or 0) - first
+            if decoder is not None:
+                packets = await asyncio.to_thread(self._encode, decoder, frame, pts)
+            else:
+                packet = av.Packet(bytes(frame))
+                packet.pts = packet.dts = pts
+                packet.time_base = VIDEO_CLOCK
+                packet.is_keyframe = frame.is_keyframe
+                packets = [packet]
+            for packet in packets:
+                packet.stream = stream
+                with contextlib.suppress(av.FFmpegError, ValueError):  # one bad frame only
+                    self._container.mux(packet)
+
+    def _encode(self, decoder: av.VideoCodecContext, frame: av.Packet, pts: int) -> list[av.Packet]:
+        """A VP8 frame as H.264 packets of the program's picture (on a thread: ~5 ms)."""
+        assert self._video_stream is not None
+        packets: list[av.Packet] = []
+        with contextlib.suppress(av.FFmpegError):  # a broken frame: the next keyframe mends it
+            for picture in decoder.decode(frame):
+                assert isinstance(picture, av.VideoFrame)
+                width, height = PICTURE
+                scaled = picture.reformat(width=width, height=height, format="yuv420p")
+                scaled.pts, scaled.time_base = pts, VIDEO_CLOCK
+                packets += self._video_stream.encode(scaled)
+        return packets
 
     async def _mix_audio(self) -> None:
         """The room's voices, mixed every 20 ms and encoded to AAC (silence when none speaks)."""

@@ -37,7 +37,7 @@ from tests.streaming.test_events import schedule
 
 async def join(room: MediaRoom, name: str, tint: int, pitch: int = 440) -> list:
     client, server = peer(), peer()
-    prefer(client.addTransceiver(NumberedCamera(tint), direction="sendonly"), "video/H264")
+    prefer(client.addTransceiver(NumberedCamera(tint), direction="sendonly"), room.video_codec)
     client.addTransceiver(Microphone(loud=True, pitch=pitch), direction="sendonly")
     arrived: list = []
     server.on("track", arrived.append)
@@ -128,6 +128,33 @@ def test_the_program_is_remuxed_into_segments_that_reach_storage_first(tmp_path:
     # The sound is the room's: both voices, whoever the picture follows.
     heard = sound(local, 2, 1)
     assert min(tone(heard, 440), tone(heard, 660)) > 100 * tone(heard, 550)
+
+
+def test_a_vp8_room_is_encoded_to_h264_once_for_the_broadcast(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+
+    async def scenario() -> None:
+        room = MediaRoom(video_codec="video/VP8")
+        room.start()
+        peers = await join(room, "chair", 60)
+        program = Program(room, store, "events/9/live", tmp_path / "work")
+        program.start()
+        await until(lambda: store.exists(f"events/9/live/{PLAYLIST}"), 10, "a playlist")
+        await asyncio.sleep(3)
+        await program.stop()
+        await room.close()
+        await close_all(*peers)
+
+    run(scenario)
+    local = store.local_path(f"events/9/live/{PLAYLIST}")
+    assert local is not None
+    with av.open(str(local)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.name, video.width, video.height) == ("h264", 640, 480)
+        seconds = float(container.duration or 0) / av.time_base
+    shown = tints(local)
+    assert seconds > 3 and len(shown) > 25 * seconds
+    assert all(abs(tint - 60) < 10 for tint in shown)
 
 
 def test_a_whep_viewer_receives_the_program_at_webrtc_latency(tmp_path: Path) -> None:
