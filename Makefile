@@ -29,7 +29,7 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-re
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all help run test bench lint messages vendor assets chromium nginx clean distclean
+.PHONY: all help run test bench lint messages vendor assets browsers nginx clean distclean
 
 all: $(VENV)/.installed vendor assets ## install the app (editable), the browser packages, compressed assets
 
@@ -39,10 +39,10 @@ help: ## list the targets
 run: $(VENV)/.installed vendor assets ## migrate, load demo content and serve http://127.0.0.1:8000
 	$(BIN)/yuanjiao run $(RUN_ARGS)
 
-test: $(VENV)/.installed-test vendor assets $(AXE) chromium ## run the whole test suite
+test: $(VENV)/.installed-test vendor assets $(AXE) browsers ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test vendor assets nginx chromium ## transcode, quality, delivery, load, login-flood and playback benchmarks
+bench: $(VENV)/.installed-test vendor assets nginx browsers ## transcode, quality, delivery, load, login-flood and playback benchmarks
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/delivery.py
@@ -115,12 +115,14 @@ $(VENDOR)/swagger-ui/%: node_modules/.installed
 	mkdir -p $(VENDOR)/swagger-ui
 	cp node_modules/swagger-ui-dist/$* $@
 
-# The browser tests drive Debian's Chromium (/usr/bin/chromium), with CJK fonts so Chinese pages
-# render as text, not boxes; install them when we may.
-chromium:
-	@if command -v chromium >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) chromium fonts-noto-cjk; \
-	else echo "chromium or fonts-noto-cjk is missing: install Debian's packages (browser tests need them)" >&2; fi
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) and, for a meeting with a
+# Firefox-class client, its Firefox ESR, with CJK fonts so Chinese pages render as text, not
+# boxes; install them when we may.
+BROWSERS := chromium firefox-esr fonts-noto-cjk
+browsers:
+	@if dpkg -s $(BROWSERS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && $(APT_INSTALL) $(BROWSERS); \
+	else echo "some of $(BROWSERS) is missing: install Debian's packages (browser tests need them)" >&2; fi
 
 # The delivery benchmark compares the app with nginx serving the same files.
 nginx:

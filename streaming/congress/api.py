@@ -4,7 +4,8 @@ The WebSocket ``/events/{id}/room/signal`` carries the messages of
 :mod:`streaming.media.signalling`. It opens with one server message::
 
     {"type": "welcome", "participant": "m12", "name": "...", "role": "participant",
-     "moderator": false, "iceServers": [...], "people": {"m12": "...", ...}}
+     "moderator": false, "iceServers": [...], "people": {"m12": "...", ...},
+     "videoCodec": "video/H264"}
 
 and is refused (closed before it opens, with a code the page explains) for a caller who is not
 logged in (4401), may not enter the room (4403: not invited, or not found), when the event is

@@ -114,6 +114,7 @@ class MeetingHost:
                     for server in ice_servers_for(self.settings, who.participant_key)
                 ],
                 "people": people,
+                "videoCodec": host.room.video_codec,
             }
         )
         await meeting.arrive(who)

@@ -14,6 +14,7 @@ const micButton = document.getElementById("toggle-mic");
 const cameraButton = document.getElementById("toggle-camera");
 const cameraChoice = document.getElementById("camera-choice");
 const micChoice = document.getElementById("mic-choice");
+const codecNote = document.getElementById("codec-note");
 
 // Close codes of a refusal (streaming/congress/api.py): told, not retried.
 const REFUSALS = { 4401: "LoggedOut", 4403: "Forbidden", 4410: "Over" };
@@ -153,9 +154,17 @@ function hangUp() {
   lanes.replaceChildren();
 }
 
+function videoSupported() {
+  // The room has one video codec; a browser without it (Firefox before its OpenH264 plug-in is
+  // downloaded, in an H.264 room) takes part by voice, and says so.
+  const codecs = RTCRtpSender.getCapabilities?.("video")?.codecs ?? [];
+  return codecs.some((codec) => codec.mimeType.toLowerCase() === welcome.videoCodec.toLowerCase());
+}
+
 async function publish() {
   publishing = new RTCPeerConnection({ iceServers: welcome.iceServers, bundlePolicy: "max-bundle" });
   for (const track of local?.getTracks() ?? []) {
+    if (track.kind === "video" && !videoSupported()) continue;
     publishing.addTransceiver(track, { direction: "sendonly", streams: [local] });
   }
   await publishing.setLocalDescription(await publishing.createOffer());
@@ -184,6 +193,7 @@ async function handle(message) {
     retryMs = 1000;
     hangUp();
     say("Live");
+    codecNote.hidden = videoSupported();
   } else if (message.type === "meeting") {
     showMeeting({ ...message, self: welcome.participant }, send);
     if (message.you === "present" && !inMedia) {
