@@ -29,6 +29,7 @@ from core.people.cli import members, orgs, users
 from core.settings import get_settings
 from courseware.cli import lessons
 from streaming.congress.cli import events
+from streaming.elections.cli import elections
 from terminals.agent.cli import terminal
 from terminals.records.cli import credits
 from terminals.sites.cli import sites
@@ -72,13 +73,15 @@ app.add_typer(notices, name="notices")
 app.add_typer(credits, name="credits")
 app.add_typer(sites, name="sites")
 app.add_typer(events, name="events")
+app.add_typer(elections, name="elections")
 
 # On SIGTERM, requests still open after this long are cut, so a node always stops in time.
 GRACE_SECONDS = 5
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
 # Commands that work on a database whose schema is behind (they report or fix it).
-_SCHEMA_AGNOSTIC = {"db", "doctor", "terminal"}  # terminal: the site agent has no database
+# terminal: the site agent has no database; elections: `verify` runs offline, anywhere.
+_SCHEMA_AGNOSTIC = {"db", "doctor", "terminal", "elections"}
 # What every server role needs before it takes a request or a job.
 _SERVER_ENGINES = ("database", "storage", "queue")
 
