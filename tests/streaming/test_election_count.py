@@ -187,3 +187,40 @@ def test_entries_moved_or_removed_are_found() -> None:
     del removed["entries"][4]
     problem = verify(layout(removed))
     assert problem is not None and problem.entry == 5
+
+
+MARKINGS = st.sampled_from(["oo-", "o-o", "-oo", "o--", "ooo", "x-o", "---"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ballots=st.lists(st.tuples(MARKINGS, MARKINGS, st.booleans(), st.booleans()), max_size=12),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_count_is_the_same_whatever_order_the_entries_arrive_in(
+    ballots: list[tuple[str, str, bool, bool]], order: Any
+) -> None:
+    """Each ballot: two tellers' marks, maybe a duplicate entry, maybe a scrutineer's settlement."""
+    entries: list[Entry] = []
+    for number, (first, second, duplicate, settle) in enumerate(ballots, start=1):
+        entries.append(Entry(len(entries) + 1, 1, number, "teller-a", ballot(first)))
+        entries.append(Entry(len(entries) + 1, 1, number, "teller-b", ballot(second)))
+        if duplicate:
+            entries.append(Entry(len(entries) + 1, 1, number, "teller-b", ballot(second)))
+        if settle:
+            entries.append(
+                Entry(len(entries) + 1, 1, number, "scrutineer", ballot(first), settles=True)
+            )
+    shuffled = list(entries)
+    order.shuffle(shuffled)
+    counted = count_entries(entries, 1)
+    assert count_entries(shuffled, 1) == counted
+    agreed = {n for n, (a, b, _, settle) in enumerate(ballots, start=1) if a == b or settle}
+    assert (
+        set(counted.agreed) == agreed
+        and set(counted.held) == set(range(1, len(ballots) + 1)) - agreed
+    )
+    present = len(ballots)
+    assert tally(counted.agreed, NAMES, 2, present=present, expected=present) == tally(
+        count_entries(shuffled, 1).agreed, NAMES, 2, present=present, expected=present
+    )
