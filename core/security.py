@@ -36,6 +36,7 @@ PURPOSES = frozenset(
         "member-checkin",
         "site-checkin",
         "media-ticket",
+        "election-record",
     }
 )
 

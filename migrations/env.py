@@ -9,6 +9,7 @@ import core.notify.models  # noqa: F401
 import core.people.models  # noqa: F401
 import courseware.models  # noqa: F401
 import streaming.congress.models  # noqa: F401
+import streaming.elections.models  # noqa: F401
 import streaming.media.models  # noqa: F401
 import terminals.credits.models  # noqa: F401
 import terminals.evidence.models  # noqa: F401

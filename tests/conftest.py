@@ -35,6 +35,7 @@ os.environ["YUANJIAO_LADDER_HEIGHTS"] = "[480, 360]"
 pytest_plugins = ["tests.s3"]
 
 from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from core.db import Base, get_engine, new_session  # noqa: E402
@@ -83,8 +84,22 @@ def wipe() -> None:
     shutil.rmtree(_HOME / "objects", ignore_errors=True)
     (_HOME / "objects").mkdir()
     with get_engine().begin() as connection:
+        # Election records refuse deletion (append-only triggers): set aside while tests wipe.
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            guards: list[str] = []
+        else:
+            guards = list(
+                connection.scalars(text("SELECT sql FROM sqlite_master WHERE type = 'trigger'"))
+            )
+            for name in connection.scalars(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ):
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+        for guard in guards:
+            connection.execute(text(guard))
     get_huey().flush()
 
 

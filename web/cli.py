@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from core.cli import fail, say
+from core.db import session_scope
 from core.health import Check, engine_error, require_engines, run_checks
 from core.i18n import N_
 from core.jobs import Worker
@@ -199,8 +200,11 @@ def demo() -> None:
 
 def _load_demo() -> None:
     from courseware.demo import load_demo
+    from streaming.elections.demo import load_demo_election
 
     accounts = load_demo()
+    with session_scope() as session:
+        load_demo_election(session)
     if accounts:
         typer.secho(
             say("Demo accounts (shown only now; each password must be changed at first login):"),

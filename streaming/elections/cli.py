@@ -1,16 +1,23 @@
-"""Command line for elections: ``yuanjiao elections verify FILE`` checks an exported record
-offline (no database, no server key): exit 0 when the chain is intact, every signature holds and
-the results recomputed from the entries are the ones announced; else 1, naming the first bad
-entry (or part)."""
+"""Command line for elections: ``list`` them, ``export ID --out FILE`` one's record, and
+``verify FILE`` a record offline (no database, no server key): exit 0 when the chain is intact,
+every signature holds and the results recomputed from the entries are the ones announced; else
+1, naming the first bad entry (or part). Records are public: these change nothing."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import func, select
 
-from core.cli import say
+from core.cli import fail, say
+from core.db import session_scope
+from core.errors import PlatformError
 from core.i18n import N_
+from core.migrate import ensure_schema
+from streaming.elections.models import Election, ElectionEntry
 from streaming.elections.record import verify
+from streaming.elections.service import export
 
 elections = typer.Typer(help="Elections (公推直选): their public records.", no_args_is_help=True)
 
@@ -41,3 +48,42 @@ def verify_command(
         say(N_("The record verifies: its entries are linked and signed, and its results counted.")),
         fg="green",
     )
+
+
+@elections.command("list")
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Every election, with its record's length (their records are public)."""
+    ensure_schema()
+    with session_scope() as session:
+        rows = [
+            {"id": e.id, "title": e.title, "org": e.org.name, "entries": count}
+            for e, count in session.execute(
+                select(Election, func.count(ElectionEntry.id))
+                .outerjoin(ElectionEntry, ElectionEntry.election_id == Election.id)
+                .group_by(Election.id)
+                .order_by(Election.id)
+            ).all()
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']:>4}  {row['title']}  {row['org']}  {row['entries']}")
+
+
+@elections.command("export")
+def export_command(
+    election_id: Annotated[int, typer.Argument(help="the election's id")],
+    out: Annotated[Path, typer.Option("--out", help="the file to write")],
+) -> None:
+    """Write an election's record for anyone to verify (`yuanjiao elections verify`)."""
+    ensure_schema()
+    try:
+        with session_scope() as session:
+            data = export(session, election_id)
+    except PlatformError as exc:
+        raise fail(exc) from None
+    out.write_bytes(data)
+    typer.echo(str(out))

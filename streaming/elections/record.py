@@ -114,10 +114,20 @@ def make_record(
         for entry in entries
         if entry["seq"] % every == 0 or entry is entries[-1]
     ]
+    return document(election, entries, checkpoints, public_key_text(key))
+
+
+def document(
+    election: Mapping[str, Any],
+    entries: list[dict[str, Any]],
+    checkpoints: list[dict[str, Any]],
+    public_key: str,
+) -> dict[str, Any]:
+    """The export's content (``layout`` gives its bytes)."""
     return {
         "format": FORMAT,
         "election": dict(election),
-        "public_key": public_key_text(key),
+        "public_key": public_key,
         "entries": entries,
         "checkpoints": checkpoints,
         "results": results_of(entries),

@@ -1,0 +1,125 @@
+"""Elections kept in the database: each fact appended to the election's record as it happens
+(chained and, every ``CHECKPOINT_EVERY`` entries, signed), and the record exported for anyone
+to verify (streaming.elections.record)."""
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import NotFound
+from core.i18n import N_
+from core.people.models import Organisation, User
+from core.security import signing_key
+from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
+from streaming.elections.record import (
+    GENESIS,
+    digest,
+    document,
+    layout,
+    public_key_text,
+    sign_checkpoint,
+)
+
+CHECKPOINT_EVERY = 20
+
+
+def record_key() -> Ed25519PrivateKey:
+    """The key that signs every election's checkpoints, derived from the platform secret: the
+    same on every node, nothing more to keep; its public half is published with each record."""
+    return Ed25519PrivateKey.from_private_bytes(signing_key("election-record"))
+
+
+def create_election(
+    *, session: Session, actor: User, org: Organisation, title: str, event_id: int | None = None
+) -> Election:
+    """A new election, its record opened with the entry that describes it."""
+    election = Election(org_id=org.id, event_id=event_id, title=title, created_by=actor.id)
+    session.add(election)
+    session.flush()
+    append(session, election, "election", "", header(election, org))
+    return election
+
+
+def header(election: Election, org: Organisation) -> dict[str, Any]:
+    return {"id": election.id, "org": org.name, "title": election.title}
+
+
+def append(
+    session: Session, election: Election, kind: str, author: str, data: dict[str, Any]
+) -> ElectionEntry:
+    """``data`` as the next entry of ``election``'s record, chained to the last (the election's
+    row is locked meanwhile, so two tellers' entries never take the same place)."""
+    session.execute(select(Election.id).where(Election.id == election.id).with_for_update())
+    last = session.scalar(
+        select(ElectionEntry)
+        .where(ElectionEntry.election_id == election.id)
+        .order_by(ElectionEntry.seq.desc())
+        .limit(1)
+    )
+    fields = {
+        "at": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kind": kind,
+        "author": author,
+        "data": data,
+        "seq": last.seq + 1 if last is not None else 1,
+        "prev": last.hash if last is not None else GENESIS,
+    }
+    entry = ElectionEntry(election_id=election.id, hash=digest(fields), **fields)
+    session.add(entry)
+    session.flush()
+    if entry.seq % CHECKPOINT_EVERY == 0:
+        _sign(session, election, entry)
+    return entry
+
+
+def _sign(session: Session, election: Election, entry: ElectionEntry) -> None:
+    signed = sign_checkpoint(record_key(), str(election.id), entry.seq, entry.hash)
+    session.add(ElectionCheckpoint(election_id=election.id, **signed))
+    session.flush()
+
+
+def entry_fields(entry: ElectionEntry) -> dict[str, Any]:
+    """An entry as its record holds it (what its hash is of)."""
+    return {
+        "at": entry.at,
+        "kind": entry.kind,
+        "author": entry.author,
+        "data": entry.data,
+        "seq": entry.seq,
+        "prev": entry.prev,
+    }
+
+
+def export(session: Session, election_id: int) -> bytes:
+    """The election's record as its export's bytes, its last entry signed first if it is not."""
+    election = session.get(Election, election_id)
+    if election is None:
+        raise NotFound(N_("Election %(id)s not found."), id=election_id)
+    entries = session.scalars(
+        select(ElectionEntry)
+        .where(ElectionEntry.election_id == election.id)
+        .order_by(ElectionEntry.seq)
+    ).all()
+    signed = session.scalar(
+        select(func.max(ElectionCheckpoint.seq)).where(
+            ElectionCheckpoint.election_id == election.id
+        )
+    )
+    if entries and signed != entries[-1].seq:
+        _sign(session, election, entries[-1])
+    checkpoints = session.scalars(
+        select(ElectionCheckpoint)
+        .where(ElectionCheckpoint.election_id == election.id)
+        .order_by(ElectionCheckpoint.seq)
+    ).all()
+    return layout(
+        document(
+            entries[0].data,  # the election as its record opened (an org renamed since stays)
+            [entry_fields(entry) for entry in entries],
+            [{"seq": c.seq, "hash": c.hash, "signature": c.signature} for c in checkpoints],
+            public_key_text(record_key()),
+        )
+    )

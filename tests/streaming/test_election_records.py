@@ -1,0 +1,88 @@
+"""Election records in the database: appended in order and chained, never updated or deleted
+(the database refuses, on both engines), exported and verified with the command line; the demo
+election's record is complete and verifies."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from core.people.models import Organisation, OrgKind, Role
+from core.people.service import create_org
+from streaming.elections.demo import CANDIDATES, TITLE, load_demo_election
+from streaming.elections.models import ElectionCheckpoint, ElectionEntry
+from streaming.elections.record import GENESIS, verify
+from streaming.elections.service import CHECKPOINT_EVERY, append, create_election, export
+from tests.factories import make_user
+from web.cli import app as cli
+
+
+@pytest.fixture
+def demo_tree(session: Session) -> None:
+    """The demo's organisations and the org admin its election is made by."""
+    district = create_org(session=session, name="示范区委", kind=OrgKind.district)
+    town = create_org(
+        session=session, name="城关镇党委", kind=OrgKind.committee, parent_id=district.id
+    )
+    general = create_org(
+        session=session, name="东村党总支", kind=OrgKind.general_branch, parent_id=town.id
+    )
+    create_org(session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id)
+    make_user(session, "orgadmin", Role.org_admin, town)
+    session.commit()
+
+
+def test_entries_are_chained_in_order_and_the_database_refuses_to_change_them(
+    session: Session, demo_tree: None
+) -> None:
+    branch = session.scalars(
+        select(Organisation).where(Organisation.name == "东村第一党支部")
+    ).one()
+    actor = make_user(session, "clerk", Role.org_admin, branch)
+    election = create_election(session=session, actor=actor, org=branch, title="测试选举")
+    for number in range(CHECKPOINT_EVERY):
+        append(session, election, "note", "chair:clerk", {"number": number})
+    session.commit()
+    entries = session.scalars(select(ElectionEntry).order_by(ElectionEntry.seq)).all()
+    assert [e.seq for e in entries] == list(range(1, CHECKPOINT_EVERY + 2))
+    assert entries[0].prev == GENESIS and all(
+        b.prev == a.hash for a, b in zip(entries, entries[1:], strict=False)
+    )
+    assert session.scalars(select(ElectionCheckpoint.seq)).all() == [CHECKPOINT_EVERY]
+    for change in (
+        update(ElectionEntry).where(ElectionEntry.seq == 2).values(author="someone else"),
+        delete(ElectionEntry).where(ElectionEntry.seq == 2),
+        update(ElectionCheckpoint).values(signature="forged"),
+        delete(ElectionCheckpoint),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(change)
+        session.rollback()
+    assert verify(export(session, election.id)) is None
+
+
+def test_the_demo_election_is_complete_and_verifies_from_its_export(
+    session: Session, demo_tree: None, tmp_path: Path
+) -> None:
+    assert load_demo_election(session) is not None
+    session.commit()
+    assert load_demo_election(session) is None  # once
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(cli, ["elections", "list", "--json"]).output)
+    assert [row["title"] for row in listed] == [TITLE]
+    out = tmp_path / "record.json"
+    done = runner.invoke(cli, ["elections", "export", str(listed[0]["id"]), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert runner.invoke(cli, ["elections", "verify", str(out)]).exit_code == 0
+    record = json.loads(out.read_bytes())
+    result = record["results"]["1"]
+    assert len(result["elected"]) == 3 and set(result["elected"]) <= set(CANDIDATES)
+    assert list(result["invalid"]) == ["7"] and result["held"] == []  # ballot 12 was settled
+    kinds = {entry["kind"] for entry in record["entries"]}
+    assert {"ballots_issued", "ballots_returned", "settlement", "announced"} <= kinds
+    missing = runner.invoke(cli, ["elections", "export", "999", "--out", str(out)])
+    assert missing.exit_code == 1 and len(missing.output.strip().splitlines()) == 1
