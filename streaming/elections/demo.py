@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from core.people.models import Organisation, User
 from courseware.demo import DEMO_ROOT
-from streaming.elections.models import Election, ElectionEntry
+from streaming.elections.models import Election
 from streaming.elections.record import results_of
-from streaming.elections.service import append, create_election, entry_fields
+from streaming.elections.service import append, create_election, entries_of
 
 TITLE = "东村第一党支部委员会换届选举（演示）"
 CANDIDATES = ["陈建国", "李秀兰", "王志强", "赵春梅"]
@@ -71,11 +71,6 @@ def load_demo_election(session: Session) -> Election | None:
             append(session, election, "settlement", scrutineer, entered)
         else:
             append(session, election, "ballot", tellers[1], entered)
-    entries = session.scalars(
-        select(ElectionEntry)
-        .where(ElectionEntry.election_id == election.id)
-        .order_by(ElectionEntry.seq)
-    )
-    result = results_of(entry_fields(entry) for entry in entries)["1"]
+    result = results_of(entries_of(session, election))["1"]
     append(session, election, "announced", chair, {"round": 1, "result": result})
     return election

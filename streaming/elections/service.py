@@ -6,12 +6,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import NotFound
 from core.i18n import N_
 from core.people.models import Organisation, User
+from core.people.permissions import related_paths
 from core.security import signing_key
 from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
 from streaming.elections.record import (
@@ -71,14 +73,39 @@ def append(
     session.add(entry)
     session.flush()
     if entry.seq % CHECKPOINT_EVERY == 0:
-        _sign(session, election, entry)
+        _sign(session, election, entry.seq, entry.hash)
     return entry
 
 
-def _sign(session: Session, election: Election, entry: ElectionEntry) -> None:
-    signed = sign_checkpoint(record_key(), str(election.id), entry.seq, entry.hash)
-    session.add(ElectionCheckpoint(election_id=election.id, **signed))
-    session.flush()
+def _sign(session: Session, election: Election, seq: int, entry_hash: str) -> None:
+    """A checkpoint of entry ``seq`` (once: an export at the same moment may have signed it)."""
+    signed = sign_checkpoint(record_key(), str(election.id), seq, entry_hash)
+    try:
+        with session.begin_nested():
+            session.add(ElectionCheckpoint(election_id=election.id, **signed))
+    except IntegrityError:
+        pass
+
+
+def get_public_election(session: Session, user: User | None, election_id: int) -> Election:
+    """An election whose record the caller may read: a public one, to anyone; another, to the
+    accounts of its organisation's branch of the tree."""
+    election = session.get(Election, election_id)
+    if election is not None and (
+        election.public
+        or (user is not None and any(p.startswith(election.org.path) for p in related_paths(user)))
+    ):
+        return election
+    raise NotFound(N_("Election %(id)s not found."), id=election_id)
+
+
+def entries_of(session: Session, election: Election) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(ElectionEntry)
+        .where(ElectionEntry.election_id == election.id)
+        .order_by(ElectionEntry.seq)
+    )
+    return [entry_fields(entry) for entry in rows]
 
 
 def entry_fields(entry: ElectionEntry) -> dict[str, Any]:
@@ -98,18 +125,14 @@ def export(session: Session, election_id: int) -> bytes:
     election = session.get(Election, election_id)
     if election is None:
         raise NotFound(N_("Election %(id)s not found."), id=election_id)
-    entries = session.scalars(
-        select(ElectionEntry)
-        .where(ElectionEntry.election_id == election.id)
-        .order_by(ElectionEntry.seq)
-    ).all()
+    entries = entries_of(session, election)
     signed = session.scalar(
         select(func.max(ElectionCheckpoint.seq)).where(
             ElectionCheckpoint.election_id == election.id
         )
     )
-    if entries and signed != entries[-1].seq:
-        _sign(session, election, entries[-1])
+    if entries and signed != entries[-1]["seq"]:
+        _sign(session, election, entries[-1]["seq"], digest(entries[-1]))
     checkpoints = session.scalars(
         select(ElectionCheckpoint)
         .where(ElectionCheckpoint.election_id == election.id)
@@ -117,8 +140,8 @@ def export(session: Session, election_id: int) -> bytes:
     ).all()
     return layout(
         document(
-            entries[0].data,  # the election as its record opened (an org renamed since stays)
-            [entry_fields(entry) for entry in entries],
+            entries[0]["data"],  # the election as its record opened (a renamed org stays so)
+            entries,
             [{"seq": c.seq, "hash": c.hash, "signature": c.signature} for c in checkpoints],
             public_key_text(record_key()),
         )

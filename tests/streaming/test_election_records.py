@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -86,3 +87,22 @@ def test_the_demo_election_is_complete_and_verifies_from_its_export(
     assert {"ballots_issued", "ballots_returned", "settlement", "announced"} <= kinds
     missing = runner.invoke(cli, ["elections", "export", "999", "--out", str(out)])
     assert missing.exit_code == 1 and len(missing.output.strip().splitlines()) == 1
+
+
+def test_the_public_page_shows_the_results_and_hands_out_a_record_that_verifies(
+    client: TestClient, session: Session, demo_tree: None
+) -> None:
+    election = load_demo_election(session)
+    assert election is not None
+    session.commit()
+    page = client.get(f"/elections/{election.id}")  # nobody logged in: the election is public
+    assert page.status_code == 200
+    assert page.text.count("<strong>当选</strong>") == 3 and "自己核验选举记录" in page.text
+    assert "西湾远教站点（分会场）" in page.text
+    record = client.get(f"/elections/{election.id}/record.json")
+    assert record.headers["content-type"] == "application/json"
+    assert verify(record.content) is None
+    election.public = False
+    session.commit()
+    assert client.get(f"/elections/{election.id}").status_code == 404
+    assert client.get(f"/elections/{election.id}/record.json").status_code == 404
