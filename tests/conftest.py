@@ -83,23 +83,27 @@ def wipe() -> None:
     """Empty the tables, the queue and the object store."""
     shutil.rmtree(_HOME / "objects", ignore_errors=True)
     (_HOME / "objects").mkdir()
-    with get_engine().begin() as connection:
-        # Election records refuse deletion (append-only triggers): set aside while tests wipe.
+    engine = get_engine()
+    guards: list[tuple[str, str]] = []  # SQLite's append-only triggers, set aside meanwhile
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as reading:
+            guards = [
+                (name, sql)
+                for name, sql in reading.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                )
+            ]
+    with engine.begin() as connection:
+        # Election records refuse deletion (append-only triggers). The first statement writes,
+        # so the transaction waits for the write lock rather than reading a snapshot first.
         if connection.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL session_replication_role = replica"))
-            guards: list[str] = []
-        else:
-            guards = list(
-                connection.scalars(text("SELECT sql FROM sqlite_master WHERE type = 'trigger'"))
-            )
-            for name in connection.scalars(
-                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            ):
-                connection.execute(text(f'DROP TRIGGER "{name}"'))
+        for name, _ in guards:
+            connection.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-        for guard in guards:
-            connection.execute(text(guard))
+        for _, sql in guards:
+            connection.execute(text(sql))
     get_huey().flush()
 
 
