@@ -28,7 +28,7 @@ from streaming.congress.recording import keep_recording
 from streaming.congress.service import Attendee
 from streaming.media.broadcast import Program
 from streaming.media.node import MediaNode, ice_servers
-from streaming.media.placement import Liveness, heartbeat, release
+from streaming.media.placement import Liveness, heartbeat, release, retire
 from streaming.media.signalling import RoomHost, error
 from streaming.media.turn import ice_servers_for
 from streaming.media.whep import WhepEndpoint
@@ -80,6 +80,7 @@ class MeetingHost:
             log.warning("media node %s could not record its heartbeat", self.url, exc_info=True)
 
     async def close(self) -> None:
+        """Stop: the rooms close, and the node leaves the register (its meetings move)."""
         if self._beating is not None:
             self._beating.cancel()
         for program in self.programs.values():
@@ -87,6 +88,10 @@ class MeetingHost:
         for endpoint in self.wheps.values():
             await endpoint.close()
         await self.media.close()
+        try:
+            await unit_of_work(lambda session: retire(session, self.url))
+        except Exception:  # the database away: the others notice the silence instead
+            log.warning("media node %s could not leave the register", self.url, exc_info=True)
 
     async def serve(
         self, websocket: WebSocket, event_id: int, who: Attendee, people: dict[str, str]

@@ -92,6 +92,13 @@ def place(session: Session, room: str, liveness: Liveness) -> str:
     return url
 
 
+def retire(session: Session, url: str) -> None:
+    """The node at ``url`` stops (gracefully): it and its placements go at once, so its rooms
+    move on their participants' next connection, not after the timeout."""
+    session.execute(delete(RoomPlacement).where(RoomPlacement.node_url == url))
+    session.execute(delete(MediaNodeRecord).where(MediaNodeRecord.url == url))
+
+
 def release(session: Session, room: str) -> None:
     """The room closed: it is no node's any more."""
     session.execute(delete(RoomPlacement).where(RoomPlacement.room == room))

@@ -24,7 +24,7 @@ from streaming.congress.hosting import room_key
 from streaming.media.broadcast import continued
 from streaming.media.models import MediaNodeRecord
 from streaming.media.peers import local_sdp, new_peer_connection
-from streaming.media.placement import Liveness, heartbeat, holder, place, release
+from streaming.media.placement import Liveness, heartbeat, holder, place, release, retire
 from streaming.media.relay import NODE_AWAY, read_ticket, ticket
 from tests.factories import Tree, log_in
 from tests.server import running_server
@@ -50,6 +50,9 @@ def test_a_room_goes_to_the_least_loaded_live_node_and_leaves_a_dead_one(session
     release(session, "r1")
     assert holder(session, "r1", LIVENESS) is None
     assert holder(session, "r2", LIVENESS) == "http://b:8100"
+    retire(session, "http://b:8100")  # a node stopping leaves, and its rooms with it
+    assert holder(session, "r2", LIVENESS) is None
+    assert session.get(MediaNodeRecord, "http://b:8100") is None
 
 
 def test_a_ticket_opens_its_own_room_only() -> None:
@@ -167,5 +170,7 @@ def test_a_meeting_moves_to_another_node_when_its_node_dies(
             while again.receive_json()["type"] != "ended":
                 pass
             again.__exit__(None, None, None)
+            second_url = second.url
         session.expire_all()
         assert holder(session, room_key(event.id), LIVENESS) is None  # released when it ended
+        assert session.get(MediaNodeRecord, second_url) is None  # stopped: out of the register

@@ -30,8 +30,10 @@ PAINTING = """[...document.querySelectorAll('#tiles .tile:not([hidden]) video')]
 """Firefox counts a stream's frames in mozPaintedFrames (its getVideoPlaybackQuality stays 0)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def vp8_server() -> Iterator[str]:
+    """A server whose rooms are VP8, gone (and out of the media nodes' register) before the
+    next test: the test servers share one database, so they are one cluster of media nodes."""
     with running_server(room_video_codec="VP8") as base:
         yield base
 
