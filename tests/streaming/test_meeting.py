@@ -19,6 +19,7 @@ from streaming.congress.models import Attendance, Event, EventRole, EventStatus,
 from streaming.congress.service import Attendee, attendee
 from streaming.media.room import MediaRoom
 from streaming.media.signalling import RoomHost
+from terminals.credits.models import CreditEntry
 from terminals.sites.models import SiteAdministrator
 from tests.factories import make_user
 from tests.streaming.test_events import schedule, user
@@ -318,7 +319,7 @@ def test_a_sub_venue_joins_with_its_own_roll_counted_in_the_quorum_and_the_votes
         people["yang"].id: EventRole.participant,
         people["niu"].id: EventRole.observer,
     }
-    event = schedule(session, tree, people, site_ids=[site.id], invitees=invitees)
+    event = schedule(session, tree, people, site_ids=[site.id], invitees=invitees, credit_hours=1.5)
     chair, venue = f"m{people['chair'].id}", f"s{site.id}"
     ma, yang, niu = (people[login].id for login in ("ma", "yang", "niu"))
 
@@ -377,6 +378,9 @@ def test_a_sub_venue_joins_with_its_own_roll_counted_in_the_quorum_and_the_votes
     assert [(row.member_id, row.name) for row in at_site] == [(ma, "马党员"), (yang, "杨党员")]
     assert all(row.left_at is not None for row in at_site)
     assert at_site[1].left_at < at_site[0].left_at  # yang left the site's room before the end
+    # ma was on the sub-venue's roll for the whole meeting: the credit reaches ma's ledger.
+    credited = session.scalars(select(CreditEntry).where(CreditEntry.member_id == ma)).all()
+    assert [(entry.award_key, entry.hours) for entry in credited] == [(f"event:{event.id}", 1.5)]
     presence = {row.name: row for row in make_minutes(session, event).presence}
     assert (presence["马家村站点"].role, presence["马家村站点"].venues) == ("venue", [])
     assert (presence["马党员"].role, presence["马党员"].venues) == ("participant", ["马家村站点"])
