@@ -1,0 +1,155 @@
+"""The direct vote's nine steps (DOMAIN.md) as a state machine over the election's record.
+
+The state is never stored apart: it is what the record's entries say, read in order, so the
+record alone decides what may happen next, here and in any verifier. Each fact is checked
+against the state before it is appended: who may record it (the chair moves the steps, tellers
+enter ballots, scrutineers settle them) and whether the step allows it. A step cannot be
+skipped; without a quorum nothing moves past the count of attendance; the chair may adjourn
+(and resume) or void a round with a reason; nobody enters a ballot once the count is closed.
+"""
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from streaming.elections.rules import reconciliation
+
+
+class Step(enum.IntEnum):
+    attendance = 1  # count attendance against 应到, the quorum
+    rules = 2  # adopt the election rules
+    officers = 3  # approve the scrutineers and tellers
+    candidates = 4  # announce the seats and candidates
+    issue = 5  # inspect the ballot box and issue ballots
+    cast = 6
+    reconcile = 7  # ballots returned against issued, per venue
+    count = 8
+    announce = 9
+
+
+class Role(enum.StrEnum):
+    chair = "chair"
+    scrutineer = "scrutineer"  # 监票人
+    teller = "teller"  # 计票人
+
+
+QUORUM = Fraction(4, 5)
+"""A grassroots election needs more than this share of 应到 present (DOMAIN.md)."""
+
+WHO: dict[str, frozenset[Role]] = {
+    "step": frozenset({Role.chair}),
+    "roll": frozenset({Role.chair}),
+    "exclusion": frozenset({Role.chair}),
+    "round_opened": frozenset({Role.chair}),
+    "ballots_issued": frozenset({Role.chair, Role.scrutineer}),
+    "ballots_returned": frozenset({Role.chair, Role.scrutineer}),
+    "ballot": frozenset({Role.teller}),
+    "settlement": frozenset({Role.scrutineer}),
+    "announced": frozenset({Role.chair}),
+    "adjourned": frozenset({Role.chair}),
+    "resumed": frozenset({Role.chair}),
+    "round_void": frozenset({Role.chair}),
+}
+"""Who may record each kind of fact."""
+
+WHEN: dict[str, frozenset[Step]] = {
+    "roll": frozenset({Step.attendance}),
+    "exclusion": frozenset({Step.attendance}),
+    "round_opened": frozenset({Step.candidates}),
+    "ballots_issued": frozenset({Step.issue}),
+    "ballots_returned": frozenset({Step.reconcile}),
+    "ballot": frozenset({Step.count}),
+    "settlement": frozenset({Step.count}),
+    "announced": frozenset({Step.announce}),
+}
+"""In which step each kind of fact may be recorded (steps, adjournments and voids: any)."""
+
+
+class Refused(Exception):
+    """A fact its author may not record now; the reason is told to them and audited."""
+
+
+@dataclass
+class State:
+    """Where the election stands, as its record says."""
+
+    step: Step | None = None  # None before the first step is taken
+    round: int = 0
+    adjourned: bool = False
+    present: int = 0
+    expected: int = 0
+    excluded: dict[str, str] = field(default_factory=dict)  # member -> reason (应到 exclusions)
+    issued: dict[str, int] = field(default_factory=dict)
+    returned: dict[str, int] = field(default_factory=dict)
+    void: bool = False
+
+    @property
+    def quorate(self) -> bool:
+        return self.present * QUORUM.denominator > self.expected * QUORUM.numerator
+
+
+def state_of(entries: Iterable[Mapping[str, Any]]) -> State:
+    """The state the record leaves the election in."""
+    state = State()
+    for entry in entries:
+        apply(state, entry["kind"], entry["data"])
+    return state
+
+
+def apply(state: State, kind: str, data: Mapping[str, Any]) -> None:
+    if kind == "step":
+        state.step = Step(data["step"])
+        if state.step is Step.attendance:
+            state.round += 1
+            state.issued, state.returned, state.void = {}, {}, False
+    elif kind == "roll":
+        state.present, state.expected = data["present"], data["expected"]
+    elif kind == "exclusion":
+        state.excluded[str(data["member"])] = data["reason"]
+    elif kind == "ballots_issued":
+        state.issued[data["venue"]] = data["count"]
+    elif kind == "ballots_returned":
+        state.returned[data["venue"]] = data["count"]
+    elif kind in ("adjourned", "resumed"):
+        state.adjourned = kind == "adjourned"
+    elif kind == "round_void":
+        state.void = True
+
+
+def check(state: State, role: Role, kind: str, data: Mapping[str, Any]) -> None:
+    """Refused unless ``role`` may record ``kind`` now (raises with the reason)."""
+    allowed = WHO.get(kind)
+    if allowed is None:
+        raise Refused(f"no such fact: {kind}")
+    if role not in allowed:
+        raise Refused(f"a {role.value} may not record {kind}")
+    if state.adjourned and kind != "resumed":
+        raise Refused("the election is adjourned")
+    if kind == "round_void" and not str(data.get("reason", "")).strip():
+        raise Refused("a void round needs its reason on the record")
+    if kind == "step":
+        _check_step(state, Step(data["step"]))
+        return
+    steps = WHEN.get(kind)
+    if steps is not None and state.step not in steps:
+        raise Refused(f"{kind} is not recorded in this step")
+    if kind == "exclusion" and not (str(data.get("reason", "")).strip() and data.get("author")):
+        raise Refused("an exclusion from 应到 needs its reason and who consented")
+
+
+def _check_step(state: State, step: Step) -> None:
+    current = state.step
+    if current is None or current is Step.announce or state.void:
+        if step is not Step.attendance:
+            raise Refused("a round starts with the count of attendance")
+        return
+    if step != current + 1:
+        raise Refused(f"step {current + 1} comes next; steps cannot be skipped")
+    if current is Step.attendance and not state.quorate:
+        raise Refused("no quorum: nothing moves past the count of attendance")
+    if current is Step.reconcile:
+        over = reconciliation(state.issued, state.returned)
+        if over:
+            raise Refused(f"more ballots returned than issued at {', '.join(over)}: void the round")
