@@ -68,6 +68,7 @@ ACTIONS = {
     "site_code_used": N_("Site enrolment code used"),
     "site_devices_revoked": N_("Site devices revoked"),
     "site_admin_added": N_("Site administrator added"),
+    "election_refused": N_("Election entry refused"),
     "site_admin_removed": N_("Site administrator removed"),
     "site_photo_added": N_("Site photo added"),
     "site_photo_removed": N_("Site photo removed"),

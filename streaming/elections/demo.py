@@ -3,6 +3,7 @@ a village learning room as sub-venue, every fact on its record, so a new user se
 verify) a complete one."""
 
 import random
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.people.models import Organisation, User
 from courseware.demo import DEMO_ROOT
 from streaming.elections.models import Election
+from streaming.elections.procedure import Step
 from streaming.elections.record import results_of
 from streaming.elections.service import append, create_election, entries_of
 
@@ -32,45 +34,40 @@ def load_demo_election(session: Session) -> Election | None:
     ):
         return None
     election = create_election(session=session, actor=actor, org=branch, title=TITLE)
-    chair, tellers, scrutineer = (
-        "chair:orgadmin",
-        ("teller:一号计票人", "teller:二号计票人"),
-        "scrutineer:监票人",
-    )
-    opened = {"round": 1, "candidates": CANDIDATES, "seats": SEATS, "basis": "present"}
-    append(session, election, "round_opened", chair, opened)
+    chair = "chair:orgadmin"
+    tellers, scrutineer = ("teller:一号计票人", "teller:二号计票人"), "scrutineer:监票人"
+
+    def fact(kind: str, author: str = chair, **data: Any) -> None:
+        append(session, election, kind, author, data)
+
     present = sum(VENUES.values())
-    append(
-        session, election, "roll", chair, {"round": 1, "present": present, "expected": present + 2}
-    )
+    fact("step", step=Step.attendance)
+    fact("roll", round=1, present=present, expected=present + 2)
+    fact("step", step=Step.rules)
+    fact("step", step=Step.officers)
+    fact("officers", scrutineers=["监票人"], tellers=["一号计票人", "二号计票人"])
+    fact("step", step=Step.candidates)
+    fact("round_opened", round=1, candidates=CANDIDATES, seats=SEATS, basis="present")
+    fact("step", step=Step.issue)
     for venue, issued in VENUES.items():
-        append(
-            session,
-            election,
-            "ballots_issued",
-            chair,
-            {"round": 1, "venue": venue, "count": issued},
-        )
-        append(
-            session,
-            election,
-            "ballots_returned",
-            chair,
-            {"round": 1, "venue": venue, "count": issued},
-        )
+        fact("ballots_issued", round=1, venue=venue, count=issued)
+    fact("step", step=Step.cast)
+    fact("step", step=Step.reconcile)
+    for venue, issued in VENUES.items():
+        fact("ballots_returned", round=1, venue=venue, count=issued)
+    fact("step", step=Step.count)
     choose = random.Random(2026)
     for number in range(1, present + 1):
         marks = dict.fromkeys(CANDIDATES, "x")
         for name in choose.sample(CANDIDATES, 3 if number != 7 else 4):  # ballot 7: too many ○
             marks[name] = "o"
-        entered = {"round": 1, "number": number, "marks": marks}
-        append(session, election, "ballot", tellers[0], entered)
+        fact("ballot", tellers[0], round=1, number=number, marks=marks)
         if number == 12:  # the second teller misreads it; the scrutineer settles it from the paper
-            misread = {**entered, "marks": {**marks, CANDIDATES[0]: ""}}
-            append(session, election, "ballot", tellers[1], misread)
-            append(session, election, "settlement", scrutineer, entered)
+            fact("ballot", tellers[1], round=1, number=number, marks={**marks, CANDIDATES[0]: ""})
+            fact("settlement", scrutineer, round=1, number=number, marks=marks)
         else:
-            append(session, election, "ballot", tellers[1], entered)
+            fact("ballot", tellers[1], round=1, number=number, marks=marks)
+    fact("step", step=Step.announce)
     result = results_of(entries_of(session, election))["1"]
-    append(session, election, "announced", chair, {"round": 1, "result": result})
+    fact("announced", round=1, result=result)
     return election

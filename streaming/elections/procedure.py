@@ -40,6 +40,7 @@ QUORUM = Fraction(4, 5)
 
 WHO: dict[str, frozenset[Role]] = {
     "step": frozenset({Role.chair}),
+    "officers": frozenset({Role.chair}),
     "roll": frozenset({Role.chair}),
     "exclusion": frozenset({Role.chair}),
     "round_opened": frozenset({Role.chair}),
@@ -56,6 +57,7 @@ WHO: dict[str, frozenset[Role]] = {
 
 WHEN: dict[str, frozenset[Step]] = {
     "roll": frozenset({Step.attendance}),
+    "officers": frozenset({Step.officers}),
     "exclusion": frozenset({Step.attendance}),
     "round_opened": frozenset({Step.candidates}),
     "ballots_issued": frozenset({Step.issue}),
@@ -65,6 +67,13 @@ WHEN: dict[str, frozenset[Step]] = {
     "announced": frozenset({Step.announce}),
 }
 """In which step each kind of fact may be recorded (steps, adjournments and voids: any)."""
+
+
+ROUND_FACTS = frozenset(
+    {"roll", "round_opened", "ballots_issued", "ballots_returned", "ballot", "settlement",
+     "announced", "round_void"}
+)  # fmt: skip
+"""Facts of one round: each names it, and it must be the round in hand."""
 
 
 class Refused(Exception):
@@ -88,6 +97,25 @@ class State:
     @property
     def quorate(self) -> bool:
         return self.present * QUORUM.denominator > self.expected * QUORUM.numerator
+
+
+def role_of(entries: Iterable[Mapping[str, Any]], login: str) -> Role | None:
+    """What ``login`` is in the election: its chair (named as it opened), or a scrutineer or
+    teller as the latest approval of the officers (step 3) names them."""
+    role = None
+    for entry in entries:
+        data = entry["data"]
+        if entry["kind"] == "election":
+            role = Role.chair if data.get("chair") == login else None
+        elif entry["kind"] == "officers" and role is not Role.chair:
+            role = (
+                Role.scrutineer
+                if login in data.get("scrutineers", [])
+                else Role.teller
+                if login in data.get("tellers", [])
+                else None
+            )
+    return role
 
 
 def state_of(entries: Iterable[Mapping[str, Any]]) -> State:
@@ -135,6 +163,8 @@ def check(state: State, role: Role, kind: str, data: Mapping[str, Any]) -> None:
     steps = WHEN.get(kind)
     if steps is not None and state.step not in steps:
         raise Refused(f"{kind} is not recorded in this step")
+    if kind in ROUND_FACTS and data.get("round") != state.round:
+        raise Refused(f"this is round {state.round}")
     if kind == "exclusion" and not (str(data.get("reason", "")).strip() and data.get("author")):
         raise Refused("an exclusion from 应到 needs its reason and who consented")
 

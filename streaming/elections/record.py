@@ -138,16 +138,18 @@ def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Every round's count recomputed from the entries alone (streaming.elections.rules): the
     round as opened (candidates, seats, basis), its roll, its ballots and its void."""
     rounds: dict[int, dict[str, Any]] = {}
+    rolls: dict[int, tuple[int, int]] = {}  # the roll is taken first, in the round's step 1
+    voids: dict[int, str] = {}
     ballots: list[Entry] = []
     for entry in entries:
         data = entry["data"]
         kind = entry["kind"]
         if kind == "round_opened":
-            rounds[data["round"]] = {**data, "present": 0, "expected": 0, "void": None}
+            rounds[data["round"]] = dict(data)
         elif kind == "roll":
-            rounds[data["round"]].update(present=data["present"], expected=data["expected"])
+            rolls[data["round"]] = (data["present"], data["expected"])
         elif kind == "round_void":
-            rounds[data["round"]]["void"] = data["reason"]
+            voids[data["round"]] = data["reason"]
         elif kind in ("ballot", "settlement"):
             ballots.append(
                 Entry(
@@ -162,16 +164,17 @@ def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             )
     results: dict[str, Any] = {}
     for number, opened in sorted(rounds.items()):
-        if opened["void"] is not None:
-            results[str(number)] = {"void": opened["void"]}
+        if number in voids:
+            results[str(number)] = {"void": voids[number]}
             continue
         counted = count_entries(ballots, number)
+        present, expected = rolls.get(number, (0, 0))
         figures = tally(
             counted.agreed,
             opened["candidates"],
             opened["seats"],
-            present=opened["present"],
-            expected=opened["expected"],
+            present=present,
+            expected=expected,
             basis=Basis(opened.get("basis", Basis.present)),
         )
         results[str(number)] = {**figures.as_dict(), "held": counted.held}

@@ -9,13 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
-from core.errors import NotFound
+from core.audit.service import record
+from core.db import session_scope, utcnow
+from core.errors import NotFound, PermissionDenied
 from core.i18n import N_
 from core.people.models import Organisation, User
 from core.people.permissions import related_paths
 from core.security import signing_key
 from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
+from streaming.elections.procedure import Refused, check, role_of, state_of
 from streaming.elections.record import (
     GENESIS,
     digest,
@@ -35,18 +37,49 @@ def record_key() -> Ed25519PrivateKey:
 
 
 def create_election(
-    *, session: Session, actor: User, org: Organisation, title: str, event_id: int | None = None
+    *,
+    session: Session,
+    actor: User,
+    org: Organisation,
+    title: str,
+    chair: User | None = None,
+    event_id: int | None = None,
 ) -> Election:
-    """A new election, its record opened with the entry that describes it."""
+    """A new election, its record opened with the entry that describes it and names its
+    chair (the scrutineers and tellers are approved in its third step)."""
     election = Election(org_id=org.id, event_id=event_id, title=title, created_by=actor.id)
     session.add(election)
     session.flush()
-    append(session, election, "election", "", header(election, org))
+    described = {"id": election.id, "org": org.name, "title": title}
+    append(session, election, "election", "", {**described, "chair": (chair or actor).login})
     return election
 
 
-def header(election: Election, org: Organisation) -> dict[str, Any]:
-    return {"id": election.id, "org": org.name, "title": election.title}
+def record_fact(
+    *, session: Session, election: Election, user: User, kind: str, data: dict[str, Any]
+) -> ElectionEntry:
+    """``data`` on the record as ``user`` records it in their role, if the procedure allows it
+    now (streaming.elections.procedure); a refusal is audited and raised with its reason."""
+    session.execute(select(Election.id).where(Election.id == election.id).with_for_update())
+    entries = entries_of(session, election)
+    role = role_of(entries, user.login)
+    try:
+        if role is None:
+            raise Refused("not an officer of this election")
+        check(state_of(entries), role, kind, data)
+    except Refused as refused:
+        with session_scope() as audit:  # kept although the fact is not
+            record(
+                session=audit,
+                action="election_refused",
+                actor=audit.get(User, user.id),
+                target_type="election",
+                target_id=election.id,
+                org_id=election.org_id,
+                detail={"kind": kind, "reason": str(refused)},
+            )
+        raise PermissionDenied(N_("Not recorded: %(reason)s"), reason=str(refused)) from None
+    return append(session, election, kind, f"{role.value}:{user.login}", data)
 
 
 def append(

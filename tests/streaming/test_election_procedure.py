@@ -26,10 +26,10 @@ BALLOT = {"round": 1, "number": 1, "marks": {"甲": "o"}}
 
 
 def test_steps_go_in_order_and_need_a_quorum_to_leave_the_count_of_attendance() -> None:
-    state = state_of(record(step(1), ("roll", {"present": 40, "expected": 50})))
+    state = state_of(record(step(1), ("roll", {"round": 1, "present": 40, "expected": 50})))
     with pytest.raises(Refused, match="no quorum"):  # 40 of 50 is not more than 4/5
         check(state, CHAIR, "step", {"step": 2})
-    state = state_of(record(step(1), ("roll", {"present": 41, "expected": 50})))
+    state = state_of(record(step(1), ("roll", {"round": 1, "present": 41, "expected": 50})))
     check(state, CHAIR, "step", {"step": 2})
     with pytest.raises(Refused, match="cannot be skipped"):
         check(state, CHAIR, "step", {"step": 3})
@@ -65,29 +65,30 @@ def test_each_fact_belongs_to_a_role_and_a_step() -> None:
 def test_more_ballots_returned_than_issued_stops_the_count_until_the_round_is_voided() -> None:
     facts = [
         *[step(n) for n in range(1, 6)],
-        ("ballots_issued", {"venue": "主会场", "count": 30}),
+        ("ballots_issued", {"round": 1, "venue": "主会场", "count": 30}),
         step(6),
         step(7),
-        ("ballots_returned", {"venue": "主会场", "count": 31}),
+        ("ballots_returned", {"round": 1, "venue": "主会场", "count": 31}),
     ]
     state = state_of(record(*facts))
     with pytest.raises(Refused, match="more ballots returned than issued at 主会场"):
         check(state, CHAIR, "step", {"step": 8})
     with pytest.raises(Refused, match="reason"):
         check(state, CHAIR, "round_void", {"round": 1, "reason": " "})
-    voided = state_of(record(*facts, ("round_void", {"round": 1, "reason": "收回多于发出"})))
+    void = ("round_void", {"round": 1, "reason": "收回多于发出"})
+    voided = state_of(record(*facts, void))
     with pytest.raises(Refused, match="starts with the count of attendance"):
         check(voided, CHAIR, "step", {"step": 8})
     check(voided, CHAIR, "step", {"step": 1})
-    again = state_of(
-        record(*facts, ("round_void", {"round": 1, "reason": "收回多于发出"}), step(1))
-    )
+    again = state_of(record(*facts, void, step(1)))
     assert (again.round, again.issued, again.void) == (2, {}, False)
+    with pytest.raises(Refused, match="this is round 2"):
+        check(again, CHAIR, "roll", {"round": 1, "present": 1, "expected": 1})
 
 
 def test_an_adjourned_election_takes_nothing_until_it_resumes() -> None:
     state = state_of(record(step(1), ("adjourned", {"reason": "休会"})))
     with pytest.raises(Refused, match="adjourned"):
-        check(state, CHAIR, "roll", {"present": 1, "expected": 1})
+        check(state, CHAIR, "roll", {"round": 1, "present": 1, "expected": 1})
     check(state, CHAIR, "resumed", {})
     assert not state_of(record(step(1), ("adjourned", {}), ("resumed", {}))).adjourned

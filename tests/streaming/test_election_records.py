@@ -4,6 +4,7 @@ election's record is complete and verifies."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,12 +13,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from core.audit.models import AuditEntry
+from core.errors import PermissionDenied
 from core.people.models import Organisation, OrgKind, Role
 from core.people.service import create_org
 from streaming.elections.demo import CANDIDATES, TITLE, load_demo_election
 from streaming.elections.models import ElectionCheckpoint, ElectionEntry
+from streaming.elections.procedure import Role as ProcedureRole
+from streaming.elections.procedure import Step, check, state_of
 from streaming.elections.record import GENESIS, verify
-from streaming.elections.service import CHECKPOINT_EVERY, append, create_election, export
+from streaming.elections.service import (
+    CHECKPOINT_EVERY,
+    append,
+    create_election,
+    export,
+    record_fact,
+)
 from tests.factories import make_user
 from web.cli import app as cli
 
@@ -83,6 +94,11 @@ def test_the_demo_election_is_complete_and_verifies_from_its_export(
     result = record["results"]["1"]
     assert len(result["elected"]) == 3 and set(result["elected"]) <= set(CANDIDATES)
     assert list(result["invalid"]) == ["7"] and result["held"] == []  # ballot 12 was settled
+    # It followed the procedure: each fact was one its author's role could record then.
+    for position, entry in enumerate(record["entries"][1:], start=1):
+        role = ProcedureRole(entry["author"].split(":")[0])
+        check(state_of(record["entries"][:position]), role, entry["kind"], entry["data"])
+    assert state_of(record["entries"]).step is Step.announce
     kinds = {entry["kind"] for entry in record["entries"]}
     assert {"ballots_issued", "ballots_returned", "settlement", "announced"} <= kinds
     missing = runner.invoke(cli, ["elections", "export", "999", "--out", str(out)])
@@ -106,3 +122,49 @@ def test_the_public_page_shows_the_results_and_hands_out_a_record_that_verifies(
     session.commit()
     assert client.get(f"/elections/{election.id}").status_code == 404
     assert client.get(f"/elections/{election.id}/record.json").status_code == 404
+
+
+def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_are_audited(
+    session: Session, demo_tree: None
+) -> None:
+    branch = session.scalars(
+        select(Organisation).where(Organisation.name == "东村第一党支部")
+    ).one()
+    chair, teller, scrutineer, outsider = (
+        make_user(session, login, Role.member, branch) for login in ("zhu", "ji", "jian", "pang")
+    )
+    election = create_election(session=session, actor=chair, org=branch, title="委员选举")
+    session.commit()
+
+    def say(user: Any, kind: str, **data: Any) -> None:
+        record_fact(session=session, election=election, user=user, kind=kind, data=data)
+        session.commit()
+
+    say(chair, "step", step=1)
+    say(chair, "roll", round=1, present=9, expected=10)
+    say(chair, "step", step=2)
+    say(chair, "step", step=3)
+    say(chair, "officers", scrutineers=["jian"], tellers=["ji"])
+    for refused_user, kind, data in (
+        (teller, "step", {"step": 4}),  # a teller does not move the steps
+        (outsider, "step", {"step": 4}),  # nor does someone who holds no office
+        (chair, "step", {"step": 6}),  # no step is skipped
+    ):
+        with pytest.raises(PermissionDenied):
+            say(refused_user, kind, **data)
+        session.rollback()
+    for number in range(4, 9):
+        say(chair, "step", step=number)
+    say(teller, "ballot", round=1, number=1, marks={"甲": "o"})
+    with pytest.raises(PermissionDenied, match="scrutineer may not record ballot"):
+        say(scrutineer, "ballot", round=1, number=2, marks={"甲": "o"})
+    session.rollback()
+    entries = session.scalars(select(ElectionEntry).order_by(ElectionEntry.seq)).all()
+    assert [e.author for e in entries][-2:] == ["chair:zhu", "teller:ji"]
+    refusals = session.scalars(select(AuditEntry).where(AuditEntry.action == "election_refused"))
+    assert [(a.actor_login, a.detail["kind"]) for a in refusals] == [
+        ("ji", "step"),
+        ("pang", "step"),
+        ("zhu", "step"),
+        ("jian", "ballot"),
+    ]
