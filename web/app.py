@@ -68,6 +68,7 @@ from courseware.uploads import UPLOAD_KEEP, sweep_uploads, upload_dir
 from streaming.congress import api as events_api
 from streaming.congress import pages as events_pages
 from streaming.congress.hosting import MeetingHost
+from streaming.elections import api as election_api
 from streaming.elections import pages as election_pages
 from terminals.dossier import own_pages as site_own_pages
 from terminals.dossier import site_pages
@@ -487,4 +488,5 @@ def create_app(*, embedded_worker: bool = False, media_url: str | None = None) -
         app.include_router(events_api.node_router)
     app.include_router(events_pages.router)
     app.include_router(election_pages.router)
+    app.include_router(election_api.router)
     return app

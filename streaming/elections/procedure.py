@@ -12,9 +12,11 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from streaming.elections.rules import reconciliation
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from streaming.elections.rules import Basis, reconciliation
 
 
 class Step(enum.IntEnum):
@@ -78,6 +80,105 @@ ROUND_FACTS = frozenset(
 
 class Refused(Exception):
     """A fact its author may not record now; the reason is told to them and audited."""
+
+
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+Number = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Reason = Annotated[str, Field(max_length=500)]
+
+
+class _Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepTaken(_Fact):
+    step: Annotated[StrictInt, Field(ge=1, le=9)]
+
+
+class Roll(_Fact):
+    round: Number
+    present: Count
+    expected: Count
+
+
+class Exclusion(_Fact):
+    member: Number
+    reason: Reason
+    author: Reason
+
+
+class Officers(_Fact):
+    scrutineers: list[Name] = Field(min_length=1, max_length=20)
+    tellers: list[Name] = Field(min_length=2, max_length=20)
+
+
+class RoundOpened(_Fact):
+    round: Number
+    candidates: list[Name] = Field(min_length=1, max_length=100)
+    seats: Number
+    basis: Basis = Basis.present
+
+
+class Ballots(_Fact):
+    round: Number
+    venue: Name
+    count: Count
+
+
+class BallotEntered(_Fact):
+    round: Number
+    number: Number
+    marks: dict[Name, Literal["o", "x", ""]] = Field(max_length=100)
+    write_ins: dict[Name, Name] = Field(default_factory=dict, max_length=100)
+    corrects: Number | None = None
+
+
+class Announced(_Fact):
+    round: Number
+    result: dict[str, Any]
+
+
+class RoundVoid(_Fact):
+    round: Number
+    reason: Reason
+
+
+class Pause(_Fact):
+    reason: Reason = ""
+
+
+SHAPES: dict[str, type[_Fact]] = {
+    "step": StepTaken,
+    "officers": Officers,
+    "roll": Roll,
+    "exclusion": Exclusion,
+    "round_opened": RoundOpened,
+    "ballots_issued": Ballots,
+    "ballots_returned": Ballots,
+    "ballot": BallotEntered,
+    "settlement": BallotEntered,
+    "announced": Announced,
+    "adjourned": Pause,
+    "resumed": Pause,
+    "round_void": RoundVoid,
+}
+"""What each kind of fact holds; anything else is refused before the procedure looks at it."""
+
+
+def shaped(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as the record keeps it (defaults filled in, a correction's absent reference
+    left out), or Refused naming what is wrong with it."""
+    shape = SHAPES.get(kind)
+    if shape is None:
+        raise Refused(f"no such fact: {kind}")
+    try:
+        fact = shape.model_validate(dict(data))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise Refused(f"{kind}: {where}: {problem['msg']}".replace(": :", ":")) from None
+    return fact.model_dump(mode="json", exclude_none=True)
 
 
 @dataclass

@@ -17,13 +17,14 @@ from core.people.models import Organisation, User
 from core.people.permissions import related_paths
 from core.security import signing_key
 from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
-from streaming.elections.procedure import Refused, check, role_of, state_of
+from streaming.elections.procedure import Refused, check, role_of, shaped, state_of
 from streaming.elections.record import (
     GENESIS,
     digest,
     document,
     layout,
     public_key_text,
+    results_of,
     sign_checkpoint,
 )
 
@@ -66,7 +67,10 @@ def record_fact(
     try:
         if role is None:
             raise Refused("not an officer of this election")
+        data = shaped(kind, data)
         check(state_of(entries), role, kind, data)
+        if kind == "announced" and data["result"] != results_of(entries).get(str(data["round"])):
+            raise Refused("the result announced is not the count of the ballots")
     except Refused as refused:
         with session_scope() as audit:  # kept although the fact is not
             record(

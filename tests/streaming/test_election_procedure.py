@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streaming.elections.procedure import Refused, Role, Step, check, state_of
+from streaming.elections.procedure import Refused, Role, Step, check, shaped, state_of
 
 pytestmark = pytest.mark.engine_neutral  # pure functions
 
@@ -92,3 +92,22 @@ def test_an_adjourned_election_takes_nothing_until_it_resumes() -> None:
         check(state, CHAIR, "roll", {"round": 1, "present": 1, "expected": 1})
     check(state, CHAIR, "resumed", {})
     assert not state_of(record(step(1), ("adjourned", {}), ("resumed", {}))).adjourned
+
+
+def test_a_fact_of_the_wrong_shape_is_refused_before_the_procedure_looks_at_it() -> None:
+    assert shaped("roll", {"round": 1, "present": 3, "expected": 4}) == {
+        "round": 1, "present": 3, "expected": 4,
+    }  # fmt: skip
+    assert shaped("ballot", {"round": 1, "number": 2, "marks": {"甲": "o"}}) == {
+        "round": 1, "number": 2, "marks": {"甲": "o"}, "write_ins": {},
+    }  # fmt: skip
+    for kind, data in (
+        ("step", {"step": 1.5}),
+        ("roll", {"round": 1, "present": 3}),
+        ("ballot", {"round": 1, "number": 1, "marks": {"甲": "○"}}),
+        ("officers", {"scrutineers": ["a"], "tellers": ["b"]}),  # two tellers, for double entry
+        ("round_opened", {"round": 1, "candidates": ["甲"], "seats": 1, "extra": True}),
+        ("nonsense", {}),
+    ):
+        with pytest.raises(Refused):
+            shaped(kind, data)

@@ -29,7 +29,7 @@ from streaming.elections.service import (
     export,
     record_fact,
 )
-from tests.factories import make_user
+from tests.factories import log_in, make_user
 from web.cli import app as cli
 
 
@@ -144,7 +144,7 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
     say(chair, "roll", round=1, present=9, expected=10)
     say(chair, "step", step=2)
     say(chair, "step", step=3)
-    say(chair, "officers", scrutineers=["jian"], tellers=["ji"])
+    say(chair, "officers", scrutineers=["jian"], tellers=["ji", "jia"])
     for refused_user, kind, data in (
         (teller, "step", {"step": 4}),  # a teller does not move the steps
         (outsider, "step", {"step": 4}),  # nor does someone who holds no office
@@ -168,3 +168,32 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
         ("zhu", "step"),
         ("jian", "ballot"),
     ]
+
+
+def test_the_api_takes_an_officers_facts_and_shows_the_count_to_anyone(
+    client: TestClient, session: Session, demo_tree: None
+) -> None:
+    branch = session.scalars(
+        select(Organisation).where(Organisation.name == "东村第一党支部")
+    ).one()
+    chair = make_user(session, "zhu", Role.member, branch)
+    make_user(session, "ji", Role.member, branch)
+    election = create_election(session=session, actor=chair, org=branch, title="委员选举")
+    session.commit()
+    token = log_in(client, "zhu")
+    url = f"/api/elections/{election.id}"
+
+    def post(kind: str, **data: Any) -> Any:
+        return client.post(
+            f"{url}/facts", json={"kind": kind, "data": data}, headers={"X-CSRF-Token": token}
+        )
+
+    assert post("step", step=1).status_code == 201
+    assert post("roll", round=1, present=9, expected=10).json()["author"] == "chair:zhu"
+    skipped = post("step", step=3)
+    assert skipped.status_code == 403 and "cannot be skipped" in skipped.json()["detail"]
+    client.post("/logout", data={"csrf_token": token})
+    standing = client.get(url).json()  # anyone: the election is public
+    assert (standing["step"], standing["present"], standing["quorate"]) == (1, 9, True)
+    token = log_in(client, "ji")
+    assert post("step", step=2).status_code == 403  # not an officer
