@@ -218,6 +218,35 @@ def test_three_people_meet_and_see_each_other(
     assert response is not None and response.status == 404
 
 
+def meeting(session: Session, tree: Tree, site_ids: list[int] | None = None) -> Event:
+    """A meeting scheduled by adm: 张主持 in the chair, 马党员 invited, the sites as sub-venues."""
+    members = {m.name: m.id for m in session.scalars(select(Member))}
+    event = create_event(
+        session=session,
+        actor=session.scalars(select(User).where(User.login == "adm")).one(),
+        org_id=tree.town.id,
+        title="支部党员大会",
+        kind=EventKind.meeting,
+        level=Level.grassroots,
+        starts_at=datetime(2030, 1, 1, 1, tzinfo=UTC),
+        planned_minutes=60,
+        agenda=[],
+        invitees={members["张主持"]: EventRole.chair, members["马党员"]: EventRole.participant},
+        site_ids=site_ids or [],
+    )
+    session.commit()
+    return event
+
+
+def chair_in_room(browser: Browser, base: str, event: Event) -> Page:
+    """The chair's page, connected to the event's room."""
+    chair = new_page(browser)
+    log_in(chair, base, "chair")
+    chair.goto(f"{base}/events/{event.id}/room")
+    expect(chair.locator("#room-state")).to_have_text("已连接")
+    return chair
+
+
 def test_a_sub_venue_takes_its_roll_on_the_tv_and_the_chair_sees_it_counted(
     server: str,  # noqa: F811
     camera_browser: Browser,
@@ -231,21 +260,7 @@ def test_a_sub_venue_takes_its_roll_on_the_tv_and_the_chair_sees_it_counted(
     site, _ = make_site(session, adm, tree.branch.id, name="马家村站点")
     session.add(SiteAdministrator(site_id=site.id, user_id=clerk.id))
     session.commit()
-    members = {m.name: m.id for m in session.scalars(select(Member))}
-    event = create_event(
-        session=session,
-        actor=adm,
-        org_id=tree.town.id,
-        title="支部党员大会",
-        kind=EventKind.meeting,
-        level=Level.grassroots,
-        starts_at=datetime(2030, 1, 1, 1, tzinfo=UTC),
-        planned_minutes=60,
-        agenda=[],
-        invitees={members["张主持"]: EventRole.chair, members["马党员"]: EventRole.participant},
-        site_ids=[site.id],
-    )
-    session.commit()
+    event = meeting(session, tree, site_ids=[site.id])
     chair, venue = new_page(camera_browser), new_page(camera_browser, 1920, 1080)
     for page, login in ((chair, "chair"), (venue, "clerk")):
         log_in(page, server, login)

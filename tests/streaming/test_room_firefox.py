@@ -4,7 +4,6 @@ many a Firefox has behind a firewall: in a VP8 room it sees and is seen like any
 default H.264 room it takes part by voice and the page says why."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,16 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.people.models import Member, Role, User
-from streaming.congress.models import Event, EventKind, EventRole
-from streaming.congress.rules import Level
-from streaming.congress.service import create_event
+from core.people.models import Member, Role
+from streaming.congress.models import Event
 from tests.factories import PASSWORD, Tree, make_tree, make_user
 from tests.firefox import Firefox
-from tests.streaming.test_room_browser import PLAYING, camera_browser, new_page  # noqa: F401
+from tests.streaming.test_room_browser import (  # noqa: F401
+    PLAYING,
+    camera_browser,
+    chair_in_room,
+    meeting,
+)
 from tests.terminals.study import make_member
 from tests.web.test_browser import log_in, playwright, running_server, server  # noqa: F401
 
@@ -47,24 +49,6 @@ def tree(session: Session) -> Tree:
     return tree
 
 
-def meeting(session: Session, tree: Tree) -> Event:
-    members = {m.name: m.id for m in session.scalars(select(Member))}
-    event = create_event(
-        session=session,
-        actor=session.scalars(select(User).where(User.login == "adm")).one(),
-        org_id=tree.town.id,
-        title="流动党员座谈会",
-        kind=EventKind.meeting,
-        level=Level.grassroots,
-        starts_at=datetime(2030, 1, 1, 1, tzinfo=UTC),
-        planned_minutes=60,
-        agenda=[],
-        invitees={members["张主持"]: EventRole.chair, members["马党员"]: EventRole.participant},
-    )
-    session.commit()
-    return event
-
-
 def firefox_joins(firefox: Firefox, base: str, event: Event) -> None:
     firefox.goto(f"{base}/login")
     firefox.evaluate(
@@ -85,10 +69,7 @@ def test_firefox_and_chromium_see_each_other_in_a_vp8_room(
     tmp_path: Path,
 ) -> None:
     event = meeting(session, tree)
-    chair = new_page(camera_browser)
-    log_in(chair, vp8_server, "chair")
-    chair.goto(f"{vp8_server}/events/{event.id}/room")
-    expect(chair.locator("#room-state")).to_have_text("已连接")
+    chair = chair_in_room(camera_browser, vp8_server, event)
     firefox = Firefox(tmp_path)
     try:
         firefox_joins(firefox, vp8_server, event)
@@ -108,10 +89,7 @@ def test_firefox_without_h264_takes_part_by_voice_in_an_h264_room(
     tmp_path: Path,
 ) -> None:
     event = meeting(session, tree)
-    chair = new_page(camera_browser)
-    log_in(chair, server, "chair")
-    chair.goto(f"{server}/events/{event.id}/room")
-    expect(chair.locator("#room-state")).to_have_text("已连接")
+    chair = chair_in_room(camera_browser, server, event)
     firefox = Firefox(tmp_path)
     try:
         firefox_joins(firefox, server, event)
