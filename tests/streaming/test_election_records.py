@@ -161,7 +161,9 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
     session.rollback()
     entries = session.scalars(select(ElectionEntry).order_by(ElectionEntry.seq)).all()
     assert [e.author for e in entries][-2:] == ["chair:zhu", "teller:ji"]
-    refusals = session.scalars(select(AuditEntry).where(AuditEntry.action == "election_refused"))
+    refusals = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "election_refused").order_by(AuditEntry.id)
+    )
     assert [(a.actor_login, a.detail["kind"]) for a in refusals] == [
         ("ji", "step"),
         ("pang", "step"),
