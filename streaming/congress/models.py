@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, Float, ForeignKey, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Enum, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, CleanString, CleanText, UTCDateTime, utcnow
@@ -74,6 +74,10 @@ class Event(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The bearer token of the program feed's encoder (WHIP), kept as its SHA-256: it is shown
+    # once when issued, and issuing another revokes it.
+    whip_token_hash: Mapped[str | None] = mapped_column(String(64))
+    whip_token_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     org: Mapped[Organisation] = relationship(lazy="joined")
     agenda: Mapped[list["AgendaItem"]] = relationship(
@@ -178,3 +182,35 @@ class Motion(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Who voted (for an open motion, with their choice: {"12": "for"}; anonymous: {"12": ""}).
     ballots: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class QuestionStatus(enum.StrEnum):
+    """A viewer's question as the chair has dealt with it: waiting, on screen, taken off the
+    screen after it was shown, or dismissed without being shown."""
+
+    pending = "pending"
+    on_screen = "on_screen"
+    done = "done"
+    dismissed = "dismissed"
+
+
+class Question(Base):
+    """A question a viewer of the broadcast sent in, for the chair to put on screen or dismiss.
+    Each moderation is also in the audit log (who and when, every time)."""
+
+    __tablename__ = "event_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Whom the rate limit counts: "u12" for a logged-in user, else a keyed hash of the address.
+    asker: Mapped[str] = mapped_column(String(80), index=True)
+    name: Mapped[str] = mapped_column(CleanString(60))
+    text: Mapped[str] = mapped_column(CleanString(300))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[QuestionStatus] = mapped_column(
+        Enum(QuestionStatus, native_enum=False, length=20), default=QuestionStatus.pending
+    )
+    # The latest moderation (the audit log keeps each one).
+    moderated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
