@@ -18,8 +18,13 @@ it with 1012, and the page reconnects (to the node the meeting moves to, if it m
 The broadcast: ``/events/{id}/live/index.m3u8`` (HLS, segments as direct links) and WHEP at
 ``POST /api/events/{id}/whep`` (``application/sdp`` offer, ``201`` with the answer and a
 ``Location`` to ``DELETE``), for a sub-venue site's device token or a logged-in viewer.
+
+The program feed: WHIP at ``POST /api/events/{id}/whip`` (the same exchange), for the event's
+WHIP token as the bearer token (streaming.congress.feed): 401 without it, 409 while another
+feed is on or once the event is over, 400 for an offer that is not H.264 and Opus.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +53,8 @@ from core.settings import get_settings
 from core.storage import ObjectNotFound, get_store
 from courseware.delivery import direct_url, read_in_thread
 from courseware.playlist import rewrite_playlist
+from streaming.congress import questions_api
+from streaming.congress.feed import FeedRefused, feed_event
 from streaming.congress.hosting import MeetingHost, live_prefix, liveness, room_key
 from streaming.congress.models import Event, EventStatus
 from streaming.congress.service import (
@@ -62,6 +69,7 @@ from streaming.media.broadcast import PLAYLIST, PLAYLIST_TYPE
 from streaming.media.placement import holder, place
 from streaming.media.relay import NODE_AWAY, read_ticket, relay, ticket, websocket_url
 from streaming.media.signalling import SignallingError
+from streaming.media.whip import FeedBusy
 from terminals.sites.models import Site
 from terminals.sync.enrolment import device_for_token
 
@@ -71,6 +79,9 @@ node_router = APIRouter(include_in_schema=False)
 """A media node's own routes: only a web node's ticket opens them (streaming.media.relay)."""
 
 CLOSED_EVENT = frozenset({EventStatus.ended, EventStatus.cancelled})
+
+NodeAnswer = Callable[[MeetingHost, int, str, str, bytes], Awaitable[Response]]
+"""How the node holding a meeting answers a request passed to it (WHEP, WHIP)."""
 
 
 class EventRead(BaseModel):
@@ -154,7 +165,7 @@ async def whep_offer(event_id: RowId, request: Request) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
         return Response("send the offer as application/sdp", status_code=415)
     await whep_viewer(request, event_id)
-    return await to_holder(request, event_id, "POST", f"/node/events/{event_id}/whep")
+    return await to_holder(request, event_id, "POST", f"/node/events/{event_id}/whep", whep_here)
 
 
 @room_router.delete("/api/events/{event_id}/whep/{session_id}")
@@ -162,21 +173,100 @@ async def whep_end(event_id: RowId, session_id: str, request: Request) -> Respon
     """WHEP: the player is done."""
     await whep_viewer(request, event_id)
     path = f"/node/events/{event_id}/whep/{session_id}"
-    return await to_holder(request, event_id, "DELETE", path)
+    return await to_holder(request, event_id, "DELETE", path, whep_here)
 
 
-async def to_holder(request: Request, event_id: int, method: str, path: str) -> Response:
-    """The request answered by the node holding the event's meeting: here, or passed on."""
+@room_router.post("/api/events/{event_id}/whip", status_code=201)
+async def whip_offer(event_id: RowId, request: Request) -> Response:
+    """WHIP: the main venue's encoder publishes the program feed (streaming.media.whip) with the
+    event's token; answered by the node holding the meeting, placed on one if nobody has
+    entered the room yet (the feed is broadcast once the chair starts the meeting)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+        return Response("send the offer as application/sdp", status_code=415)
+    refusal = await feed_refusal(request, event_id)
+    if refusal is not None:
+        return refusal
+    path = f"/node/events/{event_id}/whip"
+    return await to_holder(request, event_id, "POST", path, whip_here, placing=True)
+
+
+@room_router.delete("/api/events/{event_id}/whip/{session_id}")
+async def whip_end(event_id: RowId, session_id: str, request: Request) -> Response:
+    """WHIP: the encoder stopped; the broadcast goes back to the room."""
+    refusal = await feed_refusal(request, event_id)
+    if refusal is not None:
+        return refusal
+    path = f"/node/events/{event_id}/whip/{session_id}"
+    return await to_holder(request, event_id, "DELETE", path, whip_here)
+
+
+async def feed_refusal(request: Request, event_id: int) -> Response | None:
+    """Why the caller may not send the event's program feed, in plain text (encoders are
+    devices), or None if they may."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    given = token.strip() if scheme.lower() == "bearer" else ""
+    try:
+        await unit_of_work(
+            lambda session: feed_event(session=session, event_id=event_id, token=given)
+        )
+    except NotAuthenticated as exc:
+        return Response(
+            str(exc), status_code=401, headers={"WWW-Authenticate": 'Bearer realm="whip"'}
+        )
+    except FeedRefused as exc:
+        return Response(str(exc), status_code=409)
+    except NotFound as exc:
+        return Response(str(exc), status_code=404)
+    return None
+
+
+async def whip_here(
+    here: MeetingHost, event_id: int, method: str, path: str, body: bytes
+) -> Response:
+    """WHIP's answer on the node holding the meeting."""
+    if method == "DELETE":
+        endpoint = here.whips.get(event_id)
+        if endpoint is None or not await endpoint.end(path.rsplit("/", 1)[-1]):
+            return Response("no such feed session", status_code=404)
+        return Response(status_code=200)
+    endpoint = await here.whip(event_id)
+    try:
+        session_id, answer = await endpoint.publish(body.decode("utf-8", errors="replace"))
+    except SignallingError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    except FeedBusy:
+        return Response(
+            "another encoder is sending this event's program feed: stop it first",
+            status_code=409,
+        )
+    return Response(
+        answer,
+        status_code=201,
+        media_type="application/sdp",
+        headers={"Location": f"/api/events/{event_id}/whip/{session_id}"},
+    )
+
+
+async def to_holder(
+    request: Request,
+    event_id: int,
+    method: str,
+    path: str,
+    answered_here: NodeAnswer,
+    *,
+    placing: bool = False,
+) -> Response:
+    """The request answered by the node holding the event's meeting: here, or passed on
+    (``placing``: the meeting is placed on a node if none holds it yet)."""
     here: MeetingHost | None = request.app.state.meeting_host
     settings = get_settings()
-    url = await unit_of_work(
-        lambda session: holder(session, room_key(event_id), liveness(settings))
-    )
+    find = place if placing else holder
+    url = await unit_of_work(lambda session: find(session, room_key(event_id), liveness(settings)))
     if url is None:
         raise NotFound(N_("The broadcast has not started yet."))
     body = await request.body()
     if here is not None and url == here.url:
-        return await whep_here(here, event_id, method, path, body)
+        return await answered_here(here, event_id, method, path, body)
     async with httpx.AsyncClient(timeout=20) as client:
         try:
             answer = await client.request(
@@ -203,6 +293,17 @@ async def node_whep(event_id: int, request: Request) -> Response:
     if here is None or read_ticket(token, room_key(event_id)) is None:
         return Response("a web node's ticket is needed", status_code=401)
     return await whep_here(here, event_id, request.method, request.url.path, await request.body())
+
+
+@node_router.post("/node/events/{event_id}/whip")
+@node_router.delete("/node/events/{event_id}/whip/{session_id}")
+async def node_whip(event_id: int, request: Request) -> Response:
+    """WHIP on the node holding the meeting, for a web node's ticket."""
+    here: MeetingHost | None = request.app.state.meeting_host
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    if here is None or read_ticket(token, room_key(event_id)) is None:
+        return Response("a web node's ticket is needed", status_code=401)
+    return await whip_here(here, event_id, request.method, request.url.path, await request.body())
 
 
 async def whep_here(
@@ -247,6 +348,9 @@ async def whep_viewer(request: Request, event_id: int) -> None:
     await unit_of_work(
         lambda session: get_watchable_event(session=session, actor=user, event_id=event_id)
     )
+
+
+router.include_router(questions_api.router)
 
 
 @router.get("/{event_id}", response_model=EventRead)

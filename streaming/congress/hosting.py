@@ -1,4 +1,4 @@
-"""The meetings one process holds: their rooms, programs and low-latency viewers.
+"""The meetings one process holds: their rooms, programs, program feeds and low-latency viewers.
 
 A media node (``yuanjiao media``, or ``yuanjiao run`` in-process) holds every meeting placed on
 it (streaming.media.placement); web nodes send each participant's signalling here (see api).
@@ -29,9 +29,11 @@ from streaming.congress.service import Attendee
 from streaming.media.broadcast import Program
 from streaming.media.node import MediaNode, ice_servers
 from streaming.media.placement import Liveness, heartbeat, release, retire
+from streaming.media.room import Publication
 from streaming.media.signalling import RoomHost, error
 from streaming.media.turn import ice_servers_for
 from streaming.media.whep import WhepEndpoint
+from streaming.media.whip import WhipEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class MeetingHost:
         self.meetings: dict[int, Meeting] = {}
         self.programs: dict[int, Program] = {}
         self.wheps: dict[int, WhepEndpoint] = {}
+        self.whips: dict[int, WhipEndpoint] = {}
         self._beating: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -87,6 +90,8 @@ class MeetingHost:
             await program.stop()
         for endpoint in self.wheps.values():
             await endpoint.close()
+        for feed in self.whips.values():
+            await feed.close()
         await self.media.close()
         try:
             await unit_of_work(lambda session: retire(session, self.url))
@@ -164,6 +169,8 @@ class MeetingHost:
             host.room, get_store(), live_prefix(event_id), workdir
         )
         await asyncio.to_thread(program.take_up)
+        whip = self.whips.get(event_id)
+        program.feed = whip.feed if whip is not None else None
         program.start()
 
     async def end_meeting(self, event_id: int) -> None:
@@ -174,6 +181,9 @@ class MeetingHost:
         endpoint = self.wheps.pop(event_id, None)
         if endpoint is not None:
             await endpoint.close()
+        whip = self.whips.pop(event_id, None)
+        if whip is not None:
+            await whip.close()
         if program is not None:
             await program.stop()
             shutil.rmtree(program.workdir, ignore_errors=True)
@@ -195,6 +205,24 @@ class MeetingHost:
         if endpoint is None or endpoint.program is not program:
             endpoint = self.wheps[event_id] = WhepEndpoint(
                 program, ice_servers(self.settings), self.settings.media_announced_address
+            )
+        return endpoint
+
+    async def whip(self, event_id: int) -> WhipEndpoint:
+        """The program feed's endpoint of the event, its meeting taken up here: an encoder may
+        connect before anyone enters the room, and its feed is broadcast once the chair starts
+        the meeting (the broadcast starts with the meeting, never before)."""
+        await self.meeting_for(event_id, self.media.host(room_key(event_id)))
+        endpoint = self.whips.get(event_id)
+        if endpoint is None:
+
+            def show(feed: Publication | None) -> None:
+                program = self.programs.get(event_id)
+                if program is not None:
+                    program.feed = feed
+
+            endpoint = self.whips[event_id] = WhipEndpoint(
+                ice_servers(self.settings), self.settings.media_announced_address, show
             )
         return endpoint
 

@@ -1,7 +1,9 @@
 """The program feed (节目): a room's broadcast, produced once for every viewer.
 
 Its picture follows one participant: the spotlight, else the active speaker, else whoever
-published a camera first. That participant's H.264 frames are remuxed into MPEG-TS as they
+published a camera first; while an encoder at the main venue sends the program feed over WHIP
+(``feed``, streaming.media.whip), it shows that instead, and falls back to the room when the
+feed stops. That participant's H.264 frames are remuxed into MPEG-TS as they
 arrive (never decoded or encoded again: a program costs one remux, whatever the audience); in a
 VP8 room they are decoded and encoded to H.264 once for the event (``PICTURE``, on a thread),
 never per viewer. They come through a forwarder's outlet, so a change of program participant
@@ -9,7 +11,7 @@ switches on a keyframe with continuous timestamps, as a viewer's tile does.
 
 Its sound is the room's as a participant hears it: the audio lanes of the loudest unmuted
 voices (the chair and the speaker both), each decoded from Opus, mixed, and encoded once to AAC
-(``Mixer``).
+(``Mixer``); the WHIP feed's sound is one more voice of the mix.
 
 FFmpeg's HLS muxer cuts a segment at the first keyframe after each ``SEGMENT_SECONDS``; a
 browser's encoder makes keyframes only when asked, so the program asks the participant for one
@@ -41,7 +43,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from core.storage import ObjectNotFound, ObjectStore
 from streaming.media.forwarder import Feed, Outlet
-from streaming.media.room import MediaRoom
+from streaming.media.room import MediaRoom, Publication
 
 SEGMENT_SECONDS = 2
 LIVE_SYNC_SEGMENTS = 2
@@ -58,6 +60,8 @@ PICTURE = (640, 480)
 """The picture of a program encoded from VP8 (what the room page asks cameras for)."""
 PROGRAM = "program"
 """The program's name among the room's viewers (participants are m12, s3, u5)."""
+FEED = "feed"
+"""Whom the program follows while an encoder's WHIP feed is on."""
 UPLOAD_EVERY = 0.5
 """Seconds between looks for completed segments to put in storage."""
 
@@ -75,6 +79,10 @@ class Program:
         self.mix_feed: Feed | None = None
         """The mix in Opus, for WHEP viewers (made at start)."""
         self.following: str | None = None
+        self.feed: Publication | None = None
+        """An encoder's program feed (WHIP): shown, and heard, rather than the room's cameras
+        while it has a picture."""
+        self.feed_sound = Outlet("audio")
         self.viewers: list[Outlet] = []
         """Outlets of WHEP viewers: they follow the program with the HLS muxer."""
         self.uploaded: set[str] = set()
@@ -137,7 +145,10 @@ class Program:
         return self.room.video_codec.lower() != "video/h264"
 
     def choose(self) -> str | None:
-        """Whom the program shows: the spotlight, the active speaker, the first camera."""
+        """Whom the program shows: the WHIP feed, else the spotlight, the active speaker, the
+        first camera."""
+        if self.feed is not None and self.feed.video is not None:
+            return FEED
         cameras = [p for p, pub in self.room.publications.items() if pub.video is not None]
         for candidate in (self.room.spotlight, self.room.speaker.current, *cameras):
             if candidate in cameras:
@@ -151,8 +162,8 @@ class Program:
             while True:
                 chosen = self.choose()
                 if chosen != self.following and chosen is not None:
-                    publication = self.room.publications[chosen]
-                    assert publication.video is not None
+                    publication = self._publication(chosen)
+                    assert publication is not None and publication.video is not None
                     self.video.attach(publication.video)
                     self.following = chosen
                     for viewer in self.viewers:
@@ -162,12 +173,25 @@ class Program:
                             asyncio.ensure_future(self._pump_video()),
                             asyncio.ensure_future(self._mix_audio()),
                         ]
+                self._hear_feed()
                 if self.video.source is not None:
                     self.video.source.request_keyframe()
                 await asyncio.sleep(SEGMENT_SECONDS)
         finally:
             for pump in pumps:
                 pump.cancel()
+
+    def _publication(self, name: str | None) -> Publication | None:
+        return self.feed if name == FEED else self.room.publications.get(name or "")
+
+    def _hear_feed(self) -> None:
+        """The mix's lane of the WHIP feed: its sound while it is on, else nothing."""
+        sound = self.feed.audio if self.feed is not None else None
+        if sound is None:
+            if self.feed_sound.source is not None or self.feed_sound.pending is not None:
+                self.feed_sound.detach()
+        elif sound is not self.feed_sound.source and sound is not self.feed_sound.pending:
+            self.feed_sound.attach(sound)
 
     def watch(self, outlet: Outlet) -> None:
         """A low-latency viewer's outlet (WHEP): fed what the program shows, as it changes."""
@@ -184,7 +208,9 @@ class Program:
             if self.mix_feed is not None and outlet.source is not self.mix_feed:
                 outlet.attach(self.mix_feed)
             return
-        publication = self.room.publications.get(self.following or "")
+        if self.following == FEED and self.transcodes:
+            return  # the encoder's H.264 cannot go to a viewer negotiated in the room's VP8
+        publication = self._publication(self.following)
         feed = publication.video if publication is not None else None
         if feed is not None:
             outlet.attach(feed)
@@ -201,7 +227,7 @@ class Program:
                     continue
                 first = frame.pts or 0
             pts = (frame.pts or 0) - first
-            if decoder is not None:
+            if decoder is not None and not is_h264(frame):
                 packets = await asyncio.to_thread(self._encode, decoder, frame, pts)
             else:
                 packet = av.Packet(bytes(frame))
@@ -230,7 +256,7 @@ class Program:
     async def _mix_audio(self) -> None:
         """The room's voices, mixed every 20 ms and encoded to AAC (silence when none speaks)."""
         assert self._container is not None and self._audio_stream is not None
-        lanes = self.room.subscribe(PROGRAM, video=False).audio
+        lanes = [*self.room.subscribe(PROGRAM, video=False).audio, self.feed_sound]
         mixer = Mixer(len(lanes))
         hearing = [asyncio.ensure_future(mixer.hear(n, lane)) for n, lane in enumerate(lanes)]
         stream = self._audio_stream
@@ -285,7 +311,7 @@ class Program:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for outlet in (self.video, *self.viewers):
+        for outlet in (self.video, self.feed_sound, *self.viewers):
             outlet.stop()
         if self.mix_feed is not None:
             await self.mix_feed.close()
@@ -367,6 +393,14 @@ class Mixer:
         voices = [array("h", chunk) for chunk in chunks]
         mixed = array("h", (max(-32768, min(32767, sum(s))) for s in zip(*voices, strict=True)))
         return mixed.tobytes()
+
+
+def is_h264(frame: av.Packet) -> bool:
+    """Whether a frame is H.264 as aiortc hands it over (Annex B: a start code first): in a VP8
+    room the program's outlet carries the cameras' VP8 and the WHIP feed's H.264 in turn, and
+    a VP8 frame never begins with a zero byte (its first byte holds the keyframe and shown
+    bits)."""
+    return bytes(frame)[:4] == b"\x00\x00\x00\x01" or bytes(frame)[:3] == b"\x00\x00\x01"
 
 
 def continued(earlier: str, take: str) -> str:
