@@ -6,6 +6,13 @@ against the state before it is appended: who may record it (the chair moves the 
 enter ballots, scrutineers settle them) and whether the step allows it. A step cannot be
 skipped; without a quorum nothing moves past the count of attendance; the chair may adjourn
 (and resume) or void a round with a reason; nobody enters a ballot once the count is closed.
+
+Before the first step the chair records the electorate (the members entitled to vote, by member
+id: the record is pseudonymous) and the venues; 应到 is the electorate less its exclusions, so a
+roll must agree with it. A recommendation round (公推) may precede the vote: eligible members,
+and the extra recommenders it names with their weights, give one set of names each (online, or
+on paper entered by the chair or a scrutineer); once it closes the committee confirms the
+initial candidates (初步候选人) from the ranked list, and the first round's ballot carries them.
 """
 
 import enum
@@ -16,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from streaming.elections.rules import Basis, reconciliation
+from streaming.elections.rules import PER_MILLE, Basis, reconciliation
 
 
 class Step(enum.IntEnum):
@@ -35,12 +42,19 @@ class Role(enum.StrEnum):
     chair = "chair"
     scrutineer = "scrutineer"  # 监票人
     teller = "teller"  # 计票人
+    recommender = "recommender"  # an eligible member giving their own recommendation set online
 
 
 QUORUM = Fraction(4, 5)
 """A grassroots election needs more than this share of 应到 present (DOMAIN.md)."""
 
 WHO: dict[str, frozenset[Role]] = {
+    "electorate": frozenset({Role.chair}),
+    "venues": frozenset({Role.chair}),
+    "recommendation_opened": frozenset({Role.chair}),
+    "recommendation": frozenset({Role.chair, Role.scrutineer, Role.recommender}),
+    "recommendation_closed": frozenset({Role.chair}),
+    "candidates_confirmed": frozenset({Role.chair}),
     "step": frozenset({Role.chair}),
     "officers": frozenset({Role.chair}),
     "roll": frozenset({Role.chair}),
@@ -69,6 +83,13 @@ WHEN: dict[str, frozenset[Step]] = {
     "announced": frozenset({Step.announce}),
 }
 """In which step each kind of fact may be recorded (steps, adjournments and voids: any)."""
+
+BEFORE_THE_VOTE = frozenset(
+    {"electorate", "venues", "recommendation_opened", "recommendation", "recommendation_closed",
+     "candidates_confirmed"}
+)  # fmt: skip
+"""Facts recorded before the first step: the electorate, the venues and the recommendation
+round."""
 
 
 ROUND_FACTS = frozenset(
@@ -106,6 +127,45 @@ class Exclusion(_Fact):
     member: Number
     reason: Reason
     author: Reason
+
+
+class Electorate(_Fact):
+    members: list[Number] = Field(max_length=100_000)
+
+
+class SubVenue(_Fact):
+    name: Name  # the room's, or the terminal site's
+    site: Number | None = None  # the terminal site's id, when it is one
+
+
+class Venues(_Fact):
+    main: Name
+    sub: list[SubVenue] = Field(default_factory=list, max_length=100)
+
+
+class Recommender(_Fact):
+    member: Number
+    weight: Annotated[StrictInt, Field(ge=0, le=100 * PER_MILLE)]
+
+
+class RecommendationOpened(_Fact):
+    names: Annotated[StrictInt, Field(ge=1, le=100)]  # how many names a set may hold
+    weight: Annotated[StrictInt, Field(ge=0, le=100 * PER_MILLE)] = PER_MILLE  # each voter's
+    extra: list[Recommender] = Field(default_factory=list, max_length=1000)
+
+
+class Recommendation(_Fact):
+    member: Number
+    names: list[Name] = Field(min_length=1, max_length=100)
+
+
+class CandidatesConfirmed(_Fact):
+    candidates: list[Name] = Field(min_length=1, max_length=100)
+    by: Reason  # who confirmed them: the committee, as its decision names it
+
+
+class Closed(_Fact):
+    """Nothing but the fact itself."""
 
 
 class Officers(_Fact):
@@ -149,6 +209,12 @@ class Pause(_Fact):
 
 
 SHAPES: dict[str, type[_Fact]] = {
+    "electorate": Electorate,
+    "venues": Venues,
+    "recommendation_opened": RecommendationOpened,
+    "recommendation": Recommendation,
+    "recommendation_closed": Closed,
+    "candidates_confirmed": CandidatesConfirmed,
     "step": StepTaken,
     "officers": Officers,
     "roll": Roll,
@@ -181,11 +247,28 @@ def shaped(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return fact.model_dump(mode="json", exclude_none=True)
 
 
+class Phase(enum.StrEnum):
+    """Where the recommendation round stands."""
+
+    none = ""  # not opened (an election may go to the vote without one)
+    open = "open"
+    closed = "closed"
+    confirmed = "confirmed"
+
+
 @dataclass
 class State:
     """Where the election stands, as its record says."""
 
     step: Step | None = None  # None before the first step is taken
+    electorate: frozenset[int] | None = None  # member ids; None until recorded
+    venues: frozenset[str] = frozenset()
+    phase: Phase = Phase.none
+    names: int = 0  # how many names a recommendation set may hold
+    weights: dict[int, int] = field(default_factory=dict)  # recommender -> weight, per mille
+    recommended: dict[str, int] = field(default_factory=dict)  # name -> sets naming it
+    given: set[int] = field(default_factory=set)  # recommenders whose set is in
+    confirmed: list[str] | None = None  # the initial candidates (初步候选人)
     round: int = 0
     adjourned: bool = False
     present: int = 0
@@ -194,6 +277,12 @@ class State:
     issued: dict[str, int] = field(default_factory=dict)
     returned: dict[str, int] = field(default_factory=dict)
     void: bool = False
+
+    @property
+    def entitled(self) -> int:
+        """应到: the electorate less the members excluded from it."""
+        excluded = {int(member) for member in self.excluded}
+        return len((self.electorate or frozenset()) - excluded)
 
     @property
     def quorate(self) -> bool:
@@ -235,6 +324,22 @@ def apply(state: State, kind: str, data: Mapping[str, Any]) -> None:
             state.issued, state.returned, state.void = {}, {}, False
     elif kind == "roll":
         state.present, state.expected = data["present"], data["expected"]
+    elif kind == "electorate":
+        state.electorate = frozenset(data["members"])
+    elif kind == "venues":
+        state.venues = frozenset([data["main"], *(venue["name"] for venue in data["sub"])])
+    elif kind == "recommendation_opened":
+        state.phase, state.names = Phase.open, data["names"]
+        state.weights = dict.fromkeys(state.electorate or (), data["weight"])
+        state.weights.update({extra["member"]: extra["weight"] for extra in data["extra"]})
+    elif kind == "recommendation":
+        state.given.add(data["member"])
+        for name in set(data["names"]):
+            state.recommended[name] = state.recommended.get(name, 0) + 1
+    elif kind == "recommendation_closed":
+        state.phase = Phase.closed
+    elif kind == "candidates_confirmed":
+        state.phase, state.confirmed = Phase.confirmed, list(data["candidates"])
     elif kind == "exclusion":
         state.excluded[str(data["member"])] = data["reason"]
     elif kind == "ballots_issued":
@@ -261,17 +366,86 @@ def check(state: State, role: Role, kind: str, data: Mapping[str, Any]) -> None:
     if kind == "step":
         _check_step(state, Step(data["step"]))
         return
+    if kind in BEFORE_THE_VOTE:
+        if state.step is not None:
+            raise Refused(f"{kind} is recorded before the vote's first step")
+        _check_before_the_vote(state, kind, data)
+        return
     steps = WHEN.get(kind)
     if steps is not None and state.step not in steps:
         raise Refused(f"{kind} is not recorded in this step")
     if kind in ROUND_FACTS and data.get("round") != state.round:
         raise Refused(f"this is round {state.round}")
-    if kind == "exclusion" and not (str(data.get("reason", "")).strip() and data.get("author")):
-        raise Refused("an exclusion from 应到 needs its reason and who consented")
+    if kind == "exclusion":
+        if not (str(data.get("reason", "")).strip() and data.get("author")):
+            raise Refused("an exclusion from 应到 needs its reason and who consented")
+        if data["member"] not in (state.electorate or ()):
+            raise Refused(f"member {data['member']} is not in the electorate")
+        if str(data["member"]) in state.excluded:
+            raise Refused(f"member {data['member']} is excluded already")
+    elif kind == "roll" and data["expected"] != state.entitled:
+        raise Refused(
+            f"应到 is {state.entitled}: the electorate less its exclusions, not {data['expected']}"
+        )
+    elif kind in ("ballots_issued", "ballots_returned") and data["venue"] not in state.venues:
+        raise Refused(f"{data['venue']} is not one of the election's venues")
+    elif kind == "round_opened" and not _on_the_ballot(state, data):
+        raise Refused("the first round's candidates are the ones the committee confirmed")
+
+
+def _on_the_ballot(state: State, data: Mapping[str, Any]) -> bool:
+    """Whether a round's candidates may be these: the first round's are the initial candidates
+    when a recommendation round confirmed them (in any ballot order); a later round's are
+    whoever the chair announces (a run-off, or a further round for unfilled seats)."""
+    if state.confirmed is None or data["round"] != 1:
+        return True
+    return sorted(data["candidates"]) == sorted(state.confirmed)
+
+
+def _check_before_the_vote(state: State, kind: str, data: Mapping[str, Any]) -> None:
+    """The electorate and venues, then the recommendation round: opened on the electorate,
+    one set from each who may recommend, closed, and its initial candidates confirmed."""
+    if kind in ("electorate", "recommendation_opened") and state.phase is not Phase.none:
+        raise Refused("the recommendation round has opened: who may recommend is settled")
+    if kind == "electorate" and len(set(data["members"])) != len(data["members"]):
+        raise Refused("a member is in the electorate twice")
+    elif kind == "venues":
+        names = [data["main"], *(venue["name"] for venue in data["sub"])]
+        if len(set(names)) != len(names):
+            raise Refused("two venues with one name")
+    elif kind == "recommendation_opened":
+        if state.electorate is None:
+            raise Refused("the electorate is recorded before the recommendation round opens")
+        extra = [recommender["member"] for recommender in data["extra"]]
+        if len(set(extra)) != len(extra) or set(extra) & state.electorate:
+            raise Refused("an extra recommender is named twice or is in the electorate")
+    elif kind in ("recommendation", "recommendation_closed") and state.phase is not Phase.open:
+        raise Refused("the recommendation round is not open")
+    elif kind == "candidates_confirmed" and state.phase is not Phase.closed:
+        raise Refused("the initial candidates are confirmed once the recommendation round closes")
+    if kind == "recommendation":
+        if data["member"] not in state.weights:
+            raise Refused(f"member {data['member']} may not recommend in this election")
+        if data["member"] in state.given:
+            raise Refused(f"member {data['member']} has given a recommendation set already")
+        if len(data["names"]) > state.names:
+            raise Refused(f"a recommendation set holds at most {state.names} names")
+        if len(set(data["names"])) != len(data["names"]):
+            raise Refused("a name is recommended twice in one set")
+    elif kind == "candidates_confirmed":
+        unknown = [name for name in data["candidates"] if name not in state.recommended]
+        if unknown or len(set(data["candidates"])) != len(data["candidates"]):
+            raise Refused(f"not on the ranked list, or named twice: {'、'.join(unknown)}")
+        if not data["by"].strip():
+            raise Refused("the confirmation names who confirmed the candidates")
 
 
 def _check_step(state: State, step: Step) -> None:
     current = state.step
+    if current is None and (state.electorate is None or not state.venues):
+        raise Refused("the electorate and the venues are recorded before the count of attendance")
+    if current is None and state.phase not in (Phase.none, Phase.confirmed):
+        raise Refused("the recommendation round ends with the initial candidates confirmed")
     if current is None or current is Step.announce or state.void:
         if step is not Step.attendance:
             raise Refused("a round starts with the count of attendance")

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from streaming.elections.rules import Ballot, Basis, Entry, count_entries, tally
+from streaming.elections.rules import Ballot, Basis, Entry, count_entries, rank, tally
 
 FORMAT = "yuanjiao-election-record/1"
 GENESIS = "0" * 64
@@ -134,9 +134,25 @@ def document(
     }
 
 
+def ballot_entry(entry: Mapping[str, Any]) -> Entry:
+    """A teller's ``ballot`` or a scrutineer's ``settlement`` entry, as the count reads it."""
+    data = entry["data"]
+    return Entry(
+        seq=entry["seq"],
+        round=data["round"],
+        number=data["number"],
+        author=entry["author"],
+        ballot=Ballot(data["marks"], data.get("write_ins", {})),
+        settles=entry["kind"] == "settlement",
+        corrects=data.get("corrects"),
+    )
+
+
 def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Every round's count recomputed from the entries alone (streaming.elections.rules): the
-    round as opened (candidates, seats, basis), its roll, its ballots and its void."""
+    round as opened (candidates, seats, basis), its roll, its ballots and its void; and the
+    recommendation round's ranked list, under ``"recommendation"``, when one was opened."""
+    entries = list(entries)
     rounds: dict[int, dict[str, Any]] = {}
     rolls: dict[int, tuple[int, int]] = {}  # the roll is taken first, in the round's step 1
     voids: dict[int, str] = {}
@@ -151,17 +167,7 @@ def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         elif kind == "round_void":
             voids[data["round"]] = data["reason"]
         elif kind in ("ballot", "settlement"):
-            ballots.append(
-                Entry(
-                    seq=entry["seq"],
-                    round=data["round"],
-                    number=data["number"],
-                    author=entry["author"],
-                    ballot=Ballot(data["marks"], data.get("write_ins", {})),
-                    settles=kind == "settlement",
-                    corrects=data.get("corrects"),
-                )
-            )
+            ballots.append(ballot_entry(entry))
     results: dict[str, Any] = {}
     for number, opened in sorted(rounds.items()):
         if number in voids:
@@ -178,7 +184,32 @@ def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             basis=Basis(opened.get("basis", Basis.present)),
         )
         results[str(number)] = {**figures.as_dict(), "held": counted.held}
+    recommended = recommendation_of(entries)
+    if recommended is not None:
+        results["recommendation"] = recommended
     return results
+
+
+def recommendation_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The recommendation round's ranked list (streaming.elections.rules.rank), or None when
+    no round was opened: each recommender's first set, with the weight the opening gave them
+    (the electorate's, or an extra recommender's own); a set by anyone else counts for nothing."""
+    electorate: list[int] = []
+    weights: dict[int, int] | None = None
+    sets: dict[int, list[str]] = {}
+    for entry in entries:
+        data = entry["data"]
+        if entry["kind"] == "electorate":
+            electorate = data["members"]
+        elif entry["kind"] == "recommendation_opened":
+            weights = dict.fromkeys(electorate, data["weight"])
+            weights.update({extra["member"]: extra["weight"] for extra in data["extra"]})
+        elif entry["kind"] == "recommendation" and data["member"] in (weights or {}):
+            sets.setdefault(data["member"], data["names"])
+    if weights is None:
+        return None
+    ranking = rank((weights[member], names) for member, names in sets.items())
+    return {"sets": len(sets), "ranking": [ranked.as_dict() for ranked in ranking]}
 
 
 @dataclass(frozen=True)
@@ -238,8 +269,33 @@ def _verify_content(document: Mapping[str, Any]) -> Problem | None:
             round_ = str(entry["data"]["round"])
             if entry["data"]["result"] != recomputed.get(round_):
                 return Problem("announces a result the ballots do not give", entry=entry["seq"])
+    problem = _confirmed(entries, recomputed.get("recommendation"))
+    if problem is not None:
+        return problem
     if document["results"] != recomputed:
         return Problem("differ from the results the entries give", part="results")
+    return None
+
+
+def _confirmed(
+    entries: list[dict[str, Any]], recommended: Mapping[str, Any] | None
+) -> Problem | None:
+    """The initial candidates confirmed are names of the recomputed ranked list, and the first
+    round's ballot carries them (in any order)."""
+    ranked = {row["name"] for row in (recommended or {}).get("ranking", [])}
+    confirmed: list[str] | None = None
+    for entry in entries:
+        data, seq = entry["data"], entry["seq"]
+        if entry["kind"] == "candidates_confirmed":
+            confirmed = sorted(data["candidates"])
+            if not set(confirmed) <= ranked:
+                return Problem("confirms a name the ranked list does not hold", entry=seq)
+        elif (
+            entry["kind"] == "round_opened"
+            and data["round"] == 1
+            and confirmed not in (None, sorted(data["candidates"]))
+        ):
+            return Problem("opens the vote on other candidates than those confirmed", entry=seq)
     return None
 
 

@@ -194,3 +194,42 @@ def reconciliation(issued: Mapping[str, int], returned: Mapping[str, int]) -> li
     if sum(returned.values()) > sum(issued.values()):
         over.append("total")
     return over
+
+
+PER_MILLE = 1000
+"""A recommender's weight is in thousandths (1000: one whole recommendation), so that a weight
+of a half or a third stays an integer on the record."""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A name on the recommendation round's ranked list: its weighted total, how many sets
+    named it, and its rank (tied names share one: 1, 2, 2, 4)."""
+
+    name: str
+    weight: int  # per mille
+    sets: int
+    rank: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "weight": self.weight, "sets": self.sets, "rank": self.rank}
+
+
+def rank(sets: Iterable[tuple[int, Iterable[str]]]) -> list[Ranked]:
+    """The recommendation round's ranked list from its sets (each the recommender's weight and
+    the names it recommends): every set gives its weight to each name once; most weight
+    first, then by name in code point order, which only orders a tie: tied names share their
+    rank, so a tie shows as one."""
+    weights: Counter[str] = Counter()
+    named: Counter[str] = Counter()
+    for weight, names in sets:
+        for name in set(names):
+            weights[name] += weight
+            named[name] += 1
+    ordered = sorted(weights, key=lambda name: (-weights[name], name))
+    ranked: list[Ranked] = []
+    for position, name in enumerate(ordered, start=1):
+        tied = bool(ranked) and ranked[-1].weight == weights[name]
+        place = ranked[-1].rank if tied else position
+        ranked.append(Ranked(name, weights[name], named[name], place))
+    return ranked

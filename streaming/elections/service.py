@@ -13,11 +13,11 @@ from core.audit.service import record
 from core.db import session_scope, utcnow
 from core.errors import NotFound, PermissionDenied
 from core.i18n import N_
-from core.people.models import Organisation, User
+from core.people.models import Member, Organisation, User
 from core.people.permissions import related_paths
 from core.security import signing_key
 from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
-from streaming.elections.procedure import Refused, check, role_of, shaped, state_of
+from streaming.elections.procedure import Refused, Role, check, role_of, shaped, state_of
 from streaming.elections.record import (
     GENESIS,
     digest,
@@ -60,14 +60,18 @@ def record_fact(
     *, session: Session, election: Election, user: User, kind: str, data: dict[str, Any]
 ) -> ElectionEntry:
     """``data`` on the record as ``user`` records it in their role, if the procedure allows it
-    now (streaming.elections.procedure); a refusal is audited and raised with its reason."""
+    now (streaming.elections.procedure); a refusal is audited and raised with its reason. A
+    member's own recommendation set is theirs whatever their office, and its author is left
+    unnamed: the set names them by member id, which keeps the public record pseudonymous."""
     session.execute(select(Election.id).where(Election.id == election.id).with_for_update())
     entries = entries_of(session, election)
     role = role_of(entries, user.login)
     try:
+        data = shaped(kind, data)
+        if kind == "recommendation" and data["member"] == member_id_of(session, user):
+            role = Role.recommender
         if role is None:
             raise Refused("not an officer of this election")
-        data = shaped(kind, data)
         check(state_of(entries), role, kind, data)
         if kind == "announced" and data["result"] != results_of(entries).get(str(data["round"])):
             raise Refused("the result announced is not the count of the ballots")
@@ -83,7 +87,8 @@ def record_fact(
                 detail={"kind": kind, "reason": str(refused)},
             )
         raise PermissionDenied(N_("Not recorded: %(reason)s"), reason=str(refused)) from None
-    return append(session, election, kind, f"{role.value}:{user.login}", data)
+    author = role.value if role is Role.recommender else f"{role.value}:{user.login}"
+    return append(session, election, kind, author, data)
 
 
 def append(
@@ -183,3 +188,20 @@ def export(session: Session, election_id: int) -> bytes:
             public_key_text(record_key()),
         )
     )
+
+
+def member_id_of(session: Session, user: User) -> int | None:
+    """The party member whose account ``user`` is (Member.user_id), if any."""
+    return session.scalar(select(Member.id).where(Member.user_id == user.id))
+
+
+def electorate_fact(*, session: Session, election: Election) -> dict[str, Any]:
+    """The ``electorate`` fact for the chair to record: the active members of the election's
+    organisation and those below it, by member id (never a name or an ID number)."""
+    members = session.scalars(
+        select(Member.id)
+        .join(Organisation, Member.org_id == Organisation.id)
+        .where(Member.active, Organisation.path.startswith(election.org.path))
+        .order_by(Member.id)
+    )
+    return {"members": list(members)}

@@ -1,6 +1,8 @@
 """The count of a direct vote: invalid ballots, the majority of those present, a tie across the
 last seat, unfilled seats, double entry with settlements and corrections, the reconciliation;
-and the record: any changed, moved or missing byte of an export is found and its entry named."""
+the recommendation round's ranked list (weights, ties); and the record: any changed, moved or
+missing byte of an export is found and its entry named, the ranked list is recomputed, and a
+confirmation or a first round that departs from it is named."""
 
 import json
 from typing import Any
@@ -17,7 +19,9 @@ from streaming.elections.rules import (
     Ballot,
     Basis,
     Entry,
+    Ranked,
     count_entries,
+    rank,
     reconciliation,
     tally,
 )
@@ -112,8 +116,25 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 ELECTION = {"id": 7, "title": "马家村党支部委员会选举", "org": "马家村党支部"}
 
 
+def recommending(*sets: tuple[int, list[str]], confirmed: list[str]) -> list[dict[str, Any]]:
+    """A recommendation round among members 1-4, with member 9 recommending at half weight;
+    each set is (member, names)."""
+    opened = {"names": 3, "weight": 1000, "extra": [{"member": 9, "weight": 500}]}
+    made = [("electorate", {"members": [1, 2, 3, 4]}), ("recommendation_opened", opened)]
+    made += [("recommendation", {"member": member, "names": names}) for member, names in sets]
+    made += [("recommendation_closed", {}),
+             ("candidates_confirmed", {"candidates": confirmed, "by": "支委会"})]  # fmt: skip
+    return [
+        {"at": "2026-11-28T02:00:00Z", "kind": kind, "author": "chair", "data": data}
+        for kind, data in made
+    ]
+
+
+ROUND = ((1, ["王", "李"]), (2, ["王", "张"]), (9, ["李", "赵"]), (3, ["张"]))
+
+
 def record(ballots: list[tuple[str, str]]) -> dict[str, Any]:
-    made = facts(ballots)
+    made = [*recommending(*ROUND, confirmed=NAMES), *facts(ballots)]
     announced = results_of(make_record(ELECTION, made, KEY)["entries"])["1"]
     made.append({"at": "2026-11-29T03:00:00Z", "kind": "announced", "author": "chair",
                  "data": {"round": 1, "result": announced}})  # fmt: skip
@@ -224,3 +245,47 @@ def test_the_count_is_the_same_whatever_order_the_entries_arrive_in(
     assert tally(counted.agreed, NAMES, 2, present=present, expected=present) == tally(
         count_entries(shuffled, 1).agreed, NAMES, 2, present=present, expected=present
     )
+
+
+def test_the_ranked_list_weighs_each_set_and_shows_ties_as_ties() -> None:
+    ranked = rank([(1000, ["甲", "乙"]), (1000, ["乙", "丙"]), (500, ["丙", "丁"]), (500, ["丁"])])
+    assert ranked == [
+        Ranked("乙", 2000, 2, 1),
+        Ranked("丙", 1500, 2, 2),
+        Ranked("丁", 1000, 2, 3),  # two half-weight sets: as much as one voter's
+        Ranked("甲", 1000, 1, 3),  # tied with 丁: the same rank, ordered by name
+    ]
+    assert [r.rank for r in rank([(1000, ["b"]), (1000, ["a"]), (1, ["c"])])] == [1, 1, 3]
+    assert rank([(1000, ["甲", "甲"])]) == [Ranked("甲", 1000, 1, 1)]  # once per set
+    assert rank([]) == []
+
+
+def test_the_record_recomputes_the_ranked_list_and_what_is_confirmed_from_it() -> None:
+    document = record([("oo-", "oo-")])
+    assert verify(layout(document)) is None
+    assert document["results"]["recommendation"]["sets"] == 4
+    ranking = document["results"]["recommendation"]["ranking"]
+    assert [(r["name"], r["weight"], r["rank"]) for r in ranking] == [
+        ("张", 2000, 1), ("王", 2000, 1), ("李", 1500, 3), ("赵", 500, 4),
+    ]  # fmt: skip
+    # A second set from member 1, or a set from someone the round did not name, counts nothing.
+    extra = recommending(*ROUND, (1, ["赵"]), (8, ["赵"]), confirmed=NAMES)
+    again = make_record(ELECTION, extra, KEY)["results"]["recommendation"]
+    assert again == document["results"]["recommendation"]
+    # Results that change the ranked list are found, although every entry is intact.
+    changed = json.loads(layout(document))
+    changed["results"]["recommendation"]["ranking"][0]["weight"] = 3000
+    problem = verify(layout(changed))
+    assert problem is not None and problem.part == "results"
+    # A name confirmed that nobody recommended, and a first round on other names: each named.
+    made = recommending(*ROUND, confirmed=["王", "钱"])
+    problem = verify(layout(make_record(ELECTION, made, KEY)))
+    assert problem is not None and problem.entry == len(made) + 1
+    assert "ranked list" in problem.what
+    made = [*recommending(*ROUND, confirmed=["王", "李"]), *facts([("oo-", "oo-")])]
+    problem = verify(layout(make_record(ELECTION, made, KEY)))
+    opened = next(
+        e for e in make_record(ELECTION, made, KEY)["entries"] if e["kind"] == "round_opened"
+    )
+    assert problem is not None and problem.entry == opened["seq"]
+    assert "other candidates" in problem.what

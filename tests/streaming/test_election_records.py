@@ -1,6 +1,7 @@
 """Election records in the database: appended in order and chained, never updated or deleted
 (the database refuses, on both engines), exported and verified with the command line; the demo
-election's record is complete and verifies."""
+election's record is complete and verifies; the electorate the chair records is the
+organisation's active members, by member id."""
 
 import json
 from pathlib import Path
@@ -15,22 +16,39 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEntry
 from core.errors import PermissionDenied
-from core.people.models import Organisation, OrgKind, Role
+from core.people.models import Member, Organisation, OrgKind, Role
 from core.people.service import create_org
 from streaming.elections.demo import CANDIDATES, TITLE, load_demo_election
 from streaming.elections.models import ElectionCheckpoint, ElectionEntry
 from streaming.elections.procedure import Role as ProcedureRole
-from streaming.elections.procedure import Step, check, state_of
+from streaming.elections.procedure import Step, check, shaped, state_of
 from streaming.elections.record import GENESIS, verify
 from streaming.elections.service import (
     CHECKPOINT_EVERY,
     append,
     create_election,
+    electorate_fact,
     export,
     record_fact,
 )
 from tests.factories import log_in, make_user
 from web.cli import app as cli
+
+
+def register(session: Session, org: Organisation, count: int, first: int = 1) -> list[Member]:
+    """``count`` members of ``org``, committed."""
+    members = [
+        Member(
+            org_id=org.id,
+            name=f"党员{serial}",
+            id_number_hash=f"hash-{serial}",
+            id_number_masked=f"1101**********{serial:04d}",
+        )
+        for serial in range(first, first + count)
+    ]
+    session.add_all(members)
+    session.commit()
+    return members
 
 
 @pytest.fixture
@@ -94,13 +112,25 @@ def test_the_demo_election_is_complete_and_verifies_from_its_export(
     result = record["results"]["1"]
     assert len(result["elected"]) == 3 and set(result["elected"]) <= set(CANDIDATES)
     assert list(result["invalid"]) == ["7"] and result["held"] == []  # ballot 12 was settled
-    # It followed the procedure: each fact was one its author's role could record then.
+    # It followed the procedure: each fact, of its shape, was one its author's role could
+    # record then.
     for position, entry in enumerate(record["entries"][1:], start=1):
         role = ProcedureRole(entry["author"].split(":")[0])
+        assert shaped(entry["kind"], entry["data"]) == entry["data"]
         check(state_of(record["entries"][:position]), role, entry["kind"], entry["data"])
-    assert state_of(record["entries"]).step is Step.announce
+    state = state_of(record["entries"])
+    assert state.step is Step.announce
+    assert (len(state.electorate or ()), len(state.excluded), state.expected) == (35, 2, 33)
     kinds = {entry["kind"] for entry in record["entries"]}
     assert {"ballots_issued", "ballots_returned", "settlement", "announced"} <= kinds
+    # The recommendation round: the confirmed candidates top its ranked list, which counts the
+    # general branch's two members at half weight; online sets name no login.
+    ranking = record["results"]["recommendation"]["ranking"]
+    assert {row["name"] for row in ranking[: len(CANDIDATES)]} == set(CANDIDATES)
+    assert record["results"]["recommendation"]["sets"] == 34
+    assert {e["author"] for e in record["entries"] if e["kind"] == "recommendation"} == {
+        "recommender", "chair:orgadmin",
+    }  # fmt: skip
     missing = runner.invoke(cli, ["elections", "export", "999", "--out", str(out)])
     assert missing.exit_code == 1 and len(missing.output.strip().splitlines()) == 1
 
@@ -133,6 +163,10 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
     chair, teller, scrutineer, outsider = (
         make_user(session, login, Role.member, branch) for login in ("zhu", "ji", "jian", "pang")
     )
+    voters = register(session, branch, 10)
+    register(session, session.get_one(Organisation, branch.parent_id), 1, first=11)
+    voters[-1].active = False  # a member who has left is no voter
+    register(session, branch, 1, first=12)
     election = create_election(session=session, actor=chair, org=branch, title="委员选举")
     session.commit()
 
@@ -140,6 +174,13 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
         record_fact(session=session, election=election, user=user, kind=kind, data=data)
         session.commit()
 
+    electorate = electorate_fact(session=session, election=election)
+    assert electorate["members"] == sorted([m.id for m in voters[:-1]] + [voters[-1].id + 2])
+    with pytest.raises(PermissionDenied, match="electorate and the venues"):
+        say(chair, "step", step=1)
+    session.rollback()
+    say(chair, "electorate", **electorate)
+    say(chair, "venues", main="主会场")
     say(chair, "step", step=1)
     say(chair, "roll", round=1, present=9, expected=10)
     say(chair, "step", step=2)
@@ -165,6 +206,7 @@ def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_ar
         select(AuditEntry).where(AuditEntry.action == "election_refused").order_by(AuditEntry.id)
     )
     assert [(a.actor_login, a.detail["kind"]) for a in refusals] == [
+        ("zhu", "step"),  # before the electorate and venues
         ("ji", "step"),
         ("pang", "step"),
         ("zhu", "step"),
@@ -180,7 +222,9 @@ def test_the_api_takes_an_officers_facts_and_shows_the_count_to_anyone(
     ).one()
     chair = make_user(session, "zhu", Role.member, branch)
     make_user(session, "ji", Role.member, branch)
+    register(session, branch, 10)
     election = create_election(session=session, actor=chair, org=branch, title="委员选举")
+    electorate = electorate_fact(session=session, election=election)
     session.commit()
     token = log_in(client, "zhu")
     url = f"/api/elections/{election.id}"
@@ -190,6 +234,8 @@ def test_the_api_takes_an_officers_facts_and_shows_the_count_to_anyone(
             f"{url}/facts", json={"kind": kind, "data": data}, headers={"X-CSRF-Token": token}
         )
 
+    assert post("electorate", **electorate).status_code == 201
+    assert post("venues", main="主会场", sub=[{"name": "西湾站点", "site": 3}]).status_code == 201
     assert post("step", step=1).status_code == 201
     assert post("roll", round=1, present=9, expected=10).json()["author"] == "chair:zhu"
     skipped = post("step", step=3)
