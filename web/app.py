@@ -70,6 +70,7 @@ from streaming.congress import pages as events_pages
 from streaming.congress.hosting import MeetingHost
 from streaming.elections import api as election_api
 from streaming.elections import pages as election_pages
+from streaming.elections.live import LiveFeed
 from terminals.dossier import own_pages as site_own_pages
 from terminals.dossier import site_pages
 from terminals.evidence import api as evidence_api
@@ -290,6 +291,7 @@ def create_app(*, embedded_worker: bool = False, media_url: str | None = None) -
         try:
             yield
         finally:
+            await election_feed.close()
             if meeting_host is not None:
                 await meeting_host.close()
             sweeper.cancel()
@@ -323,6 +325,8 @@ def create_app(*, embedded_worker: bool = False, media_url: str | None = None) -
     meeting_host = MeetingHost(settings, media_url) if media_url else None
     app.state.meeting_host = meeting_host
     app.state.viewers = {}
+    # The elections followed live from this process (streaming.elections.live).
+    election_feed = app.state.election_feed = LiveFeed()
     # The web player's files: site manifests list them, and sites play with them.
     app.state.player = PlayerFiles(STATIC_DIR, PLAYER_FILES)
     # Middleware runs outermost first, in the reverse of the order it is added here:

@@ -134,6 +134,12 @@ async def live_playlist(event_id: RowId, request: Request, actor: CurrentUser) -
         lambda session: get_watchable_event(session=session, actor=actor, event_id=event_id)
     )
     viewers(request.app.state, event_id).seen(actor.id)
+    return await program_playlist(event_id)
+
+
+async def program_playlist(event_id: int) -> Response:
+    """The broadcast's live playlist as it stands, each segment a direct link (for a caller
+    already allowed to watch)."""
     store = get_store()
     folder = live_prefix(event_id)
     try:

@@ -4,12 +4,12 @@ ballots, the scrutineers' settlements — each checked by the procedure before i
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from core.api import CurrentUser, OptionalUser, RowId, SessionDep, verify_csrf
-from streaming.elections.procedure import state_of
-from streaming.elections.record import results_of
+from core.api import CurrentUser, OptionalUser, RowId, SessionDep, unit_of_work, verify_csrf
+from streaming.elections.live import LiveFeed, standing
 from streaming.elections.service import entries_of, get_public_election, record_fact
 
 router = APIRouter(prefix="/api/elections", dependencies=[Depends(verify_csrf)], tags=["elections"])
@@ -26,45 +26,40 @@ class Recorded(BaseModel):
     author: str
 
 
-class Standing(BaseModel):
-    step: int | None
-    round: int
-    adjourned: bool
-    present: int
-    expected: int
-    quorate: bool
-    issued: dict[str, int]
-    returned: dict[str, int]
-    results: dict[str, Any]
-    entries: int
-
-
-@router.get("/{election_id}", response_model=Standing)
+@router.get("/{election_id}")
 def election_state(election_id: RowId, session: SessionDep, user: OptionalUser) -> Any:
-    """Where the election stands and its count so far, recomputed from the record."""
+    """Where the election stands and the round's count so far, recomputed from the record (what
+    the live feed sends; streaming.elections.live)."""
     election = get_public_election(session, user, election_id)
-    entries = entries_of(session, election)
-    state = state_of(entries)
-    return Standing(
-        step=state.step,
-        round=state.round,
-        adjourned=state.adjourned,
-        present=state.present,
-        expected=state.expected,
-        quorate=state.quorate,
-        issued=state.issued,
-        returned=state.returned,
-        results=results_of(entries),
-        entries=len(entries),
+    return standing(election.id, entries_of(session, election))
+
+
+@router.get("/{election_id}/live")
+async def election_live(election_id: RowId, request: Request, user: OptionalUser) -> Response:
+    """The standing as server-sent events: now, then at each change of the record."""
+    election = await unit_of_work(lambda session: get_public_election(session, user, election_id))
+    feed: LiveFeed = request.app.state.election_feed
+    return StreamingResponse(
+        feed.follow(election.id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 @router.post("/{election_id}/facts", response_model=Recorded, status_code=201)
-def add_fact(election_id: RowId, fact: Fact, session: SessionDep, user: CurrentUser) -> Any:
+def add_fact(
+    election_id: RowId,
+    fact: Fact,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    background: BackgroundTasks,
+) -> Any:
     """A fact on the record in the caller's office; 403 with the reason when the procedure
-    refuses it (the refusal is audited)."""
+    refuses it (the refusal is audited). Once it is committed, the live feed sends it."""
     election = get_public_election(session, user, election_id)
     entry = record_fact(
         session=session, election=election, user=user, kind=fact.kind, data=fact.data
     )
+    background.add_task(request.app.state.election_feed.recorded, election.id)
     return Recorded(seq=entry.seq, hash=entry.hash, author=entry.author)

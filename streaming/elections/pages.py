@@ -1,16 +1,38 @@
-"""An election's public page: its results as the record gives them, the ballots issued and
-returned at each venue, and its record to download and check (with how, in plain words)."""
+"""Pages of elections: the public page (the program, the live standing, each round's results,
+the record to download and check, with how in plain words) and the officers' console, where the
+chair moves the procedure, tellers enter ballots and scrutineers settle disagreements."""
 
 from collections import defaultdict
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from core.api import OptionalUser, RowId, SessionDep, verify_csrf
-from core.people.forms import render
-from streaming.elections.record import public_key_text, results_of
-from streaming.elections.service import entries_of, export, get_public_election, record_key
+from core.api import CurrentUser, OptionalUser, RowId, SessionDep, unit_of_work, verify_csrf
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.i18n import N_, error_text
+from core.people.api import reader_locale
+from core.people.forms import redirect, render
+from core.people.models import User
+from core.security import signing_key
+from core.storage import get_store
+from courseware.delivery import direct_url
+from streaming.congress.api import program_playlist
+from streaming.elections.live import snapshot_key, standing
+from streaming.elections.procedure import Step, role_of, state_of
+from streaming.elections.record import ballot_entry, public_key_text, results_of
+from streaming.elections.rules import count_entries
+from streaming.elections.service import (
+    entries_of,
+    export,
+    followed_elections,
+    get_public_election,
+    record_fact,
+    record_key,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -26,11 +48,19 @@ def venues_of(entries: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, in
     return venues
 
 
+@router.get("/elections")
+def elections_page(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    """The elections one may follow: the public ones, and those of one's own branch of the tree."""
+    elections = followed_elections(session, user)
+    return render(request, "streaming/elections.html", {"user": user, "elections": elections})
+
+
 @router.get("/elections/{election_id}")
 def election_page(
     request: Request, election_id: RowId, session: SessionDep, user: OptionalUser
 ) -> Response:
-    """The election's results and record, for anyone when it is public."""
+    """The election for anyone when it is public: its program while broadcast, where it stands
+    (kept up to date as the tellers enter ballots), each round's results and its record."""
     election = get_public_election(session, user, election_id)
     entries = entries_of(session, election)
     rounds = {
@@ -38,12 +68,22 @@ def election_page(
         for entry in entries
         if entry["kind"] == "round_opened"
     }
+    snapshot = direct_url(
+        get_store(),
+        snapshot_key(election.id),
+        ttl=timedelta(hours=12),
+        secret=signing_key("media-link"),
+    )
     return render(
         request,
         "streaming/election.html",
         {
             "user": user,
             "election": election,
+            "officer": user is not None and role_of(entries, user.login) is not None,
+            "standing": standing(election.id, entries),
+            "snapshot_url": snapshot,
+            "steps": list(Step),
             "rounds": rounds,
             "results": results_of(entries),
             "venues": venues_of(entries),
@@ -51,6 +91,15 @@ def election_page(
             "public_key": public_key_text(record_key()),
         },
     )
+
+
+@router.get("/elections/{election_id}/program.m3u8")
+async def election_program(election_id: RowId, user: OptionalUser) -> Response:
+    """The election's broadcast, for whoever may see the election (anyone, when it is public)."""
+    election = await unit_of_work(lambda session: get_public_election(session, user, election_id))
+    if election.event_id is None:
+        raise NotFound(N_("This election is not broadcast."))
+    return await program_playlist(election.event_id)
 
 
 @router.get("/elections/{election_id}/record.json")
@@ -62,3 +111,150 @@ def election_record(election_id: RowId, session: SessionDep, user: OptionalUser)
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="election-{election.id}.json"'},
     )
+
+
+@router.get("/elections/{election_id}/console")
+def console_page(
+    request: Request, election_id: RowId, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The console of the election's officers, each seeing what their office does now."""
+    context = console(session, user, election_id)
+    context["done"] = request.query_params.get("done")
+    return render(request, "streaming/election_console.html", context)
+
+
+@router.post("/elections/{election_id}/console")
+async def console_submit(request: Request, election_id: RowId, user: CurrentUser) -> Response:
+    """One fact from the console's forms, on the record if the procedure allows it now; else
+    the console again with the reason (a refusal is audited by the service)."""
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+
+    def change(session: Session) -> None:
+        election = get_public_election(session, user, election_id)
+        data = fact_from_form(kind, form, entries_of(session, election))
+        record_fact(session=session, election=election, user=user, kind=kind, data=data)
+
+    try:
+        await unit_of_work(change)
+    except (PermissionDenied, InvalidInput) as exc:
+        context = await unit_of_work(lambda session: console(session, user, election_id))
+        context["error"] = error_text(reader_locale(request), exc)
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return render(request, "streaming/election_console.html", context, status=status)
+    await request.app.state.election_feed.recorded(election_id)
+    return redirect(f"/elections/{election_id}/console?done={kind}")
+
+
+def console(session: Session, user: User, election_id: int) -> dict[str, Any]:
+    """What the console shows ``user``: where the election stands, and for a teller their own
+    latest entries and the next ballot's number, for a scrutineer the ballots held."""
+    election = get_public_election(session, user, election_id)
+    entries = entries_of(session, election)
+    role = role_of(entries, user.login)
+    if role is None:
+        raise PermissionDenied(
+            N_("Only the election's chair, scrutineers and tellers use its console.")
+        )
+    state = state_of(entries)
+    author = f"{role.value}:{user.login}"
+    ballots = [
+        ballot_entry(e)
+        for e in entries
+        if e["kind"] in ("ballot", "settlement") and e["data"]["round"] == state.round
+    ]
+    counted = count_entries(ballots, state.round)
+    mine = [b for b in ballots if b.author == author]
+    replaced = {b.corrects for b in ballots}
+    return {
+        "user": user,
+        "election": election,
+        "role": role.value,
+        "state": state,
+        "steps": list(Step),
+        "standing": standing(election.id, entries),
+        "results": results_of(entries).get(str(state.round), {}),
+        "next_number": max((b.number for b in mine), default=0) + 1,
+        "mine": [b for b in reversed(mine) if b.seq not in replaced][:10],
+        "agreed": set(counted.agreed),
+        "held": {
+            number: [b for b in ballots if b.number == number and b.seq not in replaced]
+            for number in counted.held
+        },
+        "counted": counted,
+        "venue_names": sorted(set(state.issued) | set(state.returned)),
+        "done": None,
+        "error": None,
+    }
+
+
+def fact_from_form(
+    kind: str, form: Mapping[str, Any], entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The console form's fields as the fact's data (the shapes check them after)."""
+    state = state_of(entries)
+
+    def number(name: str) -> int:
+        try:
+            return int(str(form.get(name, "")).strip())
+        except ValueError:
+            raise InvalidInput(N_("Give a whole number.")) from None
+
+    def names(name: str) -> list[str]:
+        text = str(form.get(name, "")).replace("，", ",").replace("、", ",")
+        return [n.strip() for line in text.splitlines() for n in line.split(",") if n.strip()]
+
+    if kind == "step":
+        return {"step": number("step")}
+    if kind == "roll":
+        return {"round": state.round, "present": number("present"), "expected": number("expected")}
+    if kind == "officers":
+        return {"scrutineers": names("scrutineers"), "tellers": names("tellers")}
+    if kind == "round_opened":
+        return {
+            "round": state.round,
+            "candidates": names("candidates"),
+            "seats": number("seats"),
+            "basis": str(form.get("basis", "present")),
+        }
+    if kind in ("ballots_issued", "ballots_returned"):
+        return {
+            "round": state.round,
+            "venue": str(form.get("venue", "")).strip(),
+            "count": number("count"),
+        }
+    if kind in ("ballot", "settlement"):
+        return ballot_from_form(form, entries, state.round, number)
+    if kind == "announced":
+        return {"round": state.round, "result": results_of(entries).get(str(state.round), {})}
+    if kind in ("adjourned", "resumed"):
+        return {"reason": str(form.get("reason", "")).strip()}
+    if kind == "round_void":
+        return {"round": state.round, "reason": str(form.get("reason", "")).strip()}
+    return dict(form)
+
+
+def ballot_from_form(
+    form: Mapping[str, Any], entries: list[dict[str, Any]], round_: int, number: Any
+) -> dict[str, Any]:
+    """A paper ballot as the teller read it: each candidate's mark and the names written in."""
+    candidates = next(
+        (
+            e["data"]["candidates"]
+            for e in reversed(entries)
+            if e["kind"] == "round_opened" and e["data"]["round"] == round_
+        ),
+        [],
+    )
+    marks = {name: str(form.get(f"mark:{name}", "")) for name in candidates}
+    write_ins = {
+        name: str(form.get(f"write:{name}", "")).strip()
+        for name in candidates
+        if str(form.get(f"write:{name}", "")).strip()
+    }
+    data: dict[str, Any] = {"round": round_, "number": number("number"), "marks": marks}
+    if write_ins:
+        data["write_ins"] = write_ins
+    if str(form.get("corrects", "")).strip():
+        data["corrects"] = number("corrects")
+    return data

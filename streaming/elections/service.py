@@ -133,21 +133,46 @@ def get_public_election(session: Session, user: User | None, election_id: int) -
     """An election whose record the caller may read: a public one, to anyone; another, to the
     accounts of its organisation's branch of the tree."""
     election = session.get(Election, election_id)
-    if election is not None and (
-        election.public
-        or (user is not None and any(p.startswith(election.org.path) for p in related_paths(user)))
-    ):
+    if election is not None and may_follow(user, election):
         return election
     raise NotFound(N_("Election %(id)s not found."), id=election_id)
 
 
+def may_follow(user: User | None, election: Election) -> bool:
+    return election.public or (
+        user is not None and any(p.startswith(election.org.path) for p in related_paths(user))
+    )
+
+
+def followed_elections(session: Session, user: User | None) -> list[Election]:
+    """The elections ``user`` may follow (anyone: the public ones), newest first."""
+    newest = session.scalars(select(Election).order_by(Election.id.desc()))
+    return [election for election in newest if may_follow(user, election)]
+
+
+_read: dict[int, tuple[list[dict[str, Any]], str]] = {}
+"""Each election's entries as this process last read them, with the last one's hash: entries
+never change, so only those after it are read again (a record that does not go on from it, as
+when a transaction that appended rolled back, is read whole)."""
+
+
 def entries_of(session: Session, election: Election) -> list[dict[str, Any]]:
+    known, last_hash = _read.get(election.id, ([], GENESIS))
+    after = known[-1]["seq"] if known else 0
     rows = session.scalars(
         select(ElectionEntry)
-        .where(ElectionEntry.election_id == election.id)
+        .where(ElectionEntry.election_id == election.id, ElectionEntry.seq >= after)
         .order_by(ElectionEntry.seq)
-    )
-    return [entry_fields(entry) for entry in rows]
+    ).all()
+    if known and (not rows or rows[0].seq != after or rows[0].hash != last_hash):
+        _read.pop(election.id, None)
+        return entries_of(session, election)
+    fresh = rows[1:] if known else rows
+    if not fresh:
+        return list(known)
+    entries = known + [entry_fields(entry) for entry in fresh]
+    _read[election.id] = (entries, fresh[-1].hash)
+    return list(entries)
 
 
 def entry_fields(entry: ElectionEntry) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""An election brought to its count, for the tests of the console, the live feed and the watch
+page: every fact up to step 8 on the record as the officers would have recorded it."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.people.models import Organisation, User
+from streaming.elections.models import Election
+from streaming.elections.procedure import Step
+from streaming.elections.service import append, create_election
+
+CANDIDATES = ["甲", "乙", "丙"]
+
+
+def election_at_count(
+    session: Session,
+    org: Organisation,
+    chair: User,
+    *,
+    tellers: tuple[str, str] = ("ji", "suan"),
+    scrutineer: str = "jian",
+    venues: dict[str, int] | None = None,
+    event_id: int | None = None,
+) -> Election:
+    """Two seats among 甲乙丙, ballots issued and returned at each venue, the count open."""
+    venues = venues or {"主会场": 8, "分会场": 2}
+    election = create_election(
+        session=session, actor=chair, org=org, title="支部委员选举", chair=chair, event_id=event_id
+    )
+
+    def fact(kind: str, **data: Any) -> None:
+        append(session, election, kind, f"chair:{chair.login}", data)
+
+    present = sum(venues.values())
+    fact("step", step=Step.attendance)
+    fact("roll", round=1, present=present, expected=present)
+    fact("step", step=Step.rules)
+    fact("step", step=Step.officers)
+    fact("officers", scrutineers=[scrutineer], tellers=list(tellers))
+    fact("step", step=Step.candidates)
+    fact("round_opened", round=1, candidates=CANDIDATES, seats=2, basis="present")
+    fact("step", step=Step.issue)
+    for venue, count in venues.items():
+        fact("ballots_issued", round=1, venue=venue, count=count)
+    fact("step", step=Step.cast)
+    fact("step", step=Step.reconcile)
+    for venue, count in venues.items():
+        fact("ballots_returned", round=1, venue=venue, count=count)
+    fact("step", step=Step.count)
+    session.commit()
+    return election

@@ -1,0 +1,189 @@
+"""The officers' console: tellers enter ballots twice over, a disagreement waits for a
+scrutineer who settles it from the paper, the chair moves the procedure and announces; each
+office is refused what is not its own, with the reason shown, and nobody enters after the count."""
+
+import json
+import queue
+import re
+import threading
+import time
+from contextlib import suppress
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.audit.models import AuditEntry
+from core.people.models import Role, User
+from core.storage import get_store
+from streaming.elections.live import snapshot_key
+from streaming.elections.models import ElectionEntry
+from streaming.elections.service import append
+from tests.factories import Tree, log_in, make_user
+from tests.streaming.elections import election_at_count
+from tests.web.test_browser import server  # noqa: F401
+
+
+@pytest.fixture
+def officers(session: Session, tree: Tree) -> None:
+    for login in ("zhu", "ji", "suan", "jian", "pang"):
+        make_user(session, login, Role.member, tree.branch)
+    session.commit()
+
+
+def enter(client: TestClient, token: str, election_id: int, kind: str, **fields: str) -> str:
+    response = client.post(
+        f"/elections/{election_id}/console",
+        data={"csrf_token": token, "kind": kind, **fields},
+        follow_redirects=True,
+    )
+    return response.text
+
+
+def ballot(number: int, **marks: str) -> dict[str, str]:
+    return {"number": str(number), **{f"mark:{name}": mark for name, mark in marks.items()}}
+
+
+def test_two_tellers_a_scrutineer_and_the_chair_count_and_announce(
+    client: TestClient, session: Session, tree: Tree, officers: None
+) -> None:
+    zhu = session.scalars(select(User).where(User.login == "zhu")).one()
+    election = election_at_count(session, tree.branch, zhu, venues={"主会场": 3})
+    eid = election.id
+
+    for login in ("ji", "suan"):
+        token = log_in(client, login)
+        page = enter(client, token, eid, "ballot", **ballot(1, 甲="o", 乙="o", 丙="x"))
+        assert "Recorded." in page or "已记录" in page
+        # ballot 2: the second teller reads 乙 as blank
+        marks = {"甲": "o", "乙": "x" if login == "ji" else "", "丙": "o"}
+        enter(client, token, eid, "ballot", **ballot(2, **marks))
+        # ballot 3: three ○ for two seats — invalid, whoever enters it
+        enter(client, token, eid, "ballot", **ballot(3, 甲="o", 乙="o", 丙="o"))
+        client.post("/logout", data={"csrf_token": token})
+
+    token = log_in(client, "ji")
+    refused = client.post(
+        f"/elections/{eid}/console", data={"csrf_token": token, "kind": "step", "step": "9"}
+    )
+    assert refused.status_code == 403 and "teller may not record step" in refused.text
+    client.post("/logout", data={"csrf_token": token})
+
+    token = log_in(client, "jian")
+    console = client.get(f"/elections/{eid}/console").text
+    assert re.search(r'class="held" data-number="2"', console)
+    refused = client.post(
+        f"/elections/{eid}/console",
+        data={"csrf_token": token, "kind": "ballot", **ballot(4, 甲="o", 乙="x", 丙="x")},
+    )
+    assert refused.status_code == 403 and "scrutineer may not record ballot" in refused.text
+    settled = enter(client, token, eid, "settlement", **ballot(2, 甲="o", 乙="x", 丙="o"))
+    assert 'data-number="2"' not in settled.split("none-held")[0].split("Ballots the tellers")[-1]
+    client.post("/logout", data={"csrf_token": token})
+
+    standing = client.get(f"/api/elections/{eid}").json()
+    assert standing["tally"]["votes"] == {"甲": 2, "乙": 1, "丙": 1}
+    assert (standing["tally"]["valid"], standing["tally"]["invalid"]) == (2, 1)
+    assert standing["tally"]["threshold"] == 2 and standing["tally"]["elected"] == ["甲"]
+
+    token = log_in(client, "zhu")
+    enter(client, token, eid, "step", step="9")
+    enter(client, token, eid, "announced")
+    client.post("/logout", data={"csrf_token": token})
+    token = log_in(client, "suan")
+    late = client.post(
+        f"/elections/{eid}/console",
+        data={"csrf_token": token, "kind": "ballot", **ballot(4, 甲="o", 乙="x", 丙="x")},
+    )
+    assert late.status_code == 403 and "not recorded in this step" in late.text
+
+    kinds = [
+        e.kind
+        for e in session.scalars(
+            select(ElectionEntry)
+            .where(ElectionEntry.election_id == eid)
+            .order_by(ElectionEntry.seq)
+        )
+    ]
+    assert kinds[-9:] == ["ballot"] * 6 + ["settlement", "step", "announced"]
+    refusals = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "election_refused").order_by(AuditEntry.id)
+    )
+    assert [(a.actor_login, a.detail["kind"]) for a in refusals] == [
+        ("ji", "step"),
+        ("jian", "ballot"),
+        ("suan", "ballot"),
+    ]
+
+
+def test_only_officers_open_the_console(
+    client: TestClient, session: Session, tree: Tree, officers: None
+) -> None:
+    zhu = session.scalars(select(User).where(User.login == "zhu")).one()
+    election = election_at_count(session, tree.branch, zhu)
+    log_in(client, "pang")
+    assert client.get(f"/elections/{election.id}/console").status_code == 403
+    assert client.get(f"/elections/{election.id}").status_code == 200  # public: the page is
+
+
+def test_each_change_reaches_the_viewers_of_another_node_within_a_second(
+    server: str,  # noqa: F811
+    session: Session,
+    tree: Tree,
+    officers: None,
+) -> None:
+    """The server is one web node, this test another: entries it appends reach the server's
+    viewers through the database; a fact recorded through the server also rewrites the
+    snapshot in storage that pages behind a CDN poll."""
+    zhu = session.scalars(select(User).where(User.login == "zhu")).one()
+    election = election_at_count(session, tree.branch, zhu)
+    eid, last = election.id, session.scalar(select(func.max(ElectionEntry.seq)))
+    messages: queue.Queue[dict[str, Any]] = queue.Queue()
+    base = server
+
+    def listen() -> None:
+        with (
+            suppress(httpx.HTTPError),  # the server stopped after the test
+            httpx.stream("GET", f"{base}/api/elections/{eid}/live", timeout=30) as stream,
+        ):
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    messages.put(json.loads(line.removeprefix("data: ")))
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert messages.get(timeout=10)["seq"] == last  # the standing at once
+    for number in range(1, 4):
+        append(
+            session,
+            election,
+            "ballot",
+            "teller:ji",
+            {"round": 1, "number": number, "marks": {"甲": "o", "乙": "x", "丙": ""}},
+        )
+        session.commit()
+        shown = messages.get(timeout=1.0)  # within a second of the commit
+        assert shown["seq"] == last + number
+        assert shown["tally"]["held"] == 0 and shown["step"] == 8
+
+    with httpx.Client(base_url=base) as officer:
+        token = log_in(officer, "suan")  # type: ignore[arg-type]
+        officer.post(
+            f"/elections/{eid}/console",
+            data={"csrf_token": token, "kind": "ballot", **ballot(1, 甲="o", 乙="x", 丙="")},
+        )
+    assert messages.get(timeout=1.0)["tally"]["votes"]["甲"] == 1
+    store = get_store()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if store.exists(snapshot_key(eid)):
+            snapshot = json.loads(store.get_bytes(snapshot_key(eid)))
+            if snapshot["seq"] == last + 4:
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the snapshot was not written")
+    assert snapshot["tally"]["votes"] == {"甲": 1, "乙": 0, "丙": 0}
