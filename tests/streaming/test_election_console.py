@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,8 +24,11 @@ from streaming.elections.live import snapshot_key
 from streaming.elections.models import ElectionEntry
 from streaming.elections.service import append
 from tests.factories import Tree, log_in, make_user
-from tests.streaming.elections import election_at_count
-from tests.web.test_browser import server  # noqa: F401
+from tests.streaming.elections import CANDIDATES, election_at_count
+from tests.streaming.test_room_browser import camera_browser, chair_in_room, meeting, new_page  # noqa: F401
+from tests.terminals.study import make_member
+from tests.web.test_browser import log_in as log_in_page
+from tests.web.test_browser import playwright, server  # noqa: F401
 
 
 @pytest.fixture
@@ -187,3 +191,62 @@ def test_each_change_reaches_the_viewers_of_another_node_within_a_second(
     else:
         raise AssertionError("the snapshot was not written")
     assert snapshot["tally"]["votes"] == {"甲": 1, "乙": 0, "丙": 0}
+
+
+@pytest.mark.browser
+def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_second(
+    server: str,  # noqa: F811
+    camera_browser: Browser,  # noqa: F811
+    session: Session,
+    tree: Tree,
+    officers: None,
+) -> None:
+    """Two tellers disagree on a ballot in their consoles, the scrutineer settles it, and an
+    anonymous viewer of the public page, the meeting's broadcast playing, sees the bars move."""
+    make_user(session, "adm", Role.org_admin, tree.town)
+    make_member(session, tree.branch, "张主持", 1, login="chair")
+    make_member(session, tree.branch, "马党员", 2, login="ma")
+    event = meeting(session, tree)
+    zhu = session.scalars(select(User).where(User.login == "zhu")).one()
+    election = election_at_count(session, tree.branch, zhu, event_id=event.id)
+    chair = chair_in_room(camera_browser, server, event)
+    chair.get_by_role("button", name="开始会议").click()
+
+    viewer = new_page(camera_browser, 1920, 1080)
+    viewer.goto(f"{server}/elections/{election.id}")
+    expect(viewer.locator("#steps li[aria-current=step]")).to_have_text("计票")
+    viewer.wait_for_function(
+        "() => document.getElementById('program').currentTime > 1", timeout=45_000
+    )
+
+    consoles = {}
+    for login, marks in (("ji", ("o", "o", "x")), ("suan", ("o", "", "x"))):
+        page = consoles[login] = new_page(camera_browser)
+        log_in_page(page, server, login)
+        page.goto(f"{server}/elections/{election.id}/console")
+        for name, mark in zip(CANDIDATES, marks, strict=True):
+            label = f"{name} {'空白' if not mark else {'o': '○', 'x': '×'}[mark]}"
+            page.get_by_label(label, exact=True).check()
+        page.get_by_role("button", name="录入选票").click()
+        expect(page.get_by_role("status")).to_have_text("已记录。")
+    expect(consoles["suan"].locator("#my-entries")).to_contain_text("待监票人裁定")
+
+    scrutineer = new_page(camera_browser)
+    log_in_page(scrutineer, server, "jian")
+    scrutineer.goto(f"{server}/elections/{election.id}/console")
+    held = scrutineer.locator("section.held[data-number='1']")
+    expect(held).to_contain_text("ji")
+    held.get_by_label(f"{CANDIDATES[1]} ○", exact=True).check()  # the paper says ○
+    expect(viewer.locator("#live-tally li[data-name='甲']")).to_have_attribute("data-votes", "0")
+    with scrutineer.expect_response(lambda r: r.request.method == "POST"):
+        held.get_by_role("button", name="裁定第 1 张选票").click()
+    settled = time.monotonic()
+    viewer.wait_for_function(
+        "() => document.querySelector(\"#live-tally li[data-name='乙']\").dataset.votes === '1'",
+        timeout=1500,
+    )
+    assert time.monotonic() - settled <= 1.0
+    expect(viewer.locator("#live-tally li[data-name='甲'] .votes")).to_have_text("1 票")
+    expect(viewer.locator("#valid")).to_have_text("1")
+    assert viewer.evaluate("document.getElementById('program').currentTime") > 1
+    expect(scrutineer.locator("#none-held")).to_be_visible()
