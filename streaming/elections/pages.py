@@ -30,6 +30,7 @@ from streaming.elections.service import (
     export,
     followed_elections,
     get_public_election,
+    member_id_of,
     record_fact,
     record_key,
 )
@@ -258,3 +259,70 @@ def ballot_from_form(
     if str(form.get("corrects", "")).strip():
         data["corrects"] = number("corrects")
     return data
+
+
+@router.get("/elections/{election_id}/recommend")
+def recommend_page(
+    request: Request, election_id: RowId, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The recommendation round (公推) for a member: their set to give while it is open, the
+    one they gave, or why they cannot; and its ranked list once it has closed."""
+    context = recommending(session, user, election_id)
+    context["done"] = request.query_params.get("done") is not None
+    return render(request, "streaming/election_recommend.html", context)
+
+
+@router.post("/elections/{election_id}/recommend")
+async def recommend_submit(request: Request, election_id: RowId, user: CurrentUser) -> Response:
+    """A member's own recommendation set, on the record if the round takes it; else the page
+    again with the reason (the service audits a refusal)."""
+    form = await request.form()
+    names = [name.strip() for name in form.getlist("name") if isinstance(name, str)]
+
+    def give(session: Session) -> None:
+        election = get_public_election(session, user, election_id)
+        member = member_id_of(session, user)
+        if member is None:
+            raise PermissionDenied(N_("Only members of the party organisation may recommend."))
+        data = {"member": member, "names": [name for name in names if name]}
+        record_fact(session=session, election=election, user=user, kind="recommendation", data=data)
+
+    try:
+        await unit_of_work(give)
+    except PermissionDenied as exc:
+        context = await unit_of_work(lambda session: recommending(session, user, election_id))
+        context["error"] = error_text(reader_locale(request), exc)
+        context["names"] = names
+        return render(request, "streaming/election_recommend.html", context, status=403)
+    await request.app.state.election_feed.recorded(election_id)
+    return redirect(f"/elections/{election_id}/recommend?done")
+
+
+def recommending(session: Session, user: User, election_id: int) -> dict[str, Any]:
+    """What the recommendation page shows ``user``: the round's phase, whether they may give a
+    set (and how many names), the set they gave, and the ranked list once the round closed."""
+    election = get_public_election(session, user, election_id)
+    entries = entries_of(session, election)
+    state = state_of(entries)
+    member = member_id_of(session, user)
+    given = next(
+        (
+            e["data"]["names"]
+            for e in entries
+            if e["kind"] == "recommendation" and e["data"]["member"] == member
+        ),
+        None,
+    )
+    return {
+        "user": user,
+        "election": election,
+        "phase": state.phase.value,
+        "names": [],
+        "limit": state.names,
+        "eligible": member is not None and member in state.weights,
+        "given": given,
+        "recommendation": results_of(entries).get("recommendation"),
+        "confirmed": state.confirmed,
+        "done": False,
+        "error": None,
+    }

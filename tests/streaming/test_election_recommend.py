@@ -1,0 +1,116 @@
+"""The recommendation round (公推) online: a member logs in and gives one set of names on the
+election's recommendation page, stored under their member id with no login; a second set, too
+many names, or someone the round does not name is refused with the reason on the page; an
+officer enters a paper set for a member; once the round closes the page shows the ranked list
+with each recommender's weight."""
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.people.models import Member, Organisation, OrgKind, Role, User
+from core.people.service import create_org
+from streaming.elections.models import Election, ElectionEntry
+from streaming.elections.service import create_election, electorate_fact, record_fact
+from tests.factories import csrf_token, log_in, make_user
+
+
+def member_of(session: Session, org: Organisation, serial: int, user: User | None) -> Member:
+    member = Member(
+        org_id=org.id,
+        name=f"党员{serial}",
+        id_number_hash=f"hash-{serial}",
+        id_number_masked=f"1101**********{serial:04d}",
+        user_id=user.id if user else None,
+    )
+    session.add(member)
+    session.commit()
+    return member
+
+
+def recommendations(session: Session, election: Election) -> list[ElectionEntry]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(ElectionEntry)
+            .where(ElectionEntry.election_id == election.id)
+            .where(ElectionEntry.kind == "recommendation")
+            .order_by(ElectionEntry.seq)
+        )
+    )
+
+
+def test_a_member_recommends_online_once_and_sees_the_ranked_list(
+    client: TestClient, session: Session
+) -> None:
+    general = create_org(session=session, name="东村党总支", kind=OrgKind.general_branch)
+    branch = create_org(
+        session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id
+    )
+    chair = make_user(session, "zhu", Role.member, branch)
+    wang, qian, pang = (
+        make_user(session, login, Role.member, branch) for login in ("wang", "qian", "pang")
+    )
+    voter = member_of(session, branch, 1, wang)
+    paper = member_of(session, branch, 2, None)  # recommends on paper at the venue
+    member_of(session, branch, 3, None)
+    outside = member_of(session, general, 4, qian)  # recommends with half a voter's weight
+    election = create_election(session=session, actor=chair, org=branch, title="委员选举")
+    session.commit()
+
+    def chair_says(kind: str, **data: Any) -> None:
+        record_fact(session=session, election=election, user=chair, kind=kind, data=data)
+        session.commit()
+
+    url = f"/elections/{election.id}/recommend"
+    assert client.get(url, follow_redirects=False).headers["location"] == f"/login?next={url}"
+    chair_says("electorate", **electorate_fact(session=session, election=election))
+    chair_says("venues", main="主会场")
+    log_in(client, "wang")
+    assert 'data-phase=""' in client.get(url).text  # not opened yet: no form
+    chair_says("recommendation_opened", names=2, weight=1000, extra=[
+        {"member": outside.id, "weight": 500},
+    ])  # fmt: skip
+    page = client.get(url)
+    assert page.text.count('name="name"') == 2 and 'id="recommend-form"' in page.text
+    token = csrf_token(client)
+    given = client.post(
+        url, data={"csrf_token": token, "name": ["甲", "乙"]}, follow_redirects=False
+    )
+    assert given.status_code == 303
+    stored = recommendations(session, election)
+    assert [(e.author, e.data) for e in stored] == [
+        ("recommender", {"member": voter.id, "names": ["甲", "乙"]})
+    ]
+    assert "wang" not in str(stored[0].data) + stored[0].author  # pseudonymous: no login
+    shown = client.get(url + "?done")
+    assert 'id="given"' in shown.text and 'data-name="乙"' in shown.text
+    assert 'id="recommend-form"' not in shown.text
+    again = client.post(url, data={"csrf_token": token, "name": ["丙"]})
+    assert again.status_code == 403 and "already" in again.text
+    assert len(recommendations(session, election)) == 1
+
+    log_in(client, "pang")  # an account that is no member of the party organisation
+    assert 'id="not-eligible"' in client.get(url).text
+    refused = client.post(url, data={"csrf_token": csrf_token(client), "name": ["甲"]})
+    assert refused.status_code == 403
+
+    log_in(client, "qian")
+    token = csrf_token(client)
+    too_many = client.post(url, data={"csrf_token": token, "name": ["甲", "乙", "丙"]})
+    assert too_many.status_code == 403 and "at most 2 names" in too_many.text
+    assert 'value="乙"' in too_many.text  # what was written is kept on the form
+    assert client.post(url, data={"csrf_token": token, "name": ["甲", ""]}).status_code == 200
+    # The chair enters a member's paper set (under the chair's name), then closes the round.
+    chair_says("recommendation", member=paper.id, names=["丙", "乙"])
+    assert [e.author for e in recommendations(session, election)] == [
+        "recommender", "recommender", "chair:zhu",
+    ]  # fmt: skip
+    chair_says("recommendation_closed")
+    page = client.get(url)
+    ranked = re.findall(r'data-name="([^"]+)" data-rank="(\d+)" data-weight="(\d+)"', page.text)
+    # 甲: a voter's 1 and an extra recommender's ½; 乙: two voters; 丙: one.
+    assert ranked == [("乙", "1", "2000"), ("甲", "2", "1500"), ("丙", "3", "1000")]
