@@ -30,7 +30,19 @@ def block(name: str) -> str:
 
 def example() -> dict[str, Any]:
     """The worked example's election, as the document describes it."""
+    opened = {"names": 1, "weight": 1000, "extra": [{"member": 9, "weight": 500}]}
+    confirmed = {"candidates": ["甲", "乙"], "by": "支部委员会"}
     facts: list[dict[str, Any]] = [
+        {"at": AT, "kind": "electorate", "author": "chair", "data": {"members": [1, 2, 3]}},
+        {"at": AT, "kind": "recommendation_opened", "author": "chair", "data": opened},
+        {"at": AT, "kind": "recommendation", "author": "recommender",
+         "data": {"member": 1, "names": ["甲"]}},
+        {"at": AT, "kind": "recommendation", "author": "recommender",
+         "data": {"member": 2, "names": ["乙"]}},
+        {"at": AT, "kind": "recommendation", "author": "chair",
+         "data": {"member": 9, "names": ["甲"]}},
+        {"at": AT, "kind": "recommendation_closed", "author": "chair", "data": {}},
+        {"at": AT, "kind": "candidates_confirmed", "author": "chair", "data": confirmed},
         {"at": AT, "kind": "round_opened", "author": "chair",
          "data": {"round": 1, "candidates": ["甲", "乙"], "seats": 1, "basis": "present"}},
         {"at": AT, "kind": "roll", "author": "chair",
@@ -57,6 +69,11 @@ def test_the_documents_worked_example_is_what_the_code_produces() -> None:
     assert block("hash").strip() == digest(record["entries"][0]) == record["entries"][1]["prev"]
     assert block("export").encode() == layout(record)
     assert record["results"]["1"]["elected"] == ["甲"]
+    ranking = record["results"]["recommendation"]["ranking"]
+    assert [(row["name"], row["weight"], row["rank"]) for row in ranking] == [
+        ("甲", 1500, 1),
+        ("乙", 1000, 2),
+    ]
 
 
 def test_the_example_verifies_offline_and_a_changed_entry_is_named(tmp_path: Path) -> None:
@@ -69,6 +86,6 @@ def test_the_example_verifies_offline_and_a_changed_entry_is_named(tmp_path: Pat
         block("export").replace('"乙":"o","甲":""},"number":2', '"乙":"","甲":"o"},"number":2', 1)
     )
     refused = runner.invoke(cli, ["elections", "verify", str(exported)])
-    assert refused.exit_code == 1 and "entry 6" in refused.output
+    assert refused.exit_code == 1 and "entry 13" in refused.output
     missing = runner.invoke(cli, ["elections", "verify", str(tmp_path / "none.json")])
     assert missing.exit_code == 2
