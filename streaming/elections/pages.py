@@ -22,7 +22,7 @@ from core.storage import get_store
 from courseware.delivery import direct_url
 from streaming.congress.api import program_playlist
 from streaming.elections.live import snapshot_key, standing
-from streaming.elections.procedure import Step, role_of, state_of
+from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
 from streaming.elections.record import ballot_entry, public_key_text, results_of
 from streaming.elections.rules import count_entries
 from streaming.elections.service import (
@@ -31,6 +31,7 @@ from streaming.elections.service import (
     followed_elections,
     get_public_election,
     member_id_of,
+    member_names,
     record_fact,
     record_key,
 )
@@ -266,22 +267,25 @@ def recommend_page(
     request: Request, election_id: RowId, session: SessionDep, user: CurrentUser
 ) -> Response:
     """The recommendation round (公推) for a member: their set to give while it is open, the
-    one they gave, or why they cannot; and its ranked list once it has closed."""
+    one they gave, or why they cannot; for the chair and scrutineers, a paper set to enter for
+    a member at a venue; and its ranked list once it has closed."""
     context = recommending(session, user, election_id)
-    context["done"] = request.query_params.get("done") is not None
+    context["done"] = request.query_params.get("done")
     return render(request, "streaming/election_recommend.html", context)
 
 
 @router.post("/elections/{election_id}/recommend")
 async def recommend_submit(request: Request, election_id: RowId, user: CurrentUser) -> Response:
-    """A member's own recommendation set, on the record if the round takes it; else the page
-    again with the reason (the service audits a refusal)."""
+    """A member's own recommendation set, or a paper set an officer enters for the member the
+    form names, on the record if the round takes it; else the page again with the reason (the
+    service audits a refusal)."""
     form = await request.form()
     names = [name.strip() for name in form.getlist("name") if isinstance(name, str)]
+    named = str(form.get("member", "")).strip()
 
     def give(session: Session) -> None:
         election = get_public_election(session, user, election_id)
-        member = member_id_of(session, user)
+        member = int(named) if named.isascii() and named.isdigit() else member_id_of(session, user)
         if member is None:
             raise PermissionDenied(N_("Only members of the party organisation may recommend."))
         data = {"member": member, "names": [name for name in names if name]}
@@ -295,16 +299,20 @@ async def recommend_submit(request: Request, election_id: RowId, user: CurrentUs
         context["names"] = names
         return render(request, "streaming/election_recommend.html", context, status=403)
     await request.app.state.election_feed.recorded(election_id)
-    return redirect(f"/elections/{election_id}/recommend?done")
+    return redirect(f"/elections/{election_id}/recommend?done={'paper' if named else 'own'}")
 
 
 def recommending(session: Session, user: User, election_id: int) -> dict[str, Any]:
     """What the recommendation page shows ``user``: the round's phase, whether they may give a
-    set (and how many names), the set they gave, and the ranked list once the round closed."""
+    set (and how many names), the set they gave, for an officer the members whose paper set
+    may still be entered, and the ranked list once the round closed."""
     election = get_public_election(session, user, election_id)
     entries = entries_of(session, election)
     state = state_of(entries)
     member = member_id_of(session, user)
+    officer = role_of(entries, user.login) in (Role.chair, Role.scrutineer)
+    waiting = set(state.weights) - state.given if officer and state.phase is Phase.open else set()
+    paper = member_names(session, waiting)
     given = next(
         (
             e["data"]["names"]
@@ -321,8 +329,9 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
         "limit": state.names,
         "eligible": member is not None and member in state.weights,
         "given": given,
+        "paper": paper,
         "recommendation": results_of(entries).get("recommendation"),
         "confirmed": state.confirmed,
-        "done": False,
+        "done": None,
         "error": None,
     }

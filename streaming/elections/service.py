@@ -2,6 +2,7 @@
 (chained and, every ``CHECKPOINT_EVERY`` entries, signed), and the record exported for anyone
 to verify (streaming.elections.record)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -230,3 +231,11 @@ def electorate_fact(*, session: Session, election: Election) -> dict[str, Any]:
         .order_by(Member.id)
     )
     return {"members": list(members)}
+
+
+def member_names(session: Session, ids: Iterable[int]) -> list[tuple[int, str]]:
+    """Members' ids and names, by name: for the officers who enter a paper set for a member."""
+    rows = session.execute(
+        select(Member.id, Member.name).where(Member.id.in_(list(ids))).order_by(Member.name)
+    )
+    return [(member_id, name) for member_id, name in rows]

@@ -103,9 +103,22 @@ def test_a_member_recommends_online_once_and_sees_the_ranked_list(
     too_many = client.post(url, data={"csrf_token": token, "name": ["甲", "乙", "丙"]})
     assert too_many.status_code == 403 and "at most 2 names" in too_many.text
     assert 'value="乙"' in too_many.text  # what was written is kept on the form
+    assert 'id="paper-form"' not in client.get(url).text  # for officers only
+    for_another = {"csrf_token": token, "member": str(paper.id), "name": ["丙"]}
+    assert client.post(url, data=for_another).status_code == 403  # not an officer
     assert client.post(url, data={"csrf_token": token, "name": ["甲", ""]}).status_code == 200
-    # The chair enters a member's paper set (under the chair's name), then closes the round.
-    chair_says("recommendation", member=paper.id, names=["丙", "乙"])
+    # The chair enters a member's paper set at the venue (under the chair's name): the form
+    # offers the members who have not recommended yet.
+    log_in(client, "zhu")
+    page = client.get(url)
+    offered = re.findall(r'<option value="(\d+)">', page.text)
+    assert sorted(offered) == sorted(str(m) for m in (paper.id, paper.id + 1))
+    entered = client.post(
+        url,
+        data={"csrf_token": csrf_token(client), "member": str(paper.id), "name": ["丙", "乙"]},
+        follow_redirects=False,
+    )
+    assert entered.headers["location"] == f"{url}?done=paper"
     assert [e.author for e in recommendations(session, election)] == [
         "recommender", "recommender", "chair:zhu",
     ]  # fmt: skip
