@@ -74,6 +74,9 @@ class Lesson(Base):
     duration: Mapped[float | None] = mapped_column()
     credit_hours: Mapped[float | None] = mapped_column()
     credit_hours_set_by_hand: Mapped[bool] = mapped_column(default=False)
+    # The ledger key its hours are awarded under, when not its own: a live event's recording
+    # earns the event's credit, so its replay and attending live count once in a credit year.
+    credit_key: Mapped[str | None] = mapped_column(CleanString(80))
     source_key: Mapped[str] = mapped_column(CleanString(400))
     source_size: Mapped[int] = mapped_column(BigInteger, default=0)
     master_key: Mapped[str | None] = mapped_column(CleanString(400))

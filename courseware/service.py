@@ -319,9 +319,12 @@ def add_recorded_lesson(
     created_by: int | None,
     duration: float,
     rendition: dict[str, Any],
+    credit_hours: float | None = None,
+    credit_key: str | None = None,
 ) -> Lesson:
     """A lesson made from a live event's recording, ready at once: its HLS (one rendition,
-    already under ``lessons/<id>/hls/``) needs no transcode. The caller checked, when the event
+    already under ``lessons/<id>/hls/``) needs no transcode. It earns ``credit_hours`` under
+    ``credit_key`` (the event's), else hours by its length. The caller checked, when the event
     was scheduled, that its organiser may add lessons to the course."""
     position = session.scalar(
         select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course_id)
@@ -336,7 +339,9 @@ def add_recorded_lesson(
         created_by=created_by,
         duration=duration,
         renditions=[rendition],
-        credit_hours=credit_hours_for(duration),
+        credit_hours=credit_hours if credit_hours is not None else credit_hours_for(duration),
+        credit_hours_set_by_hand=credit_hours is not None,
+        credit_key=credit_key,
         ready_at=utcnow(),
     )
     session.add(lesson)

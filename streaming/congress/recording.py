@@ -79,6 +79,9 @@ def _lesson(
         created_by=event.created_by,
         duration=duration,
         rendition={"name": RENDITION, "width": width, "height": height, "bandwidth": 0},
+        # Its replay earns the event's credit, under the event's key: once with attending it.
+        credit_hours=event.credit_hours if event.credit_hours > 0 else None,
+        credit_key=f"event:{event.id}" if event.credit_hours > 0 else None,
     )
 
 

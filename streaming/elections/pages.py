@@ -2,7 +2,6 @@
 the record to download and check, with how in plain words) and the officers' console, where the
 chair moves the procedure, tellers enter ballots and scrutineers settle disagreements."""
 
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -23,7 +22,8 @@ from courseware.delivery import direct_url
 from streaming.congress.api import program_playlist
 from streaming.elections.live import snapshot_key, standing
 from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
-from streaming.elections.record import ballot_entry, public_key_text, results_of
+from streaming.elections.record import ballot_entry, results_of
+from streaming.elections.report import make_report
 from streaming.elections.rules import count_entries
 from streaming.elections.service import (
     entries_of,
@@ -33,21 +33,9 @@ from streaming.elections.service import (
     member_id_of,
     member_names,
     record_fact,
-    record_key,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-
-
-def venues_of(entries: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, int]]]:
-    """Per round and venue, the ballots issued and returned."""
-    venues: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
-    for entry in entries:
-        if entry["kind"] in ("ballots_issued", "ballots_returned"):
-            data = entry["data"]
-            counts = venues[data["round"]].setdefault(data["venue"], {"issued": 0, "returned": 0})
-            counts[entry["kind"].removeprefix("ballots_")] = data["count"]
-    return venues
 
 
 @router.get("/elections")
@@ -65,11 +53,6 @@ def election_page(
     (kept up to date as the tellers enter ballots), each round's results and its record."""
     election = get_public_election(session, user, election_id)
     entries = entries_of(session, election)
-    rounds = {
-        entry["data"]["round"]: entry["data"]
-        for entry in entries
-        if entry["kind"] == "round_opened"
-    }
     snapshot = direct_url(
         get_store(),
         snapshot_key(election.id),
@@ -86,13 +69,31 @@ def election_page(
             "standing": standing(election.id, entries),
             "snapshot_url": snapshot,
             "steps": list(Step),
-            "rounds": rounds,
-            "results": results_of(entries),
-            "venues": venues_of(entries),
-            "entries": len(entries),
-            "public_key": public_key_text(record_key()),
+            "report": make_report(session, election),
         },
     )
+
+
+@router.get("/elections/{election_id}/report")
+def report_page(
+    request: Request,
+    election_id: RowId,
+    session: SessionDep,
+    user: OptionalUser,
+    download: bool = False,
+) -> Response:
+    """The result report (选举结果报告单), printable (a PDF from the browser's print dialog);
+    with ``download``, as a document of its own."""
+    election = get_public_election(session, user, election_id)
+    page = (
+        "streaming/election_report_document.html" if download else "streaming/election_report.html"
+    )
+    response = render(request, page, {"user": user, "report": make_report(session, election)})
+    if download:
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="election-report-{election.id}.html"'
+        )
+    return response
 
 
 @router.get("/elections/{election_id}/program.m3u8")

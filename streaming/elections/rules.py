@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from core.i18n import N_
+
 FOR, AGAINST, ABSTAIN = "o", "x", ""
 MARKS = frozenset({FOR, AGAINST, ABSTAIN})
 MAJORITY = Fraction(1, 2)
@@ -44,15 +46,15 @@ class Ballot:
         checked here is what a voter can get wrong on paper."""
         names = list(candidates)
         if set(self.marks) != set(names) or not set(self.marks.values()) <= MARKS:
-            return "marks do not match the candidates"
+            return N_("marks do not match the candidates")
         for against, name in self.write_ins.items():
             if self.marks.get(against) != AGAINST:
-                return "a name written in without a × against a candidate"
+                return N_("a name written in without a × against a candidate")
             if not name.strip() or name in names:
-                return "a written-in name that is empty or already on the ballot"
+                return N_("a written-in name that is empty or already on the ballot")
         chosen = sum(1 for mark in self.marks.values() if mark == FOR) + len(self.write_ins)
         if chosen > seats:
-            return "more names chosen than seats"
+            return N_("more names chosen than seats")
         return None
 
 

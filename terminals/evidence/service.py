@@ -19,7 +19,7 @@ from core.settings import get_settings
 from courseware.models import Lesson, LessonStatus
 from courseware.service import credit_hours_for
 from terminals.credits.errors import SessionEnded
-from terminals.credits.ledger import ONLINE, WEB, award_credit, credit_year
+from terminals.credits.ledger import LIVE_EVENT, ONLINE, WEB, award_credit, credit_year
 from terminals.credits.models import CreditEntry
 from terminals.evidence.intervals import as_json, merge_intervals, total_length
 from terminals.evidence.models import LessonProgress, PlaybackBeat, PlaybackSession
@@ -359,10 +359,12 @@ def award_if_covered(
     now: datetime,
 ) -> float | None:
     """Award a lesson's hours to a member the first time their coverage of it in the year
-    reaches the threshold; the hours awarded, or None."""
+    reaches the threshold; the hours awarded, or None. A live event's recording earns as the
+    event does (its key and daily cap), so nobody earns an event twice by watching it again."""
     if coverage < get_settings().credit_coverage_threshold:
         return None
-    key = f"lesson:{lesson_id}"
+    lesson = session.get_one(Lesson, lesson_id)
+    key = lesson.credit_key or f"lesson:{lesson_id}"
     already = session.scalar(
         select(CreditEntry.id).where(
             CreditEntry.member_id == member_id,
@@ -372,7 +374,6 @@ def award_if_covered(
     )
     if already is not None:
         return None
-    lesson = session.get_one(Lesson, lesson_id)
     entry = award_credit(
         session=session,
         member_id=member_id,
@@ -380,7 +381,7 @@ def award_if_covered(
         source_ref=f"session:{playback_id}",
         award_key=key,
         hours=lesson_credit_hours(lesson),
-        category=ONLINE,
+        category=LIVE_EVENT if lesson.credit_key else ONLINE,
         occurred_at=now,
         lesson_id=lesson.id,
         year=year,
