@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from core.api import CurrentUser, OptionalUser, RowId, SessionDep, unit_of_work, verify_csrf
 from core.errors import InvalidInput, NotFound, PermissionDenied
@@ -21,18 +22,22 @@ from core.storage import get_store
 from courseware.delivery import direct_url
 from streaming.congress.api import program_playlist
 from streaming.elections.live import snapshot_key, standing
+from streaming.elections.models import Election
 from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
 from streaming.elections.record import ballot_entry, results_of
 from streaming.elections.report import make_report
 from streaming.elections.rules import count_entries
 from streaming.elections.service import (
+    electorate_fact,
     entries_of,
     export,
     followed_elections,
     get_public_election,
     member_id_of,
     member_names,
+    nearby_sites,
     record_fact,
+    venues_fact,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -303,6 +308,62 @@ async def recommend_submit(request: Request, election_id: RowId, user: CurrentUs
     return redirect(f"/elections/{election_id}/recommend?done={'paper' if named else 'own'}")
 
 
+PREPARATION = frozenset(
+    {"electorate", "venues", "recommendation_opened", "recommendation_closed",
+     "candidates_confirmed"}
+)  # fmt: skip
+"""What the chair records on the recommendation page, before the vote."""
+
+
+@router.post("/elections/{election_id}/recommend/chair")
+async def prepare_submit(request: Request, election_id: RowId, user: CurrentUser) -> Response:
+    """One of the chair's facts before the vote, from the recommendation page's forms: the
+    electorate (from the organisation's members), the venues, and opening, closing and
+    confirming the recommendation round; else the page again with the reason."""
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+
+    def change(session: Session) -> None:
+        election = get_public_election(session, user, election_id)
+        data = preparation_from_form(session, election, kind, form)
+        record_fact(session=session, election=election, user=user, kind=kind, data=data)
+
+    try:
+        await unit_of_work(change)
+    except (PermissionDenied, InvalidInput, NotFound) as exc:
+        context = await unit_of_work(lambda session: recommending(session, user, election_id))
+        context["error"] = error_text(reader_locale(request), exc)
+        status = 400 if isinstance(exc, InvalidInput) else 404 if isinstance(exc, NotFound) else 403
+        return render(request, "streaming/election_recommend.html", context, status=status)
+    await request.app.state.election_feed.recorded(election_id)
+    return redirect(f"/elections/{election_id}/recommend?done={kind}")
+
+
+def preparation_from_form(
+    session: Session, election: Election, kind: str, form: FormData
+) -> dict[str, Any]:
+    """The chair's form as the fact's data (the shapes and the procedure check it after)."""
+    if kind not in PREPARATION:
+        raise InvalidInput(N_("Nothing to record."))
+    if kind == "electorate":
+        return electorate_fact(session=session, election=election)
+    if kind == "venues":
+        chosen = [str(site) for site in form.getlist("site")]
+        sites = [int(site) for site in chosen if site.isascii() and site.isdigit()]
+        main = str(form.get("main", ""))
+        rooms = [line.strip() for line in str(form.get("rooms", "")).splitlines() if line.strip()]
+        return venues_fact(session=session, election=election, main=main, rooms=rooms, sites=sites)
+    if kind == "recommendation_opened":
+        names = str(form.get("names", "")).strip()
+        if not (names.isascii() and names.isdigit()):
+            raise InvalidInput(N_("Give a whole number."))
+        return {"names": int(names)}
+    if kind == "candidates_confirmed":
+        candidates = [str(name) for name in form.getlist("candidate")]
+        return {"candidates": candidates, "by": str(form.get("by", "")).strip()}
+    return {}
+
+
 def recommending(session: Session, user: User, election_id: int) -> dict[str, Any]:
     """What the recommendation page shows ``user``: the round's phase, whether they may give a
     set (and how many names), the set they gave, for an officer the members whose paper set
@@ -311,7 +372,9 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
     entries = entries_of(session, election)
     state = state_of(entries)
     member = member_id_of(session, user)
-    officer = role_of(entries, user.login) in (Role.chair, Role.scrutineer)
+    role = role_of(entries, user.login)
+    officer = role in (Role.chair, Role.scrutineer)
+    preparing = role is Role.chair and state.step is None
     waiting = set(state.weights) - state.given if officer and state.phase is Phase.open else set()
     paper = member_names(session, waiting)
     given = next(
@@ -331,6 +394,13 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
         "eligible": member is not None and member in state.weights,
         "given": given,
         "paper": paper,
+        "preparing": preparing,
+        "electorate": len(state.electorate) if state.electorate is not None else None,
+        "members": len(electorate_fact(session=session, election=election)["members"])
+        if preparing and state.phase is Phase.none
+        else 0,
+        "venues": sorted(state.venues),
+        "sites": nearby_sites(session, election) if preparing and not state.venues else [],
         "recommendation": results_of(entries).get("recommendation"),
         "confirmed": state.confirmed,
         "done": None,

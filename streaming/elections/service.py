@@ -28,6 +28,7 @@ from streaming.elections.record import (
     results_of,
     sign_checkpoint,
 )
+from terminals.sites.models import Site
 
 CHECKPOINT_EVERY = 20
 
@@ -239,3 +240,31 @@ def member_names(session: Session, ids: Iterable[int]) -> list[tuple[int, str]]:
         select(Member.id, Member.name).where(Member.id.in_(list(ids))).order_by(Member.name)
     )
     return [(member_id, name) for member_id, name in rows]
+
+
+def nearby_sites(session: Session, election: Election) -> list[tuple[int, str]]:
+    """The terminal sites that may be the election's sub-venues: those of the organisation
+    above its own, and below (its neighbours' learning rooms), by name."""
+    parent = election.org.parent_id
+    around = (session.get(Organisation, parent) if parent else None) or election.org
+    rows = session.execute(
+        select(Site.id, Site.name)
+        .join(Organisation, Site.org_id == Organisation.id)
+        .where(Organisation.path.startswith(around.path))
+        .order_by(Site.name)
+    )
+    return [(site_id, name) for site_id, name in rows]
+
+
+def venues_fact(
+    *, session: Session, election: Election, main: str, rooms: Iterable[str], sites: Iterable[int]
+) -> dict[str, Any]:
+    """The ``venues`` fact for the chair to record: the main venue, then each terminal site
+    chosen among the nearby ones (by id, named as registered), then each room by its name."""
+    nearby = dict(nearby_sites(session, election))
+    chosen = sorted(set(sites), key=lambda site: nearby.get(site, ""))
+    unknown = [site for site in chosen if site not in nearby]
+    if unknown:
+        raise NotFound(N_("Terminal site %(id)s not found."), id=unknown[0])
+    sub = [{"name": nearby[site], "site": site} for site in chosen]
+    return {"main": main.strip(), "sub": sub + [{"name": room.strip()} for room in rooms]}

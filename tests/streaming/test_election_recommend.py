@@ -2,7 +2,9 @@
 election's recommendation page, stored under their member id with no login; a second set, too
 many names, or someone the round does not name is refused with the reason on the page; an
 officer enters a paper set for a member; once the round closes the page shows the ranked list
-with each recommender's weight."""
+with each recommender's weight. The chair records the electorate, the venues (terminal sites
+around the branch, rooms), opens and closes the round and confirms the initial candidates from
+the same page."""
 
 import re
 from typing import Any
@@ -15,6 +17,7 @@ from core.people.models import Member, Organisation, OrgKind, Role, User
 from core.people.service import create_org
 from streaming.elections.models import Election, ElectionEntry
 from streaming.elections.service import create_election, electorate_fact, record_fact
+from terminals.sites.models import Site
 from tests.factories import csrf_token, log_in, make_user
 
 
@@ -127,3 +130,69 @@ def test_a_member_recommends_online_once_and_sees_the_ranked_list(
     ranked = re.findall(r'data-name="([^"]+)" data-rank="(\d+)" data-weight="(\d+)"', page.text)
     # 甲: a voter's 1 and an extra recommender's ½; 乙: two voters; 丙: one.
     assert ranked == [("乙", "1", "2000"), ("甲", "2", "1500"), ("丙", "3", "1000")]
+
+
+def test_the_chair_prepares_the_vote_and_confirms_the_candidates_from_the_page(
+    client: TestClient, session: Session
+) -> None:
+    general = create_org(session=session, name="东村党总支", kind=OrgKind.general_branch)
+    branch = create_org(
+        session=session, name="东村第一党支部", kind=OrgKind.branch, parent_id=general.id
+    )
+    far = create_org(session=session, name="远方党支部", kind=OrgKind.branch)
+    near_site = Site(code="500101001", name="西湾远教站点", org_id=general.id, tier="basic")
+    far_site = Site(code="500101002", name="远方站点", org_id=far.id, tier="basic")
+    session.add_all([near_site, far_site])
+    chair = make_user(session, "zhu", Role.member, branch)
+    wang = make_user(session, "wang", Role.member, branch)
+    voters = [member_of(session, branch, 1, wang), member_of(session, branch, 2, None)]
+    election = create_election(session=session, actor=chair, org=branch, title="委员选举")
+    session.commit()
+    url = f"/elections/{election.id}/recommend"
+    token = log_in(client, "zhu")
+
+    def chair_posts(kind: str, **fields: Any) -> Any:
+        return client.post(f"{url}/chair", data={"csrf_token": token, "kind": kind, **fields})
+
+    def last(kind: str) -> dict[str, Any]:
+        session.expire_all()
+        entries = session.scalars(
+            select(ElectionEntry)
+            .where(ElectionEntry.election_id == election.id, ElectionEntry.kind == kind)
+            .order_by(ElectionEntry.seq)
+        ).all()
+        return entries[-1].data
+
+    page = client.get(url)
+    assert 'id="electorate-form"' in page.text and near_site.name in page.text
+    assert far_site.name not in page.text  # only the sites around the branch are offered
+    assert chair_posts("electorate").status_code == 200
+    assert last("electorate") == {"members": [m.id for m in voters]}
+    assert chair_posts("venues", main="东村党员活动室", site=str(far_site.id)).status_code == 404
+    assert (
+        chair_posts(
+            "venues", main="东村党员活动室", site=str(near_site.id), rooms="村委会议室\n"
+        ).status_code
+        == 200
+    )
+    assert last("venues") == {
+        "main": "东村党员活动室",
+        "sub": [{"name": "西湾远教站点", "site": near_site.id}, {"name": "村委会议室"}],
+    }
+    assert chair_posts("recommendation_opened", names="two").status_code == 400
+    assert chair_posts("recommendation_opened", names="2").status_code == 200
+    assert last("recommendation_opened") == {"names": 2, "weight": 1000, "extra": []}
+
+    token = log_in(client, "wang")
+    client.post(url, data={"csrf_token": token, "name": ["陈建国", "李秀兰"]})
+    assert chair_posts("recommendation_closed").status_code == 403  # not the chair
+
+    token = log_in(client, "zhu")
+    assert chair_posts("recommendation_closed").status_code == 200
+    assert 'id="confirm-form"' in client.get(url).text
+    unnamed = chair_posts("candidates_confirmed", candidate=["陈建国"], by=" ")
+    assert unnamed.status_code == 403 and "who confirmed" in unnamed.text
+    confirmed = chair_posts("candidates_confirmed", candidate=["陈建国", "李秀兰"], by="支委会")
+    assert confirmed.status_code == 200
+    assert last("candidates_confirmed") == {"candidates": ["陈建国", "李秀兰"], "by": "支委会"}
+    assert 'id="chair"' in client.get(url).text
