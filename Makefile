@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-test vendor assets nginx browsers ## transcode, qualit
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/forwarding.py
+	$(BIN)/python bench/tally.py
 
 lint: $(VENV)/.installed-test ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

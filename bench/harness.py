@@ -61,11 +61,16 @@ def free_port() -> int:
         return port
 
 
-def start_app(env: dict[str, str], home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`yuanjiao serve` (one uvicorn process, no access log) on loopback, once it answers."""
+def start_app(
+    env: dict[str, str], home: Path, port: int, log: Path, *, embedded: bool = False
+) -> subprocess.Popen[bytes]:
+    """`yuanjiao serve` (one uvicorn process, no access log) on loopback, once it answers; with
+    `embedded`, `yuanjiao run --no-demo` instead (web and worker in one process, as the
+    single-machine default runs)."""
+    role = ["run", "--no-demo"] if embedded else ["serve", "--no-access-log"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(YUANJIAO), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            [str(YUANJIAO), *role, "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             cwd=home,
             stdout=out,
