@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -40,7 +40,7 @@ def snapshot_key(election_id: int) -> str:
     return f"elections/{election_id}/standing.json"
 
 
-def standing(election_id: int, entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+def standing(election_id: int, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the watch page shows of the round in hand: the step, attendance and quorum, the
     ballots at each venue and the tally so far (counts only: which ballots were invalid and why
     is on the record and the election's page)."""

@@ -190,7 +190,7 @@ def console(session: Session, user: User, election_id: int) -> dict[str, Any]:
             for number in counted.held
         },
         "counted": counted,
-        "venue_names": sorted(set(state.issued) | set(state.returned)),
+        "venue_names": sorted(state.venues),
         "done": None,
         "error": None,
     }
@@ -239,14 +239,14 @@ def fact_from_form(
         return {"reason": str(form.get("reason", "")).strip()}
     if kind == "round_void":
         return {"round": state.round, "reason": str(form.get("reason", "")).strip()}
-    return dict(form)
+    raise InvalidInput(N_("The console does not record this."))
 
 
 def ballot_from_form(
     form: Mapping[str, Any], entries: list[dict[str, Any]], round_: int, number: Any
 ) -> dict[str, Any]:
     """A paper ballot as the teller read it: each candidate's mark and the names written in."""
-    candidates = next(
+    candidates: list[str] = next(
         (
             e["data"]["candidates"]
             for e in reversed(entries)

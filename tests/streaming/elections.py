@@ -1,5 +1,6 @@
 """An election brought to its count, for the tests of the console, the live feed and the watch
-page: every fact up to step 8 on the record as the officers would have recorded it."""
+page: every fact up to step 8 on the record as the officers would have recorded it (the
+electorate as many member ids as are present, the first venue the main one)."""
 
 from typing import Any
 
@@ -33,6 +34,9 @@ def election_at_count(
         append(session, election, kind, f"chair:{chair.login}", data)
 
     present = sum(venues.values())
+    main, *subs = venues
+    fact("electorate", members=list(range(1, present + 1)))  # member ids, as the record has them
+    fact("venues", main=main, sub=[{"name": name} for name in subs])
     fact("step", step=Step.attendance)
     fact("roll", round=1, present=present, expected=present)
     fact("step", step=Step.rules)

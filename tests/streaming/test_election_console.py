@@ -22,7 +22,7 @@ from core.people.models import Role, User
 from core.storage import get_store
 from streaming.elections.live import snapshot_key
 from streaming.elections.models import ElectionEntry
-from streaming.elections.service import append
+from streaming.elections.service import append, create_election, record_fact
 from tests.factories import Tree, log_in, make_user
 from tests.streaming.elections import CANDIDATES, election_at_count
 from tests.streaming.test_room_browser import camera_browser, chair_in_room, meeting, new_page  # noqa: F401
@@ -250,3 +250,56 @@ def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_se
     expect(viewer.locator("#valid")).to_have_text("1")
     assert viewer.evaluate("document.getElementById('program').currentTime") > 1
     expect(scrutineer.locator("#none-held")).to_be_visible()
+
+
+def test_the_chair_takes_the_steps_and_a_venue_returning_too_many_ballots_voids_the_round(
+    client: TestClient, session: Session, tree: Tree, officers: None
+) -> None:
+    zhu = session.scalars(select(User).where(User.login == "zhu")).one()
+    election = create_election(session=session, actor=zhu, org=tree.branch, title="支部委员选举")
+    for kind, data in (
+        ("electorate", {"members": [1, 2, 3, 4, 5]}),
+        ("venues", {"main": "主会场", "sub": [{"name": "分会场"}]}),
+    ):
+        record_fact(session=session, election=election, user=zhu, kind=kind, data=data)
+    session.commit()
+    eid = election.id
+    token = log_in(client, "zhu")
+    console = client.get(f"/elections/{eid}/console").text
+    assert "进入第 1 步：出席与法定人数" in console
+    enter(client, token, eid, "step", step="1")
+    console = client.get(f"/elections/{eid}/console").text
+    assert 'name="expected" type="number" min="0" required value="5"' in console  # 应到, derived
+    refused = client.post(
+        f"/elections/{eid}/console",
+        data={"csrf_token": token, "kind": "step", "step": "2"},
+    )
+    assert refused.status_code == 403  # no roll yet: no quorum
+    enter(client, token, eid, "roll", present="5", expected="5")
+    for step, kind, fields in (
+        (2, None, {}),
+        (3, "officers", {"scrutineers": "jian", "tellers": "ji，suan"}),
+        (4, "round_opened", {"candidates": "甲\n乙\n丙", "seats": "2", "basis": "present"}),
+        (5, "ballots_issued", {"venue": "主会场", "count": "4"}),
+        (6, None, {}),
+        (7, "ballots_returned", {"venue": "分会场", "count": "1"}),  # none were issued there
+    ):
+        enter(client, token, eid, "step", step=str(step))
+        if kind:
+            page = enter(client, token, eid, kind, **fields)
+            assert "已记录。" in page, page
+    enter(client, token, eid, "ballots_issued", venue="分会场", count="0")
+    console = client.get(f"/elections/{eid}/console").text
+    assert "收回选票多于发出选票：分会场。本轮选举无效，须重新投票。" in console
+    stuck = client.post(
+        f"/elections/{eid}/console", data={"csrf_token": token, "kind": "step", "step": "8"}
+    )
+    assert stuck.status_code == 403 and "void the round" in stuck.text
+    nameless = client.post(
+        f"/elections/{eid}/console", data={"csrf_token": token, "kind": "round_void", "reason": ""}
+    )
+    assert nameless.status_code == 403
+    enter(client, token, eid, "round_void", reason="分会场收回的选票多于发出的选票")
+    standing = client.get(f"/api/elections/{eid}").json()
+    assert standing["tally"]["void"] == "分会场收回的选票多于发出的选票"
+    assert "进入第 1 步" in client.get(f"/elections/{eid}/console").text  # a new round
