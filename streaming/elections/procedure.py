@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from core.errors import PlatformError
+from core.i18n import N_
 from streaming.elections.rules import PER_MILLE, Basis, reconciliation
 
 
@@ -99,8 +101,22 @@ ROUND_FACTS = frozenset(
 """Facts of one round: each names it, and it must be the round in hand."""
 
 
-class Refused(Exception):
-    """A fact its author may not record now; the reason is told to them and audited."""
+class Refused(PlatformError):
+    """A fact its author may not record now; the reason is told to them (in their language)
+    and audited."""
+
+
+def not_yours(allowed: frozenset[Role]) -> str:
+    """Why an office not among ``allowed`` is refused a fact (a message to translate)."""
+    if Role.recommender in allowed:
+        return N_("Only an officer or the member themselves records this (%(kind)s).")
+    if allowed == {Role.teller}:
+        return N_("Only a teller enters ballots (%(kind)s).")
+    if allowed == {Role.scrutineer}:
+        return N_("Only a scrutineer records this (%(kind)s).")
+    if Role.scrutineer in allowed:
+        return N_("Only the chair or a scrutineer records this (%(kind)s).")
+    return N_("Only the chair records this (%(kind)s).")
 
 
 Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
@@ -237,13 +253,18 @@ def shaped(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     left out), or Refused naming what is wrong with it."""
     shape = SHAPES.get(kind)
     if shape is None:
-        raise Refused(f"no such fact: {kind}")
+        raise Refused(N_("No such fact: %(kind)s."), kind=kind)
     try:
         fact = shape.model_validate(dict(data))
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
-        raise Refused(f"{kind}: {where}: {problem['msg']}".replace(": :", ":")) from None
+        raise Refused(
+            N_("The fact is malformed (%(kind)s, %(where)s): %(problem)s"),
+            kind=kind,
+            where=where or "-",
+            problem=problem["msg"],
+        ) from None
     return fact.model_dump(mode="json", exclude_none=True)
 
 
@@ -356,41 +377,45 @@ def check(state: State, role: Role, kind: str, data: Mapping[str, Any]) -> None:
     """Refused unless ``role`` may record ``kind`` now (raises with the reason)."""
     allowed = WHO.get(kind)
     if allowed is None:
-        raise Refused(f"no such fact: {kind}")
+        raise Refused(N_("No such fact: %(kind)s."), kind=kind)
     if role not in allowed:
-        raise Refused(f"a {role.value} may not record {kind}")
+        raise Refused(not_yours(allowed), kind=kind)
     if state.adjourned and kind != "resumed":
-        raise Refused("the election is adjourned")
+        raise Refused(N_("The election is adjourned: nothing is recorded until it resumes."))
     if kind == "round_void" and not str(data.get("reason", "")).strip():
-        raise Refused("a void round needs its reason on the record")
+        raise Refused(N_("A void round needs its reason on the record."))
     if kind == "step":
         _check_step(state, Step(data["step"]))
         return
     if kind in BEFORE_THE_VOTE:
         if state.step is not None:
-            raise Refused(f"{kind} is recorded before the vote's first step")
+            raise Refused(
+                N_("This is recorded before the vote's first step (%(kind)s)."), kind=kind
+            )
         _check_before_the_vote(state, kind, data)
         return
     steps = WHEN.get(kind)
     if steps is not None and state.step not in steps:
-        raise Refused(f"{kind} is not recorded in this step")
+        raise Refused(N_("This is not recorded in this step (%(kind)s)."), kind=kind)
     if kind in ROUND_FACTS and data.get("round") != state.round:
-        raise Refused(f"this is round {state.round}")
+        raise Refused(N_("This is round %(round)s."), round=state.round)
     if kind == "exclusion":
         if not (str(data.get("reason", "")).strip() and data.get("author")):
-            raise Refused("an exclusion from 应到 needs its reason and who consented")
+            raise Refused(N_("An exclusion from 应到 needs its reason and who consented."))
         if data["member"] not in (state.electorate or ()):
-            raise Refused(f"member {data['member']} is not in the electorate")
+            raise Refused(N_("Member %(member)s is not in the electorate."), member=data["member"])
         if str(data["member"]) in state.excluded:
-            raise Refused(f"member {data['member']} is excluded already")
+            raise Refused(N_("Member %(member)s is excluded already."), member=data["member"])
     elif kind == "roll" and data["expected"] != state.entitled:
         raise Refused(
-            f"应到 is {state.entitled}: the electorate less its exclusions, not {data['expected']}"
+            N_("应到 is %(entitled)s (the electorate less its exclusions), not %(given)s."),
+            entitled=state.entitled,
+            given=data["expected"],
         )
     elif kind in ("ballots_issued", "ballots_returned") and data["venue"] not in state.venues:
-        raise Refused(f"{data['venue']} is not one of the election's venues")
+        raise Refused(N_("%(venue)s is not one of the election's venues."), venue=data["venue"])
     elif kind == "round_opened" and not _on_the_ballot(state, data):
-        raise Refused("the first round's candidates are the ones the committee confirmed")
+        raise Refused(N_("The first round's candidates are the ones the committee confirmed."))
 
 
 def _on_the_ballot(state: State, data: Mapping[str, Any]) -> bool:
@@ -406,55 +431,73 @@ def _check_before_the_vote(state: State, kind: str, data: Mapping[str, Any]) -> 
     """The electorate and venues, then the recommendation round: opened on the electorate,
     one set from each who may recommend, closed, and its initial candidates confirmed."""
     if kind in ("electorate", "recommendation_opened") and state.phase is not Phase.none:
-        raise Refused("the recommendation round has opened: who may recommend is settled")
+        raise Refused(N_("The recommendation round has opened: who may recommend is settled."))
     if kind == "electorate" and len(set(data["members"])) != len(data["members"]):
-        raise Refused("a member is in the electorate twice")
+        raise Refused(N_("A member is in the electorate twice."))
     elif kind == "venues":
         names = [data["main"], *(venue["name"] for venue in data["sub"])]
         if len(set(names)) != len(names):
-            raise Refused("two venues with one name")
+            raise Refused(N_("Two venues have one name."))
     elif kind == "recommendation_opened":
         if state.electorate is None:
-            raise Refused("the electorate is recorded before the recommendation round opens")
+            raise Refused(N_("The electorate is recorded before the recommendation round opens."))
         extra = [recommender["member"] for recommender in data["extra"]]
         if len(set(extra)) != len(extra) or set(extra) & state.electorate:
-            raise Refused("an extra recommender is named twice or is in the electorate")
+            raise Refused(N_("An extra recommender is named twice or is in the electorate."))
     elif kind in ("recommendation", "recommendation_closed") and state.phase is not Phase.open:
-        raise Refused("the recommendation round is not open")
+        raise Refused(N_("The recommendation round is not open."))
     elif kind == "candidates_confirmed" and state.phase is not Phase.closed:
-        raise Refused("the initial candidates are confirmed once the recommendation round closes")
+        raise Refused(
+            N_("The initial candidates are confirmed once the recommendation round closes.")
+        )
     if kind == "recommendation":
         if data["member"] not in state.weights:
-            raise Refused(f"member {data['member']} may not recommend in this election")
+            raise Refused(
+                N_("Member %(member)s may not recommend in this election."), member=data["member"]
+            )
         if data["member"] in state.given:
-            raise Refused(f"member {data['member']} has given a recommendation set already")
+            raise Refused(
+                N_("Member %(member)s has given a recommendation set already."),
+                member=data["member"],
+            )
         if len(data["names"]) > state.names:
-            raise Refused(f"a recommendation set holds at most {state.names} names")
+            raise Refused(
+                N_("A recommendation set holds at most %(count)s names."), count=state.names
+            )
         if len(set(data["names"])) != len(data["names"]):
-            raise Refused("a name is recommended twice in one set")
+            raise Refused(N_("A name is recommended twice in one set."))
     elif kind == "candidates_confirmed":
         unknown = [name for name in data["candidates"] if name not in state.recommended]
         if unknown or len(set(data["candidates"])) != len(data["candidates"]):
-            raise Refused(f"not on the ranked list, or named twice: {'、'.join(unknown)}")
+            raise Refused(
+                N_("Not on the ranked list, or named twice: %(names)s"), names="、".join(unknown)
+            )
         if not data["by"].strip():
-            raise Refused("the confirmation names who confirmed the candidates")
+            raise Refused(N_("The confirmation names who confirmed the candidates."))
 
 
 def _check_step(state: State, step: Step) -> None:
     current = state.step
     if current is None and (state.electorate is None or not state.venues):
-        raise Refused("the electorate and the venues are recorded before the count of attendance")
+        raise Refused(
+            N_("The electorate and the venues are recorded before the count of attendance.")
+        )
     if current is None and state.phase not in (Phase.none, Phase.confirmed):
-        raise Refused("the recommendation round ends with the initial candidates confirmed")
+        raise Refused(N_("The recommendation round ends with the initial candidates confirmed."))
     if current is None or current is Step.announce or state.void:
         if step is not Step.attendance:
-            raise Refused("a round starts with the count of attendance")
+            raise Refused(N_("A round starts with the count of attendance (step 1)."))
         return
     if step != current + 1:
-        raise Refused(f"step {current + 1} comes next; steps cannot be skipped")
+        raise Refused(
+            N_("Step %(step)s comes next: steps cannot be skipped."), step=int(current) + 1
+        )
     if current is Step.attendance and not state.quorate:
-        raise Refused("no quorum: nothing moves past the count of attendance")
+        raise Refused(N_("No quorum: nothing moves past the count of attendance."))
     if current is Step.reconcile:
         over = reconciliation(state.issued, state.returned)
         if over:
-            raise Refused(f"more ballots returned than issued at {', '.join(over)}: void the round")
+            raise Refused(
+                N_("More ballots returned than issued at %(venues)s: void the round."),
+                venues="、".join(over),
+            )

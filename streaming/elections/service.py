@@ -73,10 +73,10 @@ def record_fact(
         if kind == "recommendation" and data["member"] == member_id_of(session, user):
             role = Role.recommender
         if role is None:
-            raise Refused("not an officer of this election")
+            raise Refused(N_("You are not an officer of this election."))
         check(state_of(entries), role, kind, data)
         if kind == "announced" and data["result"] != results_of(entries).get(str(data["round"])):
-            raise Refused("the result announced is not the count of the ballots")
+            raise Refused(N_("The result announced is not the count of the ballots."))
     except Refused as refused:
         with session_scope() as audit:  # kept although the fact is not
             record(
@@ -88,7 +88,7 @@ def record_fact(
                 org_id=election.org_id,
                 detail={"kind": kind, "reason": str(refused)},
             )
-        raise PermissionDenied(N_("Not recorded: %(reason)s"), reason=str(refused)) from None
+        raise PermissionDenied(refused.message, **refused.values) from None
     author = role.value if role is Role.recommender else f"{role.value}:{user.login}"
     return append(session, election, kind, author, data)
 

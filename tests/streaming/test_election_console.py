@@ -73,7 +73,7 @@ def test_two_tellers_a_scrutineer_and_the_chair_count_and_announce(
     refused = client.post(
         f"/elections/{eid}/console", data={"csrf_token": token, "kind": "step", "step": "9"}
     )
-    assert refused.status_code == 403 and "teller may not record step" in refused.text
+    assert refused.status_code == 403 and "只有主持人可以记录此项（step）" in refused.text
     client.post("/logout", data={"csrf_token": token})
 
     token = log_in(client, "jian")
@@ -83,7 +83,7 @@ def test_two_tellers_a_scrutineer_and_the_chair_count_and_announce(
         f"/elections/{eid}/console",
         data={"csrf_token": token, "kind": "ballot", **ballot(4, 甲="o", 乙="x", 丙="x")},
     )
-    assert refused.status_code == 403 and "scrutineer may not record ballot" in refused.text
+    assert refused.status_code == 403 and "只有计票人可以录入选票" in refused.text
     settled = enter(client, token, eid, "settlement", **ballot(2, 甲="o", 乙="x", 丙="o"))
     assert 'data-number="2"' not in settled.split("none-held")[0].split("Ballots the tellers")[-1]
     client.post("/logout", data={"csrf_token": token})
@@ -102,7 +102,7 @@ def test_two_tellers_a_scrutineer_and_the_chair_count_and_announce(
         f"/elections/{eid}/console",
         data={"csrf_token": token, "kind": "ballot", **ballot(4, 甲="o", 乙="x", 丙="x")},
     )
-    assert late.status_code == 403 and "not recorded in this step" in late.text
+    assert late.status_code == 403 and "当前步骤不能记录此项（ballot）" in late.text
 
     kinds = [
         e.kind
@@ -294,7 +294,7 @@ def test_the_chair_takes_the_steps_and_a_venue_returning_too_many_ballots_voids_
     stuck = client.post(
         f"/elections/{eid}/console", data={"csrf_token": token, "kind": "step", "step": "8"}
     )
-    assert stuck.status_code == 403 and "void the round" in stuck.text
+    assert stuck.status_code == 403 and "分会场收回的选票多于发出的选票：请宣布本轮无效。" in stuck.text
     nameless = client.post(
         f"/elections/{eid}/console", data={"csrf_token": token, "kind": "round_void", "reason": ""}
     )

@@ -32,13 +32,13 @@ VENUES = ("venues", {"main": "主会场", "sub": [{"name": "西湾站点", "site
 
 def test_steps_go_in_order_and_need_a_quorum_to_leave_the_count_of_attendance() -> None:
     state = state_of(record(step(1), ("roll", {"round": 1, "present": 40, "expected": 50})))
-    with pytest.raises(Refused, match="no quorum"):  # 40 of 50 is not more than 4/5
+    with pytest.raises(Refused, match="(?i)no quorum"):  # 40 of 50 is not more than 4/5
         check(state, CHAIR, "step", {"step": 2})
     state = state_of(record(step(1), ("roll", {"round": 1, "present": 41, "expected": 50})))
     check(state, CHAIR, "step", {"step": 2})
-    with pytest.raises(Refused, match="cannot be skipped"):
+    with pytest.raises(Refused, match="(?i)cannot be skipped"):
         check(state, CHAIR, "step", {"step": 3})
-    with pytest.raises(Refused, match="a teller may not record step"):
+    with pytest.raises(Refused, match="Only the chair records this \\(step\\)"):
         check(state, TELLER, "step", {"step": 2})
 
 
@@ -47,18 +47,18 @@ def test_each_fact_belongs_to_a_role_and_a_step() -> None:
     assert counting.step is Step.count
     check(counting, TELLER, "ballot", BALLOT)
     check(counting, SCRUTINEER, "settlement", BALLOT)
-    with pytest.raises(Refused, match="a scrutineer may not record ballot"):
+    with pytest.raises(Refused, match="Only a teller enters ballots"):
         check(counting, SCRUTINEER, "ballot", BALLOT)
-    with pytest.raises(Refused, match="a teller may not record settlement"):
+    with pytest.raises(Refused, match="Only a scrutineer records this \\(settlement\\)"):
         check(counting, TELLER, "settlement", BALLOT)
     closed = state_of(record(*[step(n) for n in range(1, 10)]))
-    with pytest.raises(Refused, match="not recorded in this step"):  # the count is closed
+    with pytest.raises(Refused, match="(?i)not recorded in this step"):  # the count is closed
         check(closed, TELLER, "ballot", BALLOT)
     casting = state_of(record(*[step(n) for n in range(1, 7)]))
-    with pytest.raises(Refused, match="not recorded in this step"):
+    with pytest.raises(Refused, match="(?i)not recorded in this step"):
         check(casting, TELLER, "ballot", BALLOT)
     attendance = state_of(record(ELECTORATE, VENUES, step(1)))
-    with pytest.raises(Refused, match="reason and who consented"):
+    with pytest.raises(Refused, match="(?i)reason and who consented"):
         check(attendance, CHAIR, "exclusion", {"member": 7, "reason": ""})
     check(attendance, CHAIR, "exclusion", {"member": 7, "reason": "外出务工", "author": "党员大会"})
 
@@ -73,24 +73,24 @@ def test_more_ballots_returned_than_issued_stops_the_count_until_the_round_is_vo
         ("ballots_returned", {"round": 1, "venue": "主会场", "count": 31}),
     ]
     state = state_of(record(*facts))
-    with pytest.raises(Refused, match="more ballots returned than issued at 主会场:"):
+    with pytest.raises(Refused, match="(?i)more ballots returned than issued at 主会场:"):
         check(state, CHAIR, "step", {"step": 8})
-    with pytest.raises(Refused, match="reason"):
+    with pytest.raises(Refused, match="(?i)reason"):
         check(state, CHAIR, "round_void", {"round": 1, "reason": " "})
     void = ("round_void", {"round": 1, "reason": "收回多于发出"})
     voided = state_of(record(*facts, void))
-    with pytest.raises(Refused, match="starts with the count of attendance"):
+    with pytest.raises(Refused, match="(?i)starts with the count of attendance"):
         check(voided, CHAIR, "step", {"step": 8})
     check(voided, CHAIR, "step", {"step": 1})
     again = state_of(record(*facts, void, step(1)))
     assert (again.round, again.issued, again.void) == (2, {}, False)
-    with pytest.raises(Refused, match="this is round 2"):
+    with pytest.raises(Refused, match="(?i)this is round 2"):
         check(again, CHAIR, "roll", {"round": 1, "present": 1, "expected": 1})
 
 
 def test_an_adjourned_election_takes_nothing_until_it_resumes() -> None:
     state = state_of(record(step(1), ("adjourned", {"reason": "休会"})))
-    with pytest.raises(Refused, match="adjourned"):
+    with pytest.raises(Refused, match="(?i)adjourned"):
         check(state, CHAIR, "roll", {"round": 1, "present": 1, "expected": 1})
     check(state, CHAIR, "resumed", {})
     assert not state_of(record(step(1), ("adjourned", {}), ("resumed", {}))).adjourned
@@ -116,29 +116,29 @@ def test_a_fact_of_the_wrong_shape_is_refused_before_the_procedure_looks_at_it()
 
 
 def test_the_electorate_and_venues_come_first_and_the_roll_agrees_with_the_electorate() -> None:
-    with pytest.raises(Refused, match="electorate and the venues are recorded before"):
+    with pytest.raises(Refused, match="(?i)electorate and the venues are recorded before"):
         check(state_of(record(VENUES)), CHAIR, "step", {"step": 1})
     check(state_of(record(ELECTORATE, VENUES)), CHAIR, "step", {"step": 1})
-    with pytest.raises(Refused, match="twice"):
+    with pytest.raises(Refused, match="(?i)twice"):
         check(State(), CHAIR, "electorate", {"members": [1, 2, 1]})
-    with pytest.raises(Refused, match="two venues with one name"):
+    with pytest.raises(Refused, match="(?i)two venues have one name"):
         check(State(), CHAIR, "venues", {"main": "甲", "sub": [{"name": "甲"}]})
-    with pytest.raises(Refused, match="before the vote's first step"):
+    with pytest.raises(Refused, match="(?i)before the vote's first step"):
         check(state_of(record(ELECTORATE, VENUES, step(1))), CHAIR, "electorate", ELECTORATE[1])
     exclusion = {"member": 7, "reason": "外出务工", "author": "党员大会"}
     counting = [ELECTORATE, VENUES, step(1), ("exclusion", exclusion)]
     state = state_of(record(*counting))
     assert state.entitled == 9
-    with pytest.raises(Refused, match="excluded already"):
+    with pytest.raises(Refused, match="(?i)excluded already"):
         check(state, CHAIR, "exclusion", exclusion)
-    with pytest.raises(Refused, match="member 11 is not in the electorate"):
+    with pytest.raises(Refused, match="(?i)member 11 is not in the electorate"):
         check(state, CHAIR, "exclusion", {**exclusion, "member": 11})
-    with pytest.raises(Refused, match="应到 is 9"):  # typed from memory: 10
+    with pytest.raises(Refused, match="(?i)应到 is 9"):  # typed from memory: 10
         check(state, CHAIR, "roll", {"round": 1, "present": 8, "expected": 10})
     check(state, CHAIR, "roll", {"round": 1, "present": 8, "expected": 9})
     roll = ("roll", {"round": 1, "present": 8, "expected": 9})
     issuing = state_of(record(*counting, roll, *[step(n) for n in range(2, 6)]))
-    with pytest.raises(Refused, match="东村 is not one of the election's venues"):
+    with pytest.raises(Refused, match="(?i)东村 is not one of the election's venues"):
         check(issuing, CHAIR, "ballots_issued", {"round": 1, "venue": "东村", "count": 3})
     check(issuing, SCRUTINEER, "ballots_issued", {"round": 1, "venue": "西湾站点", "count": 3})
 
@@ -153,45 +153,45 @@ def recommends(member: int, *names: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_the_recommendation_round_takes_one_set_from_each_who_may_recommend() -> None:
-    with pytest.raises(Refused, match="electorate is recorded before"):
+    with pytest.raises(Refused, match="(?i)electorate is recorded before"):
         check(State(), CHAIR, "recommendation_opened", OPENED[1])
-    with pytest.raises(Refused, match="not open"):
+    with pytest.raises(Refused, match="(?i)not open"):
         check(state_of(record(ELECTORATE)), RECOMMENDER, *recommends(1, "甲"))
     state = state_of(record(ELECTORATE, VENUES, OPENED, recommends(1, "甲", "乙")))
     check(state, RECOMMENDER, *recommends(2, "甲", "乙"))
     check(state, SCRUTINEER, *recommends(50, "丙"))  # an extra recommender's, on paper
-    with pytest.raises(Refused, match="member 1 has given a recommendation set already"):
+    with pytest.raises(Refused, match="(?i)member 1 has given a recommendation set already"):
         check(state, RECOMMENDER, *recommends(1, "丙"))
-    with pytest.raises(Refused, match="member 51 may not recommend"):
+    with pytest.raises(Refused, match="(?i)member 51 may not recommend"):
         check(state, CHAIR, *recommends(51, "甲"))
-    with pytest.raises(Refused, match="at most 2 names"):
+    with pytest.raises(Refused, match="(?i)at most 2 names"):
         check(state, RECOMMENDER, *recommends(3, "甲", "乙", "丙"))
-    with pytest.raises(Refused, match="recommended twice"):
+    with pytest.raises(Refused, match="(?i)recommended twice"):
         check(state, RECOMMENDER, *recommends(3, "甲", "甲"))
-    with pytest.raises(Refused, match="a recommender may not record step"):
+    with pytest.raises(Refused, match="Only the chair records this \\(step\\)"):
         check(state, RECOMMENDER, "step", {"step": 1})
-    with pytest.raises(Refused, match="a teller may not record recommendation"):
+    with pytest.raises(Refused, match="Only an officer or the member themselves"):
         check(state, TELLER, *recommends(3, "甲"))
-    with pytest.raises(Refused, match="who may recommend is settled"):
+    with pytest.raises(Refused, match="(?i)who may recommend is settled"):
         check(state, CHAIR, *ELECTORATE)
-    with pytest.raises(Refused, match="names"):  # a set with no name: refused by its shape
+    with pytest.raises(Refused, match="(?i)names"):  # a set with no name: refused by its shape
         shaped("recommendation", {"member": 3, "names": []})
 
 
 def test_the_vote_starts_on_the_candidates_confirmed_once_the_round_has_closed() -> None:
     held = [ELECTORATE, VENUES, OPENED, recommends(1, "甲", "乙"), recommends(50, "丙")]
-    with pytest.raises(Refused, match="ends with the initial candidates confirmed"):
+    with pytest.raises(Refused, match="(?i)ends with the initial candidates confirmed"):
         check(state_of(record(*held)), CHAIR, "step", {"step": 1})
-    with pytest.raises(Refused, match="once the recommendation round closes"):
+    with pytest.raises(Refused, match="(?i)once the recommendation round closes"):
         check(state_of(record(*held)), CHAIR, "candidates_confirmed", {
             "candidates": ["甲"], "by": "支委会",
         })  # fmt: skip
     closed = state_of(record(*held, ("recommendation_closed", {})))
-    with pytest.raises(Refused, match="not open"):
+    with pytest.raises(Refused, match="(?i)not open"):
         check(closed, RECOMMENDER, *recommends(2, "甲"))
-    with pytest.raises(Refused, match="not on the ranked list, or named twice: 丁"):
+    with pytest.raises(Refused, match="(?i)not on the ranked list, or named twice: 丁"):
         check(closed, CHAIR, "candidates_confirmed", {"candidates": ["甲", "丁"], "by": "支委会"})
-    with pytest.raises(Refused, match="ends with the initial candidates confirmed"):
+    with pytest.raises(Refused, match="(?i)ends with the initial candidates confirmed"):
         check(closed, CHAIR, "step", {"step": 1})
     confirmed = ("candidates_confirmed", {"candidates": ["甲", "乙", "丙"], "by": "支委会"})
     check(closed, CHAIR, *confirmed)
@@ -199,8 +199,8 @@ def test_the_vote_starts_on_the_candidates_confirmed_once_the_round_has_closed()
     voting += [("roll", {"round": 1, "present": 10, "expected": 10}), step(2), step(3), step(4)]
     state = state_of(record(*voting))
     opened = {"round": 1, "candidates": ["甲", "乙"], "seats": 1, "basis": "present"}
-    with pytest.raises(Refused, match="the ones the committee confirmed"):
+    with pytest.raises(Refused, match="(?i)the ones the committee confirmed"):
         check(state, CHAIR, "round_opened", opened)
     check(state, CHAIR, "round_opened", {**opened, "candidates": ["丙", "甲", "乙"]})
-    with pytest.raises(Refused, match="before the vote's first step"):
+    with pytest.raises(Refused, match="(?i)before the vote's first step"):
         check(state, RECOMMENDER, *recommends(2, "甲"))

@@ -93,7 +93,7 @@ def test_a_member_recommends_online_once_and_sees_the_ranked_list(
     assert 'id="given"' in shown.text and 'data-name="乙"' in shown.text
     assert 'id="recommend-form"' not in shown.text
     again = client.post(url, data={"csrf_token": token, "name": ["丙"]})
-    assert again.status_code == 403 and "already" in again.text
+    assert again.status_code == 403 and "已经推荐过了" in again.text
     assert len(recommendations(session, election)) == 1
 
     log_in(client, "pang")  # an account that is no member of the party organisation
@@ -104,7 +104,7 @@ def test_a_member_recommends_online_once_and_sees_the_ranked_list(
     log_in(client, "qian")
     token = csrf_token(client)
     too_many = client.post(url, data={"csrf_token": token, "name": ["甲", "乙", "丙"]})
-    assert too_many.status_code == 403 and "at most 2 names" in too_many.text
+    assert too_many.status_code == 403 and "每份推荐最多 2 人" in too_many.text
     assert 'value="乙"' in too_many.text  # what was written is kept on the form
     assert 'id="paper-form"' not in client.get(url).text  # for officers only
     for_another = {"csrf_token": token, "member": str(paper.id), "name": ["丙"]}
@@ -191,7 +191,7 @@ def test_the_chair_prepares_the_vote_and_confirms_the_candidates_from_the_page(
     assert chair_posts("recommendation_closed").status_code == 200
     assert 'id="confirm-form"' in client.get(url).text
     unnamed = chair_posts("candidates_confirmed", candidate=["陈建国"], by=" ")
-    assert unnamed.status_code == 403 and "who confirmed" in unnamed.text
+    assert unnamed.status_code == 403 and "须写明确定方" in unnamed.text
     confirmed = chair_posts("candidates_confirmed", candidate=["陈建国", "李秀兰"], by="支委会")
     assert confirmed.status_code == 200
     assert last("candidates_confirmed") == {"candidates": ["陈建国", "李秀兰"], "by": "支委会"}
