@@ -294,7 +294,10 @@ def test_the_chair_takes_the_steps_and_a_venue_returning_too_many_ballots_voids_
     stuck = client.post(
         f"/elections/{eid}/console", data={"csrf_token": token, "kind": "step", "step": "8"}
     )
-    assert stuck.status_code == 403 and "分会场收回的选票多于发出的选票：请宣布本轮无效。" in stuck.text
+    assert (
+        stuck.status_code == 403
+        and "分会场收回的选票多于发出的选票：请宣布本轮无效。" in stuck.text
+    )
     nameless = client.post(
         f"/elections/{eid}/console", data={"csrf_token": token, "kind": "round_void", "reason": ""}
     )
