@@ -75,6 +75,7 @@ def standing(election_id: int, entries: Sequence[Mapping[str, Any]]) -> dict[str
         "election": election_id,
         "seq": entries[-1]["seq"] if entries else 0,
         "step": int(state.step) if state.step is not None else None,
+        "recommending": state.phase.value,  # the recommendation round: "", open, closed, confirmed
         "round": state.round,
         "adjourned": state.adjourned,
         "present": state.present,

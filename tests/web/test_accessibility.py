@@ -664,11 +664,13 @@ def test_event_pages_pass_axe_aaa_contrast_and_phone_checks(
 ) -> None:
     """The meetings list with its form, an event, its room as the chair (console, roll with
     controls) and as a member waiting in the lobby, the broadcast page and the minutes
-    (streaming/congress/pages.py); an election's public page (streaming/elections/pages.py)."""
+    (streaming/congress/pages.py); the elections, an election's public page, its result report
+    and its console as the chair, a teller and a scrutineer (streaming/elections/pages.py)."""
     from streaming.congress.models import Attendance, EventKind, EventRole, EventStatus, LogEntry
     from streaming.congress.rules import Level
     from streaming.congress.service import create_event
-    from streaming.elections.service import append, create_election
+    from streaming.elections.service import append
+    from tests.streaming.elections import election_at_count
     from tests.terminals.study import make_member
 
     tree = make_tree(session)
@@ -710,16 +712,13 @@ def test_event_pages_pass_axe_aaa_contrast_and_phone_checks(
         )
     )
     session.add(LogEntry(event_id=held.id, kind="started", actor="张主持"))
-    election = create_election(session=session, actor=adm, org=tree.branch, title="支部委员选举")
-    opened = {"round": 1, "candidates": ["张主持", "马党员"], "seats": 1, "basis": "present"}
-    append(session, election, "round_opened", "chair", opened)
-    append(session, election, "roll", "chair", {"round": 1, "present": 2, "expected": 2})
-    for kind in ("ballots_issued", "ballots_returned"):
-        append(session, election, kind, "chair", {"round": 1, "venue": "主会场", "count": 2})
-    for number in (1, 2):
-        for teller in ("teller-a", "teller-b"):
-            marks = {"round": 1, "number": number, "marks": {"张主持": "o", "马党员": ""}}
-            append(session, election, "ballot", teller, marks)
+    for login in ("ji", "suan", "jian"):
+        make_user(session, login, Role.member, tree.branch)
+    election = election_at_count(session, tree.branch, adm)
+    for number, second in ((1, "o"), (2, "x")):  # the tellers disagree on ballot 2
+        for teller, mark in (("ji", "o"), ("suan", second)):
+            marks = {"round": 1, "number": number, "marks": {"甲": "o", "乙": mark, "丙": "x"}}
+            append(session, election, "ballot", f"teller:{teller}", marks)
     session.commit()
     survey = Survey()
     waiting = context_for(locale)  # ma waits in the lobby while the chair's console is checked
@@ -733,9 +732,14 @@ def test_event_pages_pass_axe_aaa_contrast_and_phone_checks(
                 "/events",
                 f"/events/{events[0].id}",
                 f"/events/{held.id}/minutes",
+                "/elections",
                 f"/elections/{election.id}",
+                f"/elections/{election.id}/report",
+                f"/elections/{election.id}/console",
             ],
         ),
+        ("ji", [f"/elections/{election.id}/console"]),
+        ("jian", [f"/elections/{election.id}/console"]),
         ("chair", [f"/events/{events[0].id}/room"]),
         ("ma", [f"/events/{events[0].id}/room", f"/events/{events[0].id}/watch"]),
     ):
