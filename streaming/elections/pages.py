@@ -24,9 +24,9 @@ from streaming.congress.api import program_playlist
 from streaming.elections.live import snapshot_key, standing
 from streaming.elections.models import Election
 from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
-from streaming.elections.record import ballot_entry, results_of
+from streaming.elections.record import results_of
 from streaming.elections.report import make_report
-from streaming.elections.rules import count_entries
+from streaming.elections.rules import ballot_entry, count_entries
 from streaming.elections.service import (
     electorate_fact,
     entries_of,

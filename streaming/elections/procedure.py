@@ -25,7 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from core.errors import PlatformError
 from core.i18n import N_
-from streaming.elections.rules import PER_MILLE, Basis, reconciliation
+from streaming.elections.rules import (
+    PER_MILLE,
+    Basis,
+    Entry,
+    ballot_entry,
+    count_entries,
+    reconciliation,
+)
 
 
 class Step(enum.IntEnum):
@@ -297,6 +304,7 @@ class State:
     excluded: dict[str, str] = field(default_factory=dict)  # member -> reason (应到 exclusions)
     issued: dict[str, int] = field(default_factory=dict)
     returned: dict[str, int] = field(default_factory=dict)
+    ballots: list[Entry] = field(default_factory=list)  # the round's tellers' entries
     void: bool = False
 
     @property
@@ -333,16 +341,18 @@ def state_of(entries: Iterable[Mapping[str, Any]]) -> State:
     """The state the record leaves the election in."""
     state = State()
     for entry in entries:
-        apply(state, entry["kind"], entry["data"])
+        apply(state, entry)
     return state
 
 
-def apply(state: State, kind: str, data: Mapping[str, Any]) -> None:
+def apply(state: State, entry: Mapping[str, Any]) -> None:
+    """``state`` as ``entry`` leaves it."""
+    kind, data = entry["kind"], entry["data"]
     if kind == "step":
         state.step = Step(data["step"])
         if state.step is Step.attendance:
             state.round += 1
-            state.issued, state.returned, state.void = {}, {}, False
+            state.issued, state.returned, state.ballots, state.void = {}, {}, [], False
     elif kind == "roll":
         state.present, state.expected = data["present"], data["expected"]
     elif kind == "electorate":
@@ -367,6 +377,8 @@ def apply(state: State, kind: str, data: Mapping[str, Any]) -> None:
         state.issued[data["venue"]] = data["count"]
     elif kind == "ballots_returned":
         state.returned[data["venue"]] = data["count"]
+    elif kind in ("ballot", "settlement"):
+        state.ballots.append(ballot_entry(entry))
     elif kind in ("adjourned", "resumed"):
         state.adjourned = kind == "adjourned"
     elif kind == "round_void":
@@ -494,6 +506,8 @@ def _check_step(state: State, step: Step) -> None:
         )
     if current is Step.attendance and not state.quorate:
         raise Refused(N_("No quorum: nothing moves past the count of attendance."))
+    if current is Step.count:
+        _check_count_closes(state)
     if current is Step.reconcile:
         over = reconciliation(state.issued, state.returned)
         if over:
@@ -501,3 +515,22 @@ def _check_step(state: State, step: Step) -> None:
                 N_("More ballots returned than issued at %(venues)s: void the round."),
                 venues="、".join(over),
             )
+
+
+def _check_count_closes(state: State) -> None:
+    """The count closes once every returned ballot counts: each entered by two tellers who
+    agree, or settled by a scrutineer."""
+    counted = count_entries(state.ballots, state.round)
+    open_ = sorted(counted.held + counted.waiting)
+    if open_:
+        raise Refused(
+            N_("Ballots %(numbers)s are not settled: two tellers agree, or a scrutineer settles."),
+            numbers="、".join(map(str, open_[:20])),
+        )
+    returned = sum(state.returned.values())
+    if len(counted.agreed) != returned:
+        raise Refused(
+            N_("%(counted)s ballots counted, %(returned)s returned: enter every returned ballot."),
+            counted=len(counted.agreed),
+            returned=returned,
+        )

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from streaming.elections.rules import Ballot, Basis, Entry, count_entries, rank, tally
+from streaming.elections.rules import Basis, Entry, ballot_entry, count_entries, rank, tally
 
 FORMAT = "yuanjiao-election-record/1"
 GENESIS = "0" * 64
@@ -132,20 +132,6 @@ def document(
         "checkpoints": checkpoints,
         "results": results_of(entries),
     }
-
-
-def ballot_entry(entry: Mapping[str, Any]) -> Entry:
-    """A teller's ``ballot`` or a scrutineer's ``settlement`` entry, as the count reads it."""
-    data = entry["data"]
-    return Entry(
-        seq=entry["seq"],
-        round=data["round"],
-        number=data["number"],
-        author=entry["author"],
-        ballot=Ballot(data["marks"], data.get("write_ins", {})),
-        settles=entry["kind"] == "settlement",
-        corrects=data.get("corrects"),
-    )
 
 
 def results_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from core.i18n import N_
 
@@ -70,6 +71,20 @@ class Entry:
     ballot: Ballot
     settles: bool = False  # a scrutineer's: it decides the ballot
     corrects: int | None = None  # the seq of the author's entry it replaces
+
+
+def ballot_entry(entry: Mapping[str, Any]) -> Entry:
+    """A teller's ``ballot`` or a scrutineer's ``settlement`` entry, as the count reads it."""
+    data = entry["data"]
+    return Entry(
+        seq=entry["seq"],
+        round=data["round"],
+        number=data["number"],
+        author=entry["author"],
+        ballot=Ballot(data["marks"], data.get("write_ins", {})),
+        settles=entry["kind"] == "settlement",
+        corrects=data.get("corrects"),
+    )
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_se
         log_in_page(page, server, login)
         page.goto(f"{server}/elections/{election.id}/console")
         for name, mark in zip(CANDIDATES, marks, strict=True):
-            label = f"{name} {'空白' if not mark else {'o': '○', 'x': '×'}[mark]}"
+            label = f"{name} {'空白' if not mark else {'o': '○ 赞成', 'x': '× 反对'}[mark]}"
             page.get_by_label(label, exact=True).check()
         page.get_by_role("button", name="录入选票").click()
         expect(page.get_by_role("status")).to_have_text("已记录。")
@@ -236,7 +236,7 @@ def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_se
     scrutineer.goto(f"{server}/elections/{election.id}/console")
     held = scrutineer.locator("section.held[data-number='1']")
     expect(held).to_contain_text("ji")
-    held.get_by_label(f"{CANDIDATES[1]} ○", exact=True).check()  # the paper says ○
+    held.get_by_label(f"{CANDIDATES[1]} ○ 赞成", exact=True).check()  # the paper says ○
     expect(viewer.locator("#live-tally li[data-name='甲']")).to_have_attribute("data-votes", "0")
     with scrutineer.expect_response(lambda r: r.request.method == "POST"):
         held.get_by_role("button", name="裁定第 1 张选票").click()

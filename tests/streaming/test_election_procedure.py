@@ -204,3 +204,20 @@ def test_the_vote_starts_on_the_candidates_confirmed_once_the_round_has_closed()
     check(state, CHAIR, "round_opened", {**opened, "candidates": ["丙", "甲", "乙"]})
     with pytest.raises(Refused, match="(?i)before the vote's first step"):
         check(state, RECOMMENDER, *recommends(2, "甲"))
+
+
+def test_the_count_closes_only_when_every_returned_ballot_counts() -> None:
+    def entered(seq: int, author: str, number: int, mark: str) -> dict[str, Any]:
+        data = {"round": 1, "number": number, "marks": {"甲": mark}}
+        return {"kind": "ballot", "data": data, "seq": seq, "author": author}
+
+    returned = ("ballots_returned", {"round": 1, "venue": "主会场", "count": 2})
+    counting = [*record(*[step(n) for n in range(1, 8)], returned, step(8))]
+    first = [entered(20, "teller:a", 1, "o"), entered(21, "teller:b", 1, "x")]
+    with pytest.raises(Refused, match="Ballots 1 are not settled"):  # they disagree
+        check(state_of(counting + first), CHAIR, "step", {"step": 9})
+    settled = {"kind": "settlement", "data": first[0]["data"], "seq": 22, "author": "s:c"}
+    with pytest.raises(Refused, match="1 ballots counted, 2 returned"):
+        check(state_of([*counting, *first, settled]), CHAIR, "step", {"step": 9})
+    second = [entered(23, "teller:a", 2, "o"), entered(24, "teller:b", 2, "o")]
+    check(state_of([*counting, *first, settled, *second]), CHAIR, "step", {"step": 9})

@@ -63,6 +63,10 @@ function drawVenues(venues) {
 
 export function draw(standing) {
   if (standing.seq <= shown) return;
+  if (standing.announced && shown >= 0) {
+    window.location.reload(); // the results are announced: the page shows them as final
+    return;
+  }
   shown = standing.seq;
   panel.dataset.seq = standing.seq;
   const round = document.getElementById("round-label");
@@ -117,7 +121,10 @@ function follow() {
   });
 }
 
-draw(JSON.parse(panel.dataset.standing));
-follow();
+if (panel) {
+  // The round in hand; once its results are announced the page shows them instead.
+  draw(JSON.parse(panel.dataset.standing));
+  follow();
+}
 const program = document.getElementById("program");
 if (program) window.addEventListener("load", () => playLive(program, program.dataset.source));
