@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streaming.elections.live import standing
 from streaming.elections.record import layout, make_record, results_of, verify
 from streaming.elections.rules import (
     AGAINST,
@@ -289,3 +290,74 @@ def test_the_record_recomputes_the_ranked_list_and_what_is_confirmed_from_it() -
     )
     assert problem is not None and problem.entry == opened["seq"]
     assert "other candidates" in problem.what
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ballots=st.lists(
+        st.tuples(MARKINGS, MARKINGS, st.booleans(), st.sampled_from(["", "settle", "correct"])),
+        max_size=10,
+    ),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_live_the_announced_and_the_verified_count_are_one_whatever_the_order(
+    ballots: list[tuple[str, str, bool, str]], order: Any
+) -> None:
+    """Each ballot: two tellers' entries, maybe the second entered twice, then maybe a
+    scrutineer's settlement or the second teller's correction (to the first's reading); the
+    ballots' entries interleave in any order. What the watch page shows, what the chair can
+    announce and what a verifier recomputes from the export are the same count."""
+    groups = []
+    for number, (first, second, duplicate, then) in enumerate(ballots, start=1):
+        group = [("ballot", "teller-a", number, first), ("ballot", "teller-b", number, second)]
+        if duplicate:
+            group.append(("ballot", "teller-b", number, second))
+        if then:
+            author = "scrutineer" if then == "settle" else "teller-b"
+            group.append((then, author, number, first))
+        groups.append(group)
+    merged = []
+    while any(groups):  # one ballot's entries keep their order; the ballots' interleave
+        merged.append(order.choice([g for g in groups if g]).pop(0))
+
+    def made_from(steps: list[tuple[str, str, int, str]]) -> list[dict[str, Any]]:
+        present = len(ballots)
+        made = [
+            {"at": "2026-11-29T02:00:00Z", "kind": "step", "author": "chair", "data": {"step": 1}},
+            {"at": "2026-11-29T02:00:00Z", "kind": "round_opened", "author": "chair",
+             "data": {"round": 1, "candidates": NAMES, "seats": 2, "basis": "present"}},
+            {"at": "2026-11-29T02:01:00Z", "kind": "roll", "author": "chair",
+             "data": {"round": 1, "present": present, "expected": present}},
+        ]  # fmt: skip
+        seconds: dict[int, int] = {}  # ballot -> seq of the second teller's latest entry
+        for kind, author, number, marks in steps:
+            data: dict[str, Any] = {"round": 1, "number": number, "marks": ballot(marks).marks}
+            if kind == "correct":
+                data["corrects"] = seconds[number]
+            if author == "teller-b":
+                seconds[number] = len(made) + 2  # entry 1 describes the election
+            entry_kind = "settlement" if kind == "settle" else "ballot"
+            made.append(
+                {"at": "2026-11-29T02:10:00Z", "kind": entry_kind, "author": author, "data": data}
+            )
+        return made
+
+    made = made_from(merged)
+    entries = make_record(ELECTION, made, KEY)["entries"]
+    recomputed = results_of(entries)["1"]
+    in_order = [
+        step for group_steps in [merged] for step in sorted(group_steps, key=lambda s: s[2])
+    ]
+    assert results_of(make_record(ELECTION, made_from(in_order), KEY)["entries"])["1"] == recomputed
+    agreed = {n for n, (a, b, _, then) in enumerate(ballots, start=1) if a == b or then}
+    assert recomputed["valid"] + len(recomputed["invalid"]) == len(agreed)
+    live = standing(7, entries)["tally"]
+    assert live is not None
+    for field in ("votes", "write_ins", "valid", "threshold", "elected", "runoff"):
+        assert live[field] == recomputed[field], field
+    assert (live["invalid"], live["held"]) == (len(recomputed["invalid"]), len(recomputed["held"]))
+    announced = {"round": 1, "result": recomputed}
+    made.append(
+        {"at": "2026-11-29T03:00:00Z", "kind": "announced", "author": "chair", "data": announced}
+    )
+    assert verify(layout(make_record(ELECTION, made, KEY, every=4))) is None
