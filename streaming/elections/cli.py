@@ -38,8 +38,17 @@ def verify_command(
         raise typer.Exit(code=2) from None
     problem = verify(data)
     if problem is not None:
+        where = (
+            say(N_("entry %(seq)s"), seq=problem.entry)
+            if problem.entry is not None
+            else problem.part
+        )
         typer.secho(
-            say(N_("The record does not verify: %(problem)s"), problem=str(problem)),
+            say(
+                N_("The record does not verify: %(where)s: %(problem)s"),
+                where=where,
+                problem=say(problem.what),
+            ),
             fg="red",
             err=True,
         )

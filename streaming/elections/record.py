@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from core.i18n import N_
 from streaming.elections.rules import Basis, Entry, ballot_entry, count_entries, rank, tally
 
 FORMAT = "yuanjiao-election-record/1"
@@ -224,11 +225,11 @@ def verify(data: bytes) -> Problem | None:
         return _where(lines, _first_bad_line(lines, None), f"not a record in this format ({exc})")
     if rebuilt != data:
         line = _first_bad_line(lines, rebuilt.split(b"\n"))
-        return _where(lines, line, "its bytes are not the record's canonical layout")
+        return _where(lines, line, N_("its bytes are not the record's canonical layout"))
     if document.get("format") != FORMAT:
         return Problem(f"unknown format {document.get('format')!r}", part="head")
     if not isinstance(document["election"], dict) or "id" not in document["election"]:
-        return Problem("the election is not described", part="head")
+        return Problem(N_("the election is not described"), part="head")
     try:
         return _verify_content(document)
     except (KeyError, TypeError, ValueError) as exc:  # a part missing or of the wrong type
@@ -243,23 +244,25 @@ def _verify_content(document: Mapping[str, Any]) -> Problem | None:
     signed = {c["seq"]: c["hash"] for c in document["checkpoints"]}
     broken = _broken_link(entries, signed)
     if broken is not None:
-        return Problem("changed: it does not hash to what follows it records", entry=broken)
+        return Problem(N_("changed: it does not hash to what follows it records"), entry=broken)
     opening = entries[0] if entries else {}
     if opening.get("kind") != "election" or opening.get("data") != document["election"]:
-        return Problem("the election described is not the one its first entry records", part="head")
+        return Problem(
+            N_("the election described is not the one its first entry records"), part="head"
+        )
     if entries and entries[-1]["seq"] not in signed:
-        return Problem("the last entry is not signed", entry=entries[-1]["seq"])
+        return Problem(N_("the last entry is not signed"), entry=entries[-1]["seq"])
     recomputed = results_of(entries)
     for entry in entries:
         if entry["kind"] == "announced":
             round_ = str(entry["data"]["round"])
             if entry["data"]["result"] != recomputed.get(round_):
-                return Problem("announces a result the ballots do not give", entry=entry["seq"])
+                return Problem(N_("announces a result the ballots do not give"), entry=entry["seq"])
     problem = _confirmed(entries, recomputed.get("recommendation"))
     if problem is not None:
         return problem
     if document["results"] != recomputed:
-        return Problem("differ from the results the entries give", part="results")
+        return Problem(N_("differ from the results the entries give"), part="results")
     return None
 
 
@@ -275,13 +278,13 @@ def _confirmed(
         if entry["kind"] == "candidates_confirmed":
             confirmed = sorted(data["candidates"])
             if not set(confirmed) <= ranked:
-                return Problem("confirms a name the ranked list does not hold", entry=seq)
+                return Problem(N_("confirms a name the ranked list does not hold"), entry=seq)
         elif (
             entry["kind"] == "round_opened"
             and data["round"] == 1
             and confirmed not in (None, sorted(data["candidates"]))
         ):
-            return Problem("opens the vote on other candidates than those confirmed", entry=seq)
+            return Problem(N_("opens the vote on other candidates than those confirmed"), entry=seq)
     return None
 
 
@@ -290,14 +293,14 @@ def _signatures(document: Mapping[str, Any]) -> Problem | None:
     try:
         key = Ed25519PublicKey.from_public_bytes(strict_base64(document["public_key"]))
     except ValueError:
-        return Problem("the public key is not a raw Ed25519 key in base64", part="head")
+        return Problem(N_("the public key is not a raw Ed25519 key in base64"), part="head")
     election = str(document["election"]["id"])
     for number, checkpoint in enumerate(document["checkpoints"], start=1):
         message = checkpoint_message(election, checkpoint["seq"], checkpoint["hash"])
         try:
             key.verify(strict_base64(checkpoint["signature"]), message)
         except (InvalidSignature, ValueError):
-            return Problem("its signature does not hold", part=f"checkpoint {number}")
+            return Problem(N_("its signature does not hold"), part=f"checkpoint {number}")
     return None
 
 

@@ -86,6 +86,6 @@ def test_the_example_verifies_offline_and_a_changed_entry_is_named(tmp_path: Pat
         block("export").replace('"乙":"o","甲":""},"number":2', '"乙":"","甲":"o"},"number":2', 1)
     )
     refused = runner.invoke(cli, ["elections", "verify", str(exported)])
-    assert refused.exit_code == 1 and "entry 13" in refused.output
+    assert refused.exit_code == 1 and "第 13 条记录：已被改动" in refused.output
     missing = runner.invoke(cli, ["elections", "verify", str(tmp_path / "none.json")])
     assert missing.exit_code == 2
