@@ -8,11 +8,19 @@ from pathlib import Path
 
 import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from core.people.models import Member
+from core.storage import get_store
 from core.storage.local import LocalStore
-from streaming.media.broadcast import PICTURE, PLAYLIST, Program
+from streaming.congress.feed import issue_whip_token
+from streaming.congress.hosting import live_prefix
+from streaming.congress.models import EventStatus
+from streaming.media.broadcast import PICTURE, PLAYLIST, SEGMENT, Program
 from streaming.media.room import MediaRoom
 from streaming.media.whip import WhipEndpoint
+from tests.factories import Tree, log_in
 from tests.streaming.peers import (
     HEIGHT,
     WIDTH,
@@ -25,6 +33,8 @@ from tests.streaming.peers import (
     until,
 )
 from tests.streaming.test_broadcast import join, sound, tone
+from tests.streaming.test_events import schedule, user
+from tests.streaming.test_nodes import meeting_state
 
 
 def encoder(codec: str = "video/H264", pitch: int = 660) -> RTCPeerConnection:
@@ -44,7 +54,11 @@ def pictures(path: Path) -> list[tuple[int, int, int]]:
     """Each frame's width, height and tint (the U plane at the middle)."""
     with av.open(str(path)) as container:
         return [
-            (f.width, f.height, bytes(f.planes[1])[(f.height // 4) * f.planes[1].line_size + f.width // 4])
+            (
+                f.width,
+                f.height,
+                bytes(f.planes[1])[(f.height // 4) * f.planes[1].line_size + f.width // 4],
+            )
             for f in container.decode(video=0)
         ]
 
@@ -91,3 +105,116 @@ def test_a_whip_feed_takes_the_program_over_remuxed_and_gives_it_back(tmp_path: 
     start = first_feed / 30 + 1
     heard = sound(local, start, 1)
     assert min(tone(heard, 440), tone(heard, 660)) > 100 * tone(heard, 550)
+
+
+def test_an_encoder_with_the_events_token_is_broadcast_one_at_a_time(
+    client: TestClient, session: Session, tree: Tree, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    token = issue_whip_token(session=session, actor=user(session, "adm"), event_id=event.id)
+    session.commit()
+    url = f"/api/events/{event.id}/whip"
+    sending = {"content-type": "application/sdp", "authorization": f"Bearer {token}"}
+    store = get_store()
+    playlist = f"{live_prefix(event.id)}/{PLAYLIST}"
+    log_in(client, "chair")
+    with client.websocket_connect(
+        f"/events/{event.id}/room/signal", headers={"origin": "http://testserver"}
+    ) as socket:
+        assert socket.receive_json()["type"] == "welcome"
+        meeting_state(socket, "scheduled")
+        socket.send_json({"type": "start"})
+        meeting_state(socket, "live")
+        located: list[str] = []
+
+        async def scenario() -> None:
+            obs, other = encoder(), encoder()
+            answered = await asyncio.to_thread(
+                client.post, url, content=await offer_of(obs), headers=sending
+            )
+            assert answered.status_code == 201, answered.text
+            assert answered.headers["content-type"] == "application/sdp"
+            located.append(answered.headers["location"])
+            await obs.setRemoteDescription(RTCSessionDescription(answered.text, "answer"))
+            busy = await asyncio.to_thread(
+                client.post, url, content=await offer_of(other), headers=sending
+            )
+            assert busy.status_code == 409 and "another encoder" in busy.text
+            await until(
+                lambda: (
+                    store.exists(playlist)
+                    and len(SEGMENT.findall(store.get_bytes(playlist).decode())) >= 2
+                ),
+                20,
+                "the feed's segments",
+            )
+            ended = await asyncio.to_thread(client.delete, located[0], headers=sending)
+            assert ended.status_code == 200
+            await close_all(obs, other)
+
+        run(scenario)
+    gone = client.delete(located[0], headers=sending)
+    assert gone.status_code == 404
+    listed = store.get_bytes(playlist).decode()
+    segments = [
+        store.local_path(f"{live_prefix(event.id)}/{name}") for name in SEGMENT.findall(listed)
+    ]
+    assert len(segments) >= 2 and all(path is not None and path.is_file() for path in segments)
+    shown = []
+    for path in segments:  # the playlist is live (no end): its segments are read one by one
+        assert path is not None
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            # The encoder's own H.264 (aiortc's encoder makes Baseline): remuxed, not re-encoded.
+            assert video.codec_context.name == "h264" and "Baseline" in (video.profile or "")
+        shown += pictures(path)
+    assert len(shown) > 25 * 2 and {(w, h) for w, h, _ in shown} == {(WIDTH, HEIGHT)}
+    assert all(abs(tint - 200) < 10 for _, _, tint in shown)
+
+
+def test_an_encoder_is_told_why_it_is_refused(
+    client: TestClient, session: Session, tree: Tree, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    admin = user(session, "adm")
+    old = issue_whip_token(session=session, actor=admin, event_id=event.id)
+    token = issue_whip_token(session=session, actor=admin, event_id=event.id)
+    session.commit()
+    url = f"/api/events/{event.id}/whip"
+
+    def post(offer: str, authorization: str = f"Bearer {token}", kind: str = "application/sdp"):
+        headers = {"content-type": kind, "authorization": authorization}
+        return client.post(url, content=offer, headers=headers)
+
+    async def offers() -> tuple[str, str]:
+        h264, vp8 = encoder(), encoder("video/VP8")
+        made = await offer_of(h264), await offer_of(vp8)
+        await close_all(h264, vp8)
+        return made
+
+    h264, vp8 = asyncio.run(offers())
+    missing = post(h264, authorization="")
+    assert missing.status_code == 401 and "WHIP token" in missing.text
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    replaced = post(h264, authorization=f"Bearer {old}")  # issuing again revoked it
+    assert replaced.status_code == 401 and "newer one" in replaced.text
+    assert post(h264, kind="application/json").status_code == 415
+    malformed = post("v=0\r\nthis is no offer")
+    assert malformed.status_code == 400 and "video track" in malformed.text
+    refused = post(vp8)
+    assert refused.status_code == 400 and "H264" in refused.text
+    # A scheduled event takes the feed (an encoder connects before the start); it is
+    # broadcast once the chair starts the meeting.
+    early = post(h264)
+    assert early.status_code == 201, early.text
+    assert (
+        client.delete(
+            early.headers["location"], headers={"authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
+    session.refresh(event)
+    event.status = EventStatus.ended
+    session.commit()
+    over = post(h264)
+    assert over.status_code == 409 and "over" in over.text
