@@ -1,5 +1,6 @@
-"""Command line for events: schedule one and list them. Acts as --as LOGIN (default: the first
-platform admin) and is refused outside that account's organisations, exactly like the pages."""
+"""Command line for events: schedule one, list them, and issue the program feed's WHIP token.
+Acts as --as LOGIN (default: the first platform admin) and is refused outside that account's
+organisations, exactly like the pages."""
 
 import json
 from datetime import datetime
@@ -134,3 +135,25 @@ def events_list(
             f"{row['id']:>6}  {row['starts_at'][:16]}  {row['status']:<9} {row['title']}"
             f" · {row['org']}"
         )
+
+
+@events.command("whip-token")
+def events_whip_token(
+    event_id: Annotated[int, typer.Argument(metavar="EVENT", help="the event's id")],
+    as_login: AsOption = None,
+) -> None:
+    """Issue the event's WHIP token for the main venue's encoder (OBS: Settings → Stream →
+    WHIP, the server and the bearer token printed here); an earlier token stops working.
+    Shown once: the platform keeps only its hash."""
+    from core.settings import get_settings  # as in events_add
+    from streaming.congress.feed import issue_whip_token, whip_url
+
+    try:
+        actor = acting_user(as_login)
+        with session_scope() as session:
+            token = issue_whip_token(session=session, actor=actor, event_id=event_id)
+        url = whip_url(get_settings().base_url, event_id)
+    except PlatformError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"WHIP server: {url}")
+    typer.echo(f"Bearer token: {token}")

@@ -21,6 +21,11 @@ from terminals.sync.enrolment import token_hash
 OVER = frozenset({EventStatus.ended, EventStatus.cancelled})
 
 
+def whip_url(base_url: str, event_id: int) -> str:
+    """The address an encoder publishes the event's program feed to."""
+    return f"{base_url.rstrip('/')}/api/events/{event_id}/whip"
+
+
 class FeedRefused(InvalidInput):
     """The event takes no program feed now (it is over)."""
 

@@ -16,11 +16,13 @@ from core.localtime import CHINA_TIME
 from core.people.forms import active_choices, optional_id, redirect, render, submit
 from core.people.models import Member, User
 from core.people.orgs import org_tree
-from core.people.permissions import is_admin, managed_members
+from core.people.permissions import can_manage_org, is_admin, managed_members
+from core.settings import get_settings
 from courseware.catalog import list_courses
 from courseware.models import Course
 from courseware.permissions import can_edit_course
 from streaming.congress.api import CLOSED_EVENT
+from streaming.congress.feed import issue_whip_token, whip_url
 from streaming.congress.minutes import make_minutes
 from streaming.congress.models import EventKind, EventRole
 from streaming.congress.rules import Level
@@ -154,6 +156,25 @@ def event_page(
     request: Request, event_id: RowId, session: SessionDep, actor: CurrentUser
 ) -> Response:
     """An event: when, the agenda, who is invited, and the way into its room."""
+    return _event_page(request, session, actor, event_id)
+
+
+@router.post("/events/{event_id}/whip-token")
+def whip_token_issue(
+    request: Request, event_id: RowId, session: SessionDep, actor: CurrentUser
+) -> Response:
+    """Issue the program feed's WHIP token: shown once, on the page this answers with."""
+    token = issue_whip_token(
+        session=session, actor=actor, event_id=event_id, address=client_address(request)
+    )
+    response = _event_page(request, session, actor, event_id, whip_token=token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _event_page(
+    request: Request, session: Session, actor: User, event_id: int, whip_token: str = ""
+) -> Response:
     event = get_event(session=session, actor=actor, event_id=event_id)
     who = attendee(session=session, actor=actor, event=event)
     return render(
@@ -165,6 +186,9 @@ def event_page(
             "who": who,
             "can_enter": who.may_enter and event.status not in CLOSED_EVENT,
             "done": request.query_params.get("done"),
+            "manages": can_manage_org(actor, event.org) and event.status not in CLOSED_EVENT,
+            "whip_url": whip_url(get_settings().base_url, event.id),
+            "whip_token": whip_token,
         },
     )
 

@@ -4,13 +4,17 @@ stops, the broadcast goes back to the room. Over HTTP: the event's token, one fe
 and the refusals an encoder is told."""
 
 import asyncio
+import re
 from pathlib import Path
 
 import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from core.audit.models import AuditEntry
 from core.people.models import Member
 from core.storage import get_store
 from core.storage.local import LocalStore
@@ -20,6 +24,7 @@ from streaming.congress.models import EventStatus
 from streaming.media.broadcast import PICTURE, PLAYLIST, SEGMENT, Program
 from streaming.media.room import MediaRoom
 from streaming.media.whip import WhipEndpoint
+from terminals.sync.enrolment import token_hash
 from tests.factories import Tree, log_in
 from tests.streaming.peers import (
     HEIGHT,
@@ -35,6 +40,9 @@ from tests.streaming.peers import (
 from tests.streaming.test_broadcast import join, sound, tone
 from tests.streaming.test_events import schedule, user
 from tests.streaming.test_nodes import meeting_state
+from web.cli import app as cli
+
+runner = CliRunner()
 
 
 def encoder(codec: str = "video/H264", pitch: int = 660) -> RTCPeerConnection:
@@ -218,3 +226,39 @@ def test_an_encoder_is_told_why_it_is_refused(
     session.commit()
     over = post(h264)
     assert over.status_code == 409 and "over" in over.text
+
+
+def test_an_administrator_issues_the_token_shown_once_on_the_page_or_the_command_line(
+    client: TestClient, session: Session, tree: Tree, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    page = f"/events/{event.id}"
+    csrf = log_in(client, "chair")  # the chair moderates the room, but does not manage the event
+    assert 'id="whip"' not in client.get(page).text
+    assert client.post(f"{page}/whip-token", data={"csrf_token": csrf}).status_code == 403
+    csrf = log_in(client, "adm")
+    assert 'id="whip-url"' in client.get(page).text
+    issued = client.post(f"{page}/whip-token", data={"csrf_token": csrf})
+    assert issued.status_code == 200 and issued.headers["cache-control"] == "no-store"
+    found = re.search(r'id="whip-token">([^<]+)<', issued.text)
+    assert found is not None
+    shown = found.group(1)
+    session.refresh(event)
+    assert event.whip_token_hash == token_hash(shown)  # kept hashed
+    assert shown not in client.get(page).text  # shown once
+    result = runner.invoke(cli, ["events", "whip-token", str(event.id), "--as", "adm"])
+    assert result.exit_code == 0, result.output
+    assert f"/api/events/{event.id}/whip" in result.output
+    rotated = result.output.split("Bearer token: ")[1].strip()
+    session.refresh(event)
+    assert event.whip_token_hash == token_hash(rotated) != token_hash(shown)
+    for login in ("chair", "far"):  # not managing it; another district's administrator
+        refused = runner.invoke(cli, ["events", "whip-token", str(event.id), "--as", login])
+        assert refused.exit_code == 1 and "Bearer token" not in refused.output
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "whip_token_issued").order_by(AuditEntry.id)
+    ).all()
+    assert [(e.actor_login, e.detail["rotated"]) for e in entries] == [
+        ("adm", False),
+        ("adm", True),
+    ]
