@@ -37,6 +37,7 @@ PURPOSES = frozenset(
         "site-checkin",
         "media-ticket",
         "election-record",
+        "question-asker",
     }
 )
 

@@ -236,5 +236,10 @@ def watch_page(
     return render(
         request,
         "streaming/watch.html",
-        {"user": actor, "event": event, "live_sync": LIVE_SYNC_SEGMENTS},
+        {
+            "user": actor,
+            "event": event,
+            "live_sync": LIVE_SYNC_SEGMENTS,
+            "asking": event.status not in CLOSED_EVENT,
+        },
     )
