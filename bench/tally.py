@@ -4,34 +4,37 @@ arrive; prints `sse_clients=N p95_ms=T missed=M vs_bare_sse=R` last.
 
 One run sets up a throw-away YUANJIAO_HOME with an election brought to its count (the demo's
 facts: roll, officers, a round of 4 candidates for 3 seats, ballots issued and returned at two
-venues), starts `yuanjiao run --no-demo` (web and worker in one process, the embedded default)
-and then, all bounded in time:
+venues) and starts two servers on loopback: the app, `yuanjiao run --no-demo` (web and worker in
+one process, the embedded default), and the baseline, a bare SSE broadcaster (below). Then, all
+bounded in time:
 
-- `--client-processes` processes share the N viewers: raw asyncio sockets, an HTTP/1.1 GET each,
-  the chunked body split into SSE messages by hand (no HTTP client library: 2,000 viewers must
-  cost little beside a server on the same 2 cores). A viewer has joined once it has had the
-  standing the server sends on connection;
-- the server's idle CPU with everybody connected is taken over a few seconds (printed only);
-- this process then writes `--updates` teller `ballot` entries straight into the database, as
-  an officer's entries arrive through another web node (streaming.elections.service.append,
-  the demo's way), one every `--every` seconds: the server must notice each by watching the
-  record. 0.25 s is a little longer than its poll (0.2 s), so a server that keeps its pace sends
-  every entry; one that falls behind sends the latest standing, and the entries it skipped show
-  as missed. Each entry is a new seq: `missed` counts (viewer, seq) pairs never received, and a
+- each server gets N viewers of its own, shared by `--client-processes` processes: raw asyncio
+  sockets, an HTTP/1.1 GET each, the chunked body split into SSE messages by hand (no HTTP
+  client library: 2,000 viewers must cost little beside a server on the same 2 cores). A viewer
+  has joined once it has the standing the server sends on connection. The servers' CPU with
+  everybody connected and nothing happening is taken over a few seconds (printed only);
+- this process writes `--updates` teller `ballot` entries straight into the database, as an
+  officer's entries arrive through another web node (streaming.elections.service.append, the
+  demo's way), one every `--every` seconds: the app must notice each by watching the record.
+  0.25 s is a little longer than its poll (0.2 s), so an app that keeps its pace sends every
+  entry; one that falls behind sends the latest standing, and the entries it skipped show as
+  missed. Each entry is a new seq: `missed` counts (viewer, seq) pairs never received, and a
   latency is a viewer's receipt of the message with that seq minus the moment the commit
   returned here (CLOCK_MONOTONIC is one clock for every process); p95 is over all pairs;
-- the server's CPU (utime + stime of the process, /proc) over the updates, from the first
-  commit until every viewer has the last seq, divided by the updates delivered.
+- the updates come in blocks, the servers in turns: a block of entries for the app, then the
+  same messages to the bare broadcaster at the same pace, and so on (BLOCKS each), so that a
+  change in the shared machine's speed falls on both. A block lasts from its first update until
+  every viewer has its last; a server's CPU (utime + stime of the process, /proc) over its
+  blocks, divided by the updates delivered, is its CPU per delivered update.
 
-The baseline, measured in the same run, is a bare SSE broadcaster: an ASGI app of a dozen lines
-on the same uvicorn (same event loop, same HTTP parser, same chunked framing), with no
-middleware, login, database or poll: one shared message and an asyncio.Event per change, the
-cheapest fan-out an ASGI app can do. Same uvicorn rather than a raw asyncio server, because the
-stack is fixed by the architecture: the ratio shows what the application adds per message (its
-middleware, per-viewer work and watching the record), not what uvicorn costs. It sends the very
-bytes the real server sent, captured by one of the viewers, to the same number of fresh viewers
-at the same pace, fed over a pipe from this process. R = the real server's CPU per delivered
-update ÷ the bare one's.
+The bare broadcaster is an ASGI app of a dozen lines on the same uvicorn (same event loop, same
+HTTP parser, same chunked framing), with no middleware, login, database or poll: one shared
+message and an asyncio.Event per change, the cheapest fan-out an ASGI app can do. Same uvicorn
+rather than a raw asyncio server, because the stack is fixed by the architecture: the ratio
+shows what the application adds per message (its middleware, per-viewer work and watching the
+record), not what uvicorn costs. It sends the very bytes the app sent, recorded by one of the
+app's viewers and fed to it over a pipe from this process. R = the app's CPU per delivered
+update ÷ the bare broadcaster's.
 
 Targets on this 2-core machine: p95 <= 1000 ms, M = 0, R <= 1.5. Run with `make bench` or
 `.venv/bin/python bench/tally.py --clients 2000 --updates 200` (about 2 minutes).
@@ -75,6 +78,7 @@ JOIN_TIMEOUT = 90.0  # seconds for every viewer of a process to have its first s
 CONNECTING = 64  # connections a client process opens at once
 DRAIN_TIMEOUT = 15.0  # seconds after the last update for every viewer to have it
 IDLE_SECONDS = 3.0
+BLOCKS = 4  # each server has its updates in this many blocks, the two servers in turns
 WALL_LIMIT = 900  # seconds: the whole run, whatever hangs
 TARGET_P95_MS, TARGET_MISSED, TARGET_RATIO = 1000, 0, 1.5
 
@@ -82,9 +86,9 @@ TARGET_P95_MS, TARGET_MISSED, TARGET_RATIO = 1000, 0, 1.5
 # --- the election -----------------------------------------------------------------------------
 
 
-def seed_election(ballots: int) -> tuple[int, int]:
+def seed_election(ballots: int) -> int:
     """Schema and an election at its count step (the facts demo.py records, for `ballots`
-    voters present); returns the election's id and its record's last seq."""
+    voters present); returns its id."""
     from core.db import session_scope
     from core.migrate import upgrade_database
     from core.people.models import OrgKind
@@ -99,8 +103,8 @@ def seed_election(ballots: int) -> tuple[int, int]:
         chair = create_user(session=session, login="chair", password=secrets.token_urlsafe(16))
         election = create_election(session=session, actor=chair, org=org, title="基准选举")
 
-        def fact(kind: str, **data: Any) -> int:
-            return append(session, election, kind, "chair:chair", data).seq
+        def fact(kind: str, **data: Any) -> None:
+            append(session, election, kind, "chair:chair", data)
 
         fact("step", step=Step.attendance)
         fact("roll", round=1, present=ballots, expected=ballots + 2)
@@ -116,7 +120,8 @@ def seed_election(ballots: int) -> tuple[int, int]:
         fact("step", step=Step.reconcile)
         for venue, count in venues.items():
             fact("ballots_returned", round=1, venue=venue, count=count)
-        return election.id, fact("step", step=Step.count)
+        fact("step", step=Step.count)
+        return election.id
 
 
 class Tellers:
@@ -257,10 +262,19 @@ async def next_line() -> str:
     return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
+def captured(viewers: list[Viewer]) -> str:
+    """The messages recorded since the last call, as JSON {seq: text} (taken, not copied)."""
+    payloads = {seq: p.decode() for v in viewers for seq, p in v.payloads.items()}
+    for viewer in viewers:
+        viewer.payloads.clear()
+    return json.dumps(payloads, ensure_ascii=False)
+
+
 async def watch(count: int, port: int, path: str, record: bool) -> None:
-    """`count` viewers: say `joined` once each has a standing; on `times {seq: t}` (the updates
-    and when they were committed or sent), say `drained` once each has the last seq (or after
-    DRAIN_TIMEOUT), then report what arrived as one JSON line."""
+    """`count` viewers. Say `joined` once each has a standing; at each `times {seq: t}` (a block
+    of updates and when each was committed or sent), say `drained` once each viewer has the
+    block's last seq (or after DRAIN_TIMEOUT); at `report`, report what arrived as one JSON
+    line. `joined` and `drained` carry the messages recorded meanwhile, if recording."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
         "Cache-Control: no-cache\r\nUser-Agent: bench-tally\r\n\r\n"
@@ -283,19 +297,22 @@ async def watch(count: int, port: int, path: str, record: bool) -> None:
     if joined < count:
         refusals = Counter(v.refused for v in viewers if v.refused)
         raise SystemExit(
-            f"{joined} of {count} viewers had a standing within {JOIN_TIMEOUT:.0f} s"
-            f" (refused: {dict(refusals) or 'none'}; closed: {sum(v.closed for v in viewers)})"
+            f"{count - joined} of {count} viewers had no standing (waited {JOIN_TIMEOUT:.0f} s"
+            f" at most; refused: {dict(refusals) or 'none'};"
+            f" closed: {sum(v.closed for v in viewers)})"
         )
-    print(f"joined {time.monotonic() - began:.1f}", flush=True)
-    command, _, times_json = (await next_line()).partition(" ")
-    if command != "times":
-        raise SystemExit(f"expected the update times from the benchmark, got {command!r}")
-    times = {int(seq): at for seq, at in json.loads(times_json).items()}
-    last = max(times)
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline and not all(v.last >= last or v.closed for v in viewers):
-        await asyncio.sleep(0.02)
-    print("drained", flush=True)
+    print(f"joined {time.monotonic() - began:.1f} {captured(viewers)}", flush=True)
+    times: dict[int, float] = {}
+    while (line := await next_line()).startswith("times "):
+        block = {int(seq): at for seq, at in json.loads(line[6:]).items()}
+        times.update(block)
+        last = max(block)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() < deadline and not all(v.last >= last or v.closed for v in viewers):
+            await asyncio.sleep(0.02)
+        print(f"drained {captured(viewers)}", flush=True)
+    if line.strip() != "report":
+        raise SystemExit(f"expected update times or `report` from the benchmark, got {line!r}")
     received: Counter[int] = Counter()
     latency_ms: Counter[int] = Counter()
     for viewer in viewers:
@@ -307,9 +324,8 @@ async def watch(count: int, port: int, path: str, record: bool) -> None:
         "received": received,
         "latency_ms": latency_ms,
         "closed": sum(v.closed for v in viewers),
-        "payloads": {seq: p.decode() for v in viewers for seq, p in v.payloads.items()},
     }
-    print(json.dumps(report, ensure_ascii=False), flush=True)
+    print(json.dumps(report), flush=True)
     for viewer in viewers:
         if viewer.transport is not None:
             viewer.transport.close()
@@ -372,25 +388,24 @@ def serve_bare(port: int) -> None:
     uvicorn.run(BareBroadcaster(), host="127.0.0.1", port=port, log_level="warning")
 
 
-# --- one phase, measured ----------------------------------------------------------------------
+# --- both servers, measured in turns ----------------------------------------------------------
 
 
 @dataclass
 class Phase:
-    """What one server did for the same viewers and updates."""
+    """What one server did for its viewers over its blocks of updates."""
 
     name: str
     clients: int
-    joined_s: float
-    idle_cpu: float  # cores, everybody connected, no update
-    window_s: float
-    server_cpu: float  # seconds over the window
-    client_cpu: float  # seconds over the window, all client processes
-    sent: dict[int, float]  # seq -> when committed (or sent to the bare server)
+    joined_s: float = 0.0
+    idle_cpu: float = 0.0  # cores, everybody connected, no update
+    window_s: float = 0.0  # seconds, the blocks together
+    server_cpu: float = 0.0  # seconds over the blocks
+    client_cpu: float = 0.0  # seconds over the blocks, its client processes
+    sent: dict[int, float] = field(default_factory=dict)  # seq -> committed (or sent) at
     received: Counter[int] = field(default_factory=Counter)
     latency_ms: Counter[int] = field(default_factory=Counter)
     closed: int = 0
-    payloads: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def delivered(self) -> int:
@@ -419,33 +434,11 @@ class Phase:
             f"{self.name:5} {self.clients} viewers joined in {self.joined_s:4.1f} s; server idle"
             f" {self.idle_cpu:4.0%} of a core; {len(self.sent)} updates over {self.window_s:.1f} s:"
             f" server {self.server_cpu / self.window_s:4.0%} of a core,"
-            f" {1e6 * self.cpu_per_update:6.1f} µs per delivered update ({self.delivered});"
+            f" {1e6 * self.cpu_per_update:5.1f} µs per delivered update ({self.delivered});"
             f" latency p50 {self.latency(0.5):.0f} ms, p95 {self.latency(0.95):.0f} ms,"
             f" max {self.latency(1.0):.0f} ms; missed {self.missed}; closed {self.closed};"
             f" clients {self.client_cpu / self.window_s:4.0%} of a core"
         )
-
-
-def spawn(*args: str) -> subprocess.Popen[bytes]:
-    """This script again in another role, talking over pipes, dying with this process."""
-    return subprocess.Popen(
-        [sys.executable, __file__, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        preexec_fn=die_with_parent,
-    )
-
-
-def expect(process: subprocess.Popen[bytes], word: str) -> str:
-    """The next line `process` prints, which must start with `word` (any line, if empty)."""
-    assert process.stdout is not None
-    line = process.stdout.readline().decode()
-    if not line.startswith(word):
-        raise SystemExit(
-            f"a client process said {line[:300]!r}, not {word or 'a line'}"
-            f" (exit code {process.poll()})"
-        )
-    return line
 
 
 def shares(count: int, processes: int) -> list[int]:
@@ -454,88 +447,119 @@ def shares(count: int, processes: int) -> list[int]:
     return [count // processes + (n < count % processes) for n in range(processes)]
 
 
-def measure(
-    name: str,
-    port: int,
-    path: str,
-    server: subprocess.Popen[bytes],
-    args: argparse.Namespace,
-    publish: Callable[[int], tuple[int, float]],
-) -> Phase:
-    """Connect the viewers, take the server's idle CPU, publish the updates at the pace, wait
-    until the viewers have the last, and gather what they saw."""
-    clients = [
-        spawn("--watch", str(n), "--port", str(port), "--path", path, *(["--record"] * (i == 0)))
-        for i, n in enumerate(shares(args.clients, args.client_processes))
-    ]
-    try:
-        joined = max(float(expect(c, "joined").split()[1]) for c in clients)
-        before = cpu_seconds(server.pid), time.monotonic()
-        time.sleep(IDLE_SECONDS)
-        idle_cpu = (cpu_seconds(server.pid) - before[0]) / (time.monotonic() - before[1])
-        sent: dict[int, float] = {}
-        server_start = cpu_seconds(server.pid)
-        client_start = sum(cpu_seconds(c.pid) for c in clients)
-        began = time.monotonic()
-        for number in range(args.updates):
-            time.sleep(max(0.0, began + number * args.every - time.monotonic()))
-            seq, at = publish(number)
-            sent[seq] = at
-            if server.poll() is not None:
-                raise SystemExit(f"the {name} server died (exit code {server.returncode})")
-        for client in clients:
-            assert client.stdin is not None
-            client.stdin.write(f"times {json.dumps(sent)}\n".encode())
-            client.stdin.flush()
-        for client in clients:
-            expect(client, "drained")
-        phase = Phase(
-            name=name,
-            clients=args.clients,
-            joined_s=joined,
-            idle_cpu=idle_cpu,
-            window_s=time.monotonic() - began,
-            server_cpu=cpu_seconds(server.pid) - server_start,
-            client_cpu=sum(cpu_seconds(c.pid) for c in clients) - client_start,
-            sent=sent,
-        )
-        for client in clients:
-            report = json.loads(expect(client, "{"))
+class Audience:
+    """The client processes holding one server's viewers (the first viewer records)."""
+
+    def __init__(self, port: int, path: str, args: argparse.Namespace) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for n, count in enumerate(shares(args.clients, args.client_processes)):
+            record = ["--record"] if n == 0 else []
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--watch", str(count), "--port", str(port),
+                     "--path", path, *record],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    preexec_fn=die_with_parent,
+                )
+            )  # fmt: skip
+
+    def _answers(self, word: str) -> list[str]:
+        """Each process's next line, which must start with `word`; the rest of each."""
+        rests = []
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline().decode()
+            if not line.startswith(word):
+                raise SystemExit(
+                    f"a client process said {line[:300]!r}, not {word or 'a line'}"
+                    f" (exit code {process.poll()})"
+                )
+            rests.append(line[len(word) :])
+        return rests
+
+    def _tell(self, line: str) -> None:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(line.encode() + b"\n")
+            process.stdin.flush()
+
+    @staticmethod
+    def _payloads(texts: list[str]) -> dict[int, bytes]:
+        return {int(k): v.encode() for text in texts for k, v in json.loads(text).items()}
+
+    def join(self) -> tuple[float, dict[int, bytes]]:
+        """Once every viewer has a standing: how long that took, the messages recorded."""
+        rests = [rest.split(" ", 1) for rest in self._answers("joined ")]
+        return max(float(took) for took, _ in rests), self._payloads([p for _, p in rests])
+
+    def deliver(self, sent: dict[int, float]) -> dict[int, bytes]:
+        """Once every viewer has the last of `sent` (or gave up): the messages recorded."""
+        self._tell(f"times {json.dumps(sent)}")
+        return self._payloads(self._answers("drained "))
+
+    def report(self, phase: Phase) -> None:
+        """What the viewers received, into `phase`; then they leave."""
+        self._tell("report")
+        for text in self._answers("{"):
+            report = json.loads("{" + text)
             phase.received.update({int(k): v for k, v in report["received"].items()})
             phase.latency_ms.update({int(k): v for k, v in report["latency_ms"].items()})
             phase.closed += report["closed"]
-            phase.payloads.update({int(k): v.encode() for k, v in report["payloads"].items()})
-        for client in clients:
-            client.wait(timeout=30)
-        return phase
-    finally:
-        for client in clients:
-            stop(client)
+        for process in self.processes:
+            process.wait(timeout=30)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.processes)
+
+    def close(self) -> None:
+        for process in self.processes:
+            stop(process)
 
 
-def measure_app(
-    args: argparse.Namespace, home: Path, election_id: int, env: dict[str, str]
-) -> Phase:
-    """`yuanjiao run --no-demo` and the tellers' entries written through the database."""
+@dataclass
+class Side:
+    """One server under test: its process, its viewers, how it is given an update."""
+
+    phase: Phase
+    server: subprocess.Popen[bytes]
+    audience: Audience
+    publish: Callable[[int], tuple[int, float]]  # update number -> (seq, committed or sent at)
+
+
+def run_block(side: Side, count: int, every: float) -> dict[int, bytes]:
+    """`count` updates at the pace, until every viewer has the last; the CPU spent meanwhile
+    added to the side's phase; returns the messages recorded."""
+    phase, pid = side.phase, side.server.pid
+    server_start, client_start = cpu_seconds(pid), side.audience.cpu()
+    began = time.monotonic()
+    sent: dict[int, float] = {}
+    for n in range(count):
+        time.sleep(max(0.0, began + n * every - time.monotonic()))
+        seq, at = side.publish(len(phase.sent) + n)
+        sent[seq] = at
+        if side.server.poll() is not None:
+            raise SystemExit(f"the {phase.name} server died (exit code {side.server.returncode})")
+    payloads = side.audience.deliver(sent) if sent else {}
+    phase.window_s += time.monotonic() - began
+    phase.server_cpu += cpu_seconds(pid) - server_start
+    phase.client_cpu += side.audience.cpu() - client_start
+    phase.sent.update(sent)
+    return payloads
+
+
+def idle_cores(pids: list[int], seconds: float) -> list[float]:
+    """Cores each process uses over the next `seconds`."""
+    before, began = [cpu_seconds(pid) for pid in pids], time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - began
+    return [(cpu_seconds(pid) - b) / elapsed for pid, b in zip(pids, before, strict=True)]
+
+
+def start_bare(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """The bare broadcaster's process (it answers once it has its first message)."""
     port = free_port()
-    server = start_app(env, home, port, home / "server.log", embedded=True)
-    tellers = Tellers(election_id)
-    try:
-        return measure(
-            "app", port, f"/api/elections/{election_id}/live", server, args, tellers.enter
-        )
-    except BaseException:
-        sys.stderr.write((home / "server.log").read_text(errors="replace")[-3000:])
-        raise
-    finally:
-        stop(server)
-
-
-def measure_bare(args: argparse.Namespace, home: Path, app: Phase, initial_seq: int) -> Phase:
-    """The bare broadcaster sending the app's messages (its first, the standing on connection)."""
-    port = free_port()
-    log = home / "bare.log"
-    with log.open("wb") as out:
+    with (home / "bare.log").open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, __file__, "--bare", "--port", str(port)],
             stdin=subprocess.PIPE,
@@ -543,26 +567,59 @@ def measure_bare(args: argparse.Namespace, home: Path, app: Phase, initial_seq: 
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-    assert server.stdin is not None
-    pipe = server.stdin
-    updates = [seq for seq in sorted(app.sent) if seq in app.payloads]
+    return server, port
 
-    def send(message: bytes) -> None:
-        pipe.write(b"%d\n" % len(message) + message)
-        pipe.flush()
 
-    def publish(number: int) -> tuple[int, float]:
-        seq = updates[number]
-        send(app.payloads[seq])
-        return seq, time.monotonic()
-
+def measure(
+    args: argparse.Namespace, home: Path, election_id: int, env: dict[str, str]
+) -> tuple[Phase, Phase]:
+    """Both servers with their viewers connected, then the updates in blocks, in turns: a
+    block of entries to the app, then the same messages to the bare broadcaster (so a drift in
+    the shared machine's speed falls on both)."""
+    app = Phase("app", args.clients)
+    bare = Phase("bare", args.clients)
+    tellers = Tellers(election_id)
+    messages: list[tuple[int, bytes]] = []  # the app's, in order, for the bare broadcaster
+    app_port = free_port()
+    app_server = start_app(env, home, app_port, home / "server.log", embedded=True)
+    bare_server, bare_port = start_bare(home)
+    audiences: list[Audience] = []
     try:
-        send(app.payloads[initial_seq])
-        wait_for(f"http://127.0.0.1:{port}/healthz", server, log)
-        bare_args = argparse.Namespace(**{**vars(args), "updates": len(updates)})
-        return measure("bare", port, "/live", server, bare_args, publish)
+        assert bare_server.stdin is not None
+        pipe = bare_server.stdin
+
+        def relay(number: int) -> tuple[int, float]:
+            seq, message = messages[number]
+            pipe.write(b"%d\n" % len(message) + message)
+            pipe.flush()
+            return seq, time.monotonic()
+
+        audiences.append(Audience(app_port, f"/api/elections/{election_id}/live", args))
+        app.joined_s, recorded = audiences[0].join()
+        messages.extend(sorted(recorded.items()))
+        relay(0)  # the standing on connection
+        wait_for(f"http://127.0.0.1:{bare_port}/healthz", bare_server, home / "bare.log")
+        audiences.append(Audience(bare_port, "/live", args))
+        bare.joined_s, _ = audiences[1].join()
+        app.idle_cpu, bare.idle_cpu = idle_cores([app_server.pid, bare_server.pid], IDLE_SECONDS)
+        app_side = Side(app, app_server, audiences[0], tellers.enter)
+        bare_side = Side(bare, bare_server, audiences[1], lambda n: relay(n + 1))
+        blocks = shares(args.updates, BLOCKS)
+        for count in blocks:
+            recorded = run_block(app_side, count, args.every)
+            messages.extend(sorted((s, m) for s, m in recorded.items() if s in app.sent))
+            run_block(bare_side, len(messages) - 1 - len(bare.sent), args.every)
+        audiences[0].report(app)
+        audiences[1].report(bare)
+    except BaseException:
+        sys.stderr.write((home / "server.log").read_text(errors="replace")[-3000:])
+        raise
     finally:
-        stop(server)
+        for audience in audiences:
+            audience.close()
+        stop(app_server)
+        stop(bare_server)
+    return app, bare
 
 
 def report(app: Phase, bare: Phase) -> None:
@@ -571,6 +628,8 @@ def report(app: Phase, bare: Phase) -> None:
     print(bare.describe())
     if len(bare.sent) < len(app.sent):
         print(f"warning: the recorder missed updates; the bare server sent {len(bare.sent)}")
+    if not bare.sent:
+        raise SystemExit("the recording viewer had no update: nothing for the bare broadcaster")
     ratio = app.cpu_per_update / bare.cpu_per_update if bare.server_cpu else float("inf")
     p95 = app.latency(0.95)
     met = p95 <= TARGET_P95_MS and app.missed <= TARGET_MISSED and ratio <= TARGET_RATIO
@@ -580,24 +639,21 @@ def report(app: Phase, bare: Phase) -> None:
 
 
 def run(args: argparse.Namespace, home: Path) -> int:
-    """Seed the election, measure the app, then the bare broadcaster; print the figures."""
+    """Seed the election, measure both servers, print the figures."""
     # two nodes of one site: the server and this process (which writes as another node) share
     # the database and the keys that sign the record's checkpoints
     for key in ("YUANJIAO_SECRET_KEY", "YUANJIAO_ID_HASH_KEY"):
         os.environ[key] = secrets.token_urlsafe(32)
     env = dict(os.environ)
     started = time.monotonic()
-    election_id, initial_seq = seed_election(ballots=-(-args.updates // 2))
+    election_id = seed_election(ballots=-(-args.updates // 2))
     print(
-        f"{args.clients} viewers in {args.client_processes} processes, {args.updates} updates"
-        f" every {args.every} s; load average before: {load_average()} (2 cores, shared)",
+        f"{args.clients} viewers of each server in {args.client_processes} processes,"
+        f" {args.updates} updates every {args.every} s in {BLOCKS} blocks per server;"
+        f" load average before: {load_average()} (2 cores, shared)",
         flush=True,
     )
-    app = measure_app(args, home, election_id, env)
-    print(app.describe(), flush=True)
-    if initial_seq not in app.payloads:
-        raise SystemExit("the recording viewer had no standing on connection")
-    bare = measure_bare(args, home, app, initial_seq)
+    app, bare = measure(args, home, election_id, env)
     print(f"total {time.monotonic() - started:.0f} s")
     report(app, bare)
     return 0
