@@ -161,10 +161,11 @@ class Program:
         try:
             while True:
                 chosen = self.choose()
-                if chosen != self.following and chosen is not None:
-                    publication = self._publication(chosen)
-                    assert publication is not None and publication.video is not None
-                    self.video.attach(publication.video)
+                publication = self._publication(chosen)
+                camera = publication.video if publication is not None else None
+                # By feed, not by name: an encoder that reconnects is a new feed of "feed".
+                if camera is not None and camera not in (self.video.source, self.video.pending):
+                    self.video.attach(camera)
                     self.following = chosen
                     for viewer in self.viewers:
                         self._point(viewer)
