@@ -1,14 +1,16 @@
 """The program feed over WHIP with real peers: an encoder's H.264 takes the broadcast over from
 the room, remuxed as it came (never through the node's encoder), its sound in the mix; when it
 stops, the broadcast goes back to the room, and an encoder that starts again is on the air
-again. Over HTTP: the event's token, one feed at a time,
-and the refusals an encoder is told."""
+again. Over HTTP: the event's token (issued on the page or the command
+line, kept hashed), one feed at a time, the refusals an encoder is told, and a web node passing
+the feed to the media node it places the meeting on."""
 
 import asyncio
 import re
 from pathlib import Path
 
 import av
+import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,13 +22,15 @@ from core.people.models import Member
 from core.storage import get_store
 from core.storage.local import LocalStore
 from streaming.congress.feed import issue_whip_token
-from streaming.congress.hosting import live_prefix
+from streaming.congress.hosting import live_prefix, room_key
 from streaming.congress.models import EventStatus
 from streaming.media.broadcast import PICTURE, PLAYLIST, SEGMENT, Program
+from streaming.media.placement import holder
 from streaming.media.room import MediaRoom
 from streaming.media.whip import WhipEndpoint
 from terminals.sync.enrolment import token_hash
 from tests.factories import Tree, log_in
+from tests.server import running_server
 from tests.streaming.peers import (
     HEIGHT,
     WIDTH,
@@ -40,7 +44,8 @@ from tests.streaming.peers import (
 )
 from tests.streaming.test_broadcast import join, sound, tone
 from tests.streaming.test_events import schedule, user
-from tests.streaming.test_nodes import meeting_state
+from tests.streaming.test_nodes import LIVENESS, meeting_state
+from web.app import create_app
 from web.cli import app as cli
 
 runner = CliRunner()
@@ -278,3 +283,31 @@ def test_an_administrator_issues_the_token_shown_once_on_the_page_or_the_command
         ("adm", False),
         ("adm", True),
     ]
+
+
+def test_a_web_node_passes_the_feed_to_the_media_node_it_places_the_meeting_on(
+    tmp_path: Path, session: Session, tree: Tree, people: dict[str, Member]
+) -> None:
+    event = schedule(session, tree, people)
+    token = issue_whip_token(session=session, actor=user(session, "adm"), event_id=event.id)
+    session.commit()
+    sending = {"content-type": "application/sdp", "authorization": f"Bearer {token}"}
+
+    async def offer() -> str:
+        obs = encoder()
+        made = await offer_of(obs)
+        await obs.close()
+        return made
+
+    made = asyncio.run(offer())
+    with running_server(tmp_path, command="media") as node, TestClient(create_app()) as web:
+        direct = httpx.post(f"{node.url}/node/events/{event.id}/whip", content=made)
+        assert direct.status_code == 401  # the node takes a web node's ticket only
+        answered = web.post(f"/api/events/{event.id}/whip", content=made, headers=sending)
+        assert answered.status_code == 201, answered.text
+        assert answered.text.startswith("v=0") and "a=recvonly" in answered.text
+        assert holder(session, room_key(event.id), LIVENESS) == node.url
+        location = answered.headers["location"]
+        assert location.startswith(f"/api/events/{event.id}/whip/")
+        assert web.delete(location, headers=sending).status_code == 200
+        assert web.delete(location, headers=sending).status_code == 404
