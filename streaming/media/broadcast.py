@@ -401,7 +401,8 @@ def is_h264(frame: av.Packet) -> bool:
     room the program's outlet carries the cameras' VP8 and the WHIP feed's H.264 in turn, and
     a VP8 frame never begins with a zero byte (its first byte holds the keyframe and shown
     bits)."""
-    return bytes(frame)[:4] == b"\x00\x00\x00\x01" or bytes(frame)[:3] == b"\x00\x00\x01"
+    start = bytes(frame)[:4]
+    return start == b"\x00\x00\x00\x01" or start[:3] == b"\x00\x00\x01"
 
 
 def continued(earlier: str, take: str) -> str:

@@ -1,9 +1,9 @@
 """The program feed over WHIP with real peers: an encoder's H.264 takes the broadcast over from
 the room, remuxed as it came (never through the node's encoder), its sound in the mix; when it
 stops, the broadcast goes back to the room, and an encoder that starts again is on the air
-again. Over HTTP: the event's token (issued on the page or the command
-line, kept hashed), one feed at a time, the refusals an encoder is told, and a web node passing
-the feed to the media node it places the meeting on."""
+again. Over HTTP: the event's token (issued on the page or the command line, kept hashed), one
+feed at a time, the refusals an encoder is told, and a web node passing the feed to the media
+node it places the meeting on."""
 
 import asyncio
 import re
