@@ -8,9 +8,24 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from core.api import CurrentUser, OptionalUser, RowId, SessionDep, unit_of_work, verify_csrf
+from core.api import (
+    CurrentUser,
+    OptionalUser,
+    RowId,
+    SessionDep,
+    client_address,
+    unit_of_work,
+    verify_csrf,
+)
+from streaming.congress.questions import ask_question, question_on_screen
+from streaming.congress.questions_api import QuestionAsk, QuestionRead, QuestionsRead, question_read
 from streaming.elections.live import LiveFeed, standing
-from streaming.elections.service import entries_of, get_public_election, record_fact
+from streaming.elections.service import (
+    broadcast_of,
+    entries_of,
+    get_public_election,
+    record_fact,
+)
 
 router = APIRouter(prefix="/api/elections", dependencies=[Depends(verify_csrf)], tags=["elections"])
 
@@ -63,3 +78,35 @@ def add_fact(
     )
     background.add_task(request.app.state.election_feed.recorded, election.id)
     return Recorded(seq=entry.seq, hash=entry.hash, author=entry.author)
+
+
+@router.post("/{election_id}/questions", status_code=201, response_model=QuestionRead)
+def election_question(
+    election_id: RowId,
+    body: QuestionAsk,
+    request: Request,
+    session: SessionDep,
+    user: OptionalUser,
+) -> Any:
+    """A viewer of the election's broadcast asks its chair a question: anyone, when the
+    election is public (under the name they give; asking is limited per address)."""
+    event = broadcast_of(session, get_public_election(session, user, election_id))
+    question = ask_question(
+        session=session,
+        event=event,
+        user=user,
+        name=body.name,
+        text=body.text,
+        address=client_address(request),
+    )
+    return question_read(question)
+
+
+@router.get("/{election_id}/questions", response_model=QuestionsRead)
+def election_questions(election_id: RowId, session: SessionDep, user: OptionalUser) -> Any:
+    """The question the chair put on screen (the chair moderates in the meeting's room)."""
+    event = broadcast_of(session, get_public_election(session, user, election_id))
+    shown = question_on_screen(session=session, event_id=event.id)
+    return QuestionsRead(
+        on_screen=question_read(shown) if shown is not None else None, pending=None
+    )

@@ -28,6 +28,7 @@ from streaming.elections.record import results_of
 from streaming.elections.report import make_report
 from streaming.elections.rules import ballot_entry, count_entries
 from streaming.elections.service import (
+    broadcast_of,
     electorate_fact,
     entries_of,
     export,
@@ -39,6 +40,7 @@ from streaming.elections.service import (
     record_fact,
     venues_fact,
 )
+from streaming.media.broadcast import LIVE_SYNC_SEGMENTS
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -75,6 +77,7 @@ def election_page(
             "snapshot_url": snapshot,
             "steps": list(Step),
             "report": make_report(session, election),
+            "live_sync": LIVE_SYNC_SEGMENTS,
         },
     )
 
@@ -104,10 +107,10 @@ def report_page(
 @router.get("/elections/{election_id}/program.m3u8")
 async def election_program(election_id: RowId, user: OptionalUser) -> Response:
     """The election's broadcast, for whoever may see the election (anyone, when it is public)."""
-    election = await unit_of_work(lambda session: get_public_election(session, user, election_id))
-    if election.event_id is None:
-        raise NotFound(N_("This election is not broadcast."))
-    return await program_playlist(election.event_id)
+    event = await unit_of_work(
+        lambda session: broadcast_of(session, get_public_election(session, user, election_id))
+    )
+    return await program_playlist(event.id)
 
 
 @router.get("/elections/{election_id}/record.json")

@@ -17,6 +17,7 @@ from core.i18n import N_
 from core.people.models import Member, Organisation, User
 from core.people.permissions import related_paths
 from core.security import signing_key
+from streaming.congress.models import Event
 from streaming.elections.models import Election, ElectionCheckpoint, ElectionEntry
 from streaming.elections.procedure import Refused, Role, check, role_of, shaped, state_of
 from streaming.elections.record import (
@@ -138,6 +139,14 @@ def get_public_election(session: Session, user: User | None, election_id: int) -
     if election is not None and may_follow(user, election):
         return election
     raise NotFound(N_("Election %(id)s not found."), id=election_id)
+
+
+def broadcast_of(session: Session, election: Election) -> Event:
+    """The event that broadcasts ``election``."""
+    event = session.get(Event, election.event_id) if election.event_id is not None else None
+    if event is None:
+        raise NotFound(N_("This election is not broadcast."))
+    return event
 
 
 def may_follow(user: User | None, election: Election) -> bool:

@@ -251,6 +251,18 @@ def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_se
     assert viewer.evaluate("document.getElementById('program').currentTime") > 1
     expect(scrutineer.locator("#none-held")).to_be_visible()
 
+    # The viewer, not logged in, asks a question; the chair puts it on screen from the room.
+    viewer.get_by_label("您的提问").fill("当选后如何带领村民增收？")
+    viewer.get_by_label("显示的称呼").fill("西湾村民")
+    viewer.get_by_role("button", name="发送给主持人").click()
+    expect(viewer.locator("#question-note")).to_have_text("已发送：由主持人决定哪些提问上屏。")
+    waiting = chair.locator("#questions-waiting li", has_text="当选后如何带领村民增收？")
+    waiting.get_by_role("button", name="上屏").click()
+    expect(viewer.locator("#question-on-screen .question-text")).to_have_text(
+        "当选后如何带领村民增收？"
+    )
+    expect(viewer.locator("#question-on-screen .asker")).to_have_text("西湾村民")
+
 
 def test_the_chair_takes_the_steps_and_a_venue_returning_too_many_ballots_voids_the_round(
     client: TestClient, session: Session, tree: Tree, officers: None

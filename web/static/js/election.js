@@ -127,4 +127,7 @@ if (panel) {
   follow();
 }
 const program = document.getElementById("program");
-if (program) window.addEventListener("load", () => playLive(program, program.dataset.source));
+if (program) {
+  const liveSync = Number(program.dataset.liveSync) || 2;
+  window.addEventListener("load", () => playLive(program, program.dataset.source, { liveSync }));
+}

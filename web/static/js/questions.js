@@ -5,7 +5,7 @@ import { api } from "/static/js/api.js";
 
 const panel = document.getElementById("questions");
 const text = (key) => panel.dataset[`text${key}`];
-const base = `/api/events/${panel.dataset.event}/questions`;
+const base = panel.dataset.questions; // an event's, or a public election's (its event's)
 const onScreen = document.getElementById("question-on-screen");
 const waiting = document.getElementById("questions-waiting"); // the chair's list, if theirs
 const form = document.getElementById("question-form"); // the viewer's form, on the watch page

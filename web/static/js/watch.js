@@ -1,6 +1,8 @@
 // The broadcast page: the program's live playlist with hls.js (Safari plays it natively),
 // retried until the broadcast starts, and the count of viewers.
 
+import { playLive } from "/static/js/program.js";
+
 const page = document.getElementById("watch");
 const video = document.getElementById("program");
 const state = document.getElementById("watch-state");
@@ -8,30 +10,6 @@ const viewers = document.getElementById("viewers");
 const source = `/events/${page.dataset.event}/live/index.m3u8`;
 const text = (key, values = {}) =>
   page.dataset[`text${key}`].replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
-
-let hls = null;
-
-async function started() {
-  const response = await fetch(source, { method: "GET", cache: "no-store" });
-  return response.ok;
-}
-
-async function play() {
-  if (!(await started())) {
-    state.textContent = text("Waiting");
-    setTimeout(play, 3000);
-    return;
-  }
-  if (window.Hls?.isSupported()) {
-    // Start LIVE_SYNC_SEGMENTS segments from the live edge (streaming/media/broadcast.py).
-    hls = new window.Hls({ liveSyncDurationCount: Number(page.dataset.liveSync) || 2 });
-    hls.loadSource(source);
-    hls.attachMedia(video);
-  } else {
-    video.src = source;
-  }
-  video.play().catch(() => {}); // muted autoplay; the viewer unmutes with the controls
-}
 
 async function count() {
   const response = await fetch(`/events/${page.dataset.event}/live/stats`, { cache: "no-store" });
@@ -44,6 +22,11 @@ async function count() {
 }
 
 window.addEventListener("load", () => {
-  play();
+  playLive(video, source, {
+    liveSync: Number(page.dataset.liveSync) || 2,
+    waiting: () => {
+      state.textContent = text("Waiting");
+    },
+  });
   count();
 });
