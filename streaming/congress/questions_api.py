@@ -13,9 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from core.api import CurrentUser, RowId, SessionDep, client_address
-from streaming.congress.models import Question
+from core.people.models import User
+from streaming.congress.models import Event, Question
 from streaming.congress.questions import (
     Moderation,
     ask_question,
@@ -65,10 +67,17 @@ def questions_ask(
 ) -> Any:
     """A viewer of the broadcast asks the chair a question."""
     event = get_watchable_event(session=session, actor=actor, event_id=event_id)
+    return asked(session, event, actor, body, request)
+
+
+def asked(
+    session: Session, event: Event, user: User | None, body: QuestionAsk, request: Request
+) -> QuestionRead:
+    """``body`` sent in to ``event``'s chair by ``user`` (None: a viewer of a public page)."""
     question = ask_question(
         session=session,
         event=event,
-        user=actor,
+        user=user,
         name=body.name,
         text=body.text,
         address=client_address(request),

@@ -13,12 +13,17 @@ from core.api import (
     OptionalUser,
     RowId,
     SessionDep,
-    client_address,
     unit_of_work,
     verify_csrf,
 )
-from streaming.congress.questions import ask_question, question_on_screen
-from streaming.congress.questions_api import QuestionAsk, QuestionRead, QuestionsRead, question_read
+from streaming.congress.questions import question_on_screen
+from streaming.congress.questions_api import (
+    QuestionAsk,
+    QuestionRead,
+    QuestionsRead,
+    asked,
+    question_read,
+)
 from streaming.elections.live import LiveFeed, standing
 from streaming.elections.service import (
     broadcast_of,
@@ -91,15 +96,7 @@ def election_question(
     """A viewer of the election's broadcast asks its chair a question: anyone, when the
     election is public (under the name they give; asking is limited per address)."""
     event = broadcast_of(session, get_public_election(session, user, election_id))
-    question = ask_question(
-        session=session,
-        event=event,
-        user=user,
-        name=body.name,
-        text=body.text,
-        address=client_address(request),
-    )
-    return question_read(question)
+    return asked(session, event, user, body, request)
 
 
 @router.get("/{election_id}/questions", response_model=QuestionsRead)

@@ -6,6 +6,7 @@ consent), a recommendation round in which two members of the general branch reco
 with half a voter's weight, the initial candidates confirmed from its ranked list, the vote."""
 
 import random
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -88,19 +89,14 @@ def load_demo_election(session: Session) -> Election | None:
         )
     expected = len(electorate["members"]) - MIGRANTS
     fact("roll", round=1, present=present, expected=expected)
-    fact("step", step=Step.rules)
-    fact("step", step=Step.officers)
-    fact("officers", scrutineers=["监票人"], tellers=["一号计票人", "二号计票人"])
-    fact("step", step=Step.candidates)
-    fact("round_opened", round=1, candidates=CANDIDATES, seats=SEATS, basis="present")
-    fact("step", step=Step.issue)
-    for venue, issued in VENUES.items():
-        fact("ballots_issued", round=1, venue=venue, count=issued)
-    fact("step", step=Step.cast)
-    fact("step", step=Step.reconcile)
-    for venue, issued in VENUES.items():
-        fact("ballots_returned", round=1, venue=venue, count=issued)
-    fact("step", step=Step.count)
+    to_the_count(
+        fact,
+        scrutineers=["监票人"],
+        tellers=["一号计票人", "二号计票人"],
+        candidates=CANDIDATES,
+        seats=SEATS,
+        venues=VENUES,
+    )
     choose = random.Random(2026)
     for number in range(1, present + 1):
         marks = dict.fromkeys(CANDIDATES, "x")
@@ -116,6 +112,33 @@ def load_demo_election(session: Session) -> Election | None:
     result = results_of(entries_of(session, election))["1"]
     fact("announced", round=1, result=result)
     return election
+
+
+def to_the_count(
+    fact: Callable[..., None],
+    *,
+    scrutineers: list[str],
+    tellers: list[str],
+    candidates: list[str],
+    seats: int,
+    venues: Mapping[str, int],
+) -> None:
+    """A first round from the adoption of the rules (step 2) to the opening of the count
+    (step 8), each fact passed to ``fact(kind, **data)``, every ballot issued coming back: the
+    course of the demo election, and of the tests' and the benchmark's."""
+    fact("step", step=Step.rules)
+    fact("step", step=Step.officers)
+    fact("officers", scrutineers=scrutineers, tellers=tellers)
+    fact("step", step=Step.candidates)
+    fact("round_opened", round=1, candidates=candidates, seats=seats, basis="present")
+    fact("step", step=Step.issue)
+    for venue, issued in venues.items():
+        fact("ballots_issued", round=1, venue=venue, count=issued)
+    fact("step", step=Step.cast)
+    fact("step", step=Step.reconcile)
+    for venue, issued in venues.items():
+        fact("ballots_returned", round=1, venue=venue, count=issued)
+    fact("step", step=Step.count)
 
 
 def _register(session: Session, org: Organisation, names: tuple[str, ...], first: int) -> list[int]:

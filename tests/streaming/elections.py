@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.people.models import Organisation, User
+from streaming.elections.demo import to_the_count
 from streaming.elections.models import Election
 from streaming.elections.procedure import Step
 from streaming.elections.service import append, create_election
@@ -39,18 +40,13 @@ def election_at_count(
     fact("venues", main=main, sub=[{"name": name} for name in subs])
     fact("step", step=Step.attendance)
     fact("roll", round=1, present=present, expected=present)
-    fact("step", step=Step.rules)
-    fact("step", step=Step.officers)
-    fact("officers", scrutineers=[scrutineer], tellers=list(tellers))
-    fact("step", step=Step.candidates)
-    fact("round_opened", round=1, candidates=CANDIDATES, seats=2, basis="present")
-    fact("step", step=Step.issue)
-    for venue, count in venues.items():
-        fact("ballots_issued", round=1, venue=venue, count=count)
-    fact("step", step=Step.cast)
-    fact("step", step=Step.reconcile)
-    for venue, count in venues.items():
-        fact("ballots_returned", round=1, venue=venue, count=count)
-    fact("step", step=Step.count)
+    to_the_count(
+        fact,
+        scrutineers=[scrutineer],
+        tellers=list(tellers),
+        candidates=CANDIDATES,
+        seats=2,
+        venues=venues,
+    )
     session.commit()
     return election
