@@ -420,6 +420,11 @@ class Phase:
         """Server CPU seconds per update delivered to one viewer."""
         return self.server_cpu / max(self.delivered, 1)
 
+    @property
+    def added_cpu_per_update(self) -> float:
+        """The same, less what the server spends when nothing happens (its poll, a worker)."""
+        return (self.server_cpu - self.idle_cpu * self.window_s) / max(self.delivered, 1)
+
     def latency(self, share: float) -> float:
         """The latency (ms) under which `share` of the deliveries came."""
         total, seen = sum(self.latency_ms.values()), 0
@@ -631,6 +636,11 @@ def report(app: Phase, bare: Phase) -> None:
     if not bare.sent:
         raise SystemExit("the recording viewer had no update: nothing for the bare broadcaster")
     ratio = app.cpu_per_update / bare.cpu_per_update if bare.server_cpu else float("inf")
+    added = app.added_cpu_per_update / bare.added_cpu_per_update if bare.server_cpu else ratio
+    print(
+        f"above each server's idle CPU: app {1e6 * app.added_cpu_per_update:.1f} µs, bare"
+        f" {1e6 * bare.added_cpu_per_update:.1f} µs per delivered update, ratio {added:.2f}"
+    )
     p95 = app.latency(0.95)
     met = p95 <= TARGET_P95_MS and app.missed <= TARGET_MISSED and ratio <= TARGET_RATIO
     print(f"load average after: {load_average()}")
