@@ -14,8 +14,10 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,6 +34,7 @@ from streaming.elections.service import entries_of
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+BACKLOG = 32  # messages kept for viewers a little behind (and standings rendered per look)
 SNAPSHOT_EVERY = 1.0  # seconds between two writes of a snapshot to object storage, at least
 KEEP_ALIVE_SECONDS = 15.0  # a comment now and then keeps proxies from closing a quiet stream
 
@@ -93,10 +96,19 @@ def standing(election_id: int, entries: Sequence[Mapping[str, Any]]) -> dict[str
     }
 
 
-def current_standing(session: Session, election_id: int) -> dict[str, Any]:
+def standings_since(session: Session, election_id: int, after: int) -> list[dict[str, Any]]:
+    """The standing after each entry recorded since entry ``after`` (the last ``BACKLOG`` of
+    them), so that a viewer sees every confirmed entry; only the latest when ``after`` is not
+    a point of this record (the first look, or a record that is not the one seen before)."""
     election = session.get(Election, election_id)
     assert election is not None
-    return standing(election_id, entries_of(session, election))
+    entries = entries_of(session, election)
+    if not entries or not 0 <= after < len(entries):
+        return [standing(election_id, entries)]
+    return [
+        standing(election_id, entries[:upto])
+        for upto in range(max(after + 1, len(entries) - BACKLOG + 1), len(entries) + 1)
+    ]
 
 
 def last_seq(session: Session, election_id: int) -> int:
@@ -111,35 +123,62 @@ def sse_message(figures: Mapping[str, Any]) -> bytes:
     return f"id: {figures['seq']}\nevent: standing\ndata: {data}\n\n".encode()
 
 
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
 class Channel:
-    """One election's live standing in this process, while anybody here follows it."""
+    """One election's live standing in this process, while anybody here follows it: the
+    messages sent lately, each numbered, so that a viewer gets every one after its last."""
 
     def __init__(self, election_id: int) -> None:
         self.election_id = election_id
-        self.seq = -1
-        self.message = b""
+        self.seq = -1  # the record's last entry, as last read
+        self.latest = b""  # the latest standing, for a viewer who arrives or falls behind
+        self.sent: deque[tuple[int, bytes]] = deque(maxlen=BACKLOG)
+        self.number = 0  # of the last message
         self.followers = 0
-        self.changed = asyncio.Event()  # replaced by a new one at each change
+        self.changed = asyncio.Event()  # replaced by a new one at each message
         self.wake = asyncio.Event()
         self.watcher: asyncio.Task[None] | None = None
 
+    def publish(self, message: bytes) -> None:
+        self.number += 1
+        self.sent.append((self.number, message))
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def since(self, number: int) -> bytes:
+        """Every message after message ``number``; the latest standing if it is too far back."""
+        if not self.sent or number < self.sent[0][0] - 1:
+            return self.latest
+        return b"".join(message for n, message in self.sent if n > number)
+
     async def watch(self) -> None:
-        """Follow the record until nobody here follows the election."""
+        """Follow the record, every ``POLL_SECONDS`` from the start of the last look (or at
+        once when a fact is recorded here), until nobody here follows the election; a quiet
+        stream gets a keep-alive now and then."""
+        loop = asyncio.get_running_loop()
+        due = spoken = loop.time()
         while self.followers:
+            self.wake.clear()  # a fact recorded here while this look reads is looked at next
             try:
                 seq = await unit_of_work(lambda session: last_seq(session, self.election_id))
                 if seq != self.seq:
-                    figures = await unit_of_work(
-                        lambda session: current_standing(session, self.election_id)
+                    standings = await unit_of_work(
+                        partial(standings_since, election_id=self.election_id, after=self.seq)
                     )
-                    self.seq, self.message = figures["seq"], sse_message(figures)
-                    self.changed.set()
-                    self.changed = asyncio.Event()
+                    for figures in standings:
+                        self.latest = sse_message(figures)
+                        self.publish(self.latest)
+                    self.seq, spoken = standings[-1]["seq"], loop.time()
+                elif loop.time() - spoken >= KEEP_ALIVE_SECONDS:
+                    self.publish(KEEP_ALIVE)
+                    spoken = loop.time()
             except Exception:  # the database away a moment: viewers keep the last standing
                 log.warning("election %s: cannot read its record", self.election_id, exc_info=True)
-            self.wake.clear()
+            due = max(due + POLL_SECONDS, loop.time())
             with suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self.wake.wait(), due - loop.time())
 
 
 class LiveFeed:
@@ -151,24 +190,26 @@ class LiveFeed:
         self.pending: dict[int, asyncio.Task[None]] = {}
 
     async def follow(self, election_id: int) -> AsyncIterator[bytes]:
-        """The standing now, then at each change, as SSE messages, for as long as the viewer
-        stays (a viewer who falls behind gets the latest standing, not every one between)."""
+        """The standing now, then after each entry, as SSE messages, for as long as the viewer
+        stays (a viewer who falls far behind gets the latest standing, not every one between).
+        Each message is rendered once, for every viewer."""
         channel = self.channels.get(election_id)
         if channel is None:
             channel = self.channels[election_id] = Channel(election_id)
         channel.followers += 1
         if channel.watcher is None or channel.watcher.done():
             channel.watcher = asyncio.ensure_future(channel.watch())
-        sent = -1
+        number = None
         try:
             while True:
-                if channel.seq != sent and channel.message:
-                    sent = channel.seq
-                    yield channel.message
-                try:
-                    await asyncio.wait_for(channel.changed.wait(), KEEP_ALIVE_SECONDS)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
+                if number is None and channel.latest:  # the standing now
+                    number = channel.number
+                    yield channel.latest
+                elif number is not None and channel.number > number:
+                    chunk, number = channel.since(number), channel.number
+                    yield chunk
+                else:
+                    await channel.changed.wait()
         finally:
             channel.followers -= 1
             if not channel.followers:
@@ -208,7 +249,7 @@ class LiveFeed:
 
 def write_snapshot(session: Session, election_id: int) -> None:
     """The standing as a small JSON object in storage, for pages served through a CDN."""
-    figures = current_standing(session, election_id)
+    figures = standings_since(session, election_id, -1)[-1]
     get_store().put_bytes(
         snapshot_key(election_id),
         json.dumps(figures, ensure_ascii=False, separators=(",", ":")).encode(),

@@ -192,6 +192,21 @@ def test_each_change_reaches_the_viewers_of_another_node_within_a_second(
         raise AssertionError("the snapshot was not written")
     assert snapshot["tally"]["votes"] == {"甲": 1, "乙": 0, "丙": 0}
 
+    # Entries that land together between two looks still reach the viewer one by one.
+    for number in range(2, 5):
+        marks = {"甲": "o", "乙": "x", "丙": ""}
+        append(
+            session,
+            election,
+            "ballot",
+            "teller:suan",
+            {"round": 1, "number": number, "marks": marks},
+        )
+    session.commit()
+    shown = [messages.get(timeout=1.0) for _ in range(3)]
+    assert [m["seq"] for m in shown] == [last + 5, last + 6, last + 7]
+    assert [m["tally"]["votes"]["甲"] for m in shown] == [2, 3, 3]  # ballot 4 waits for ji
+
 
 @pytest.mark.browser
 def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_second(
