@@ -150,8 +150,11 @@ def test_the_public_page_shows_the_results_and_hands_out_a_record_that_verifies(
     assert verify(record.content) is None
     election.public = False
     session.commit()
-    assert client.get(f"/elections/{election.id}").status_code == 404
-    assert client.get(f"/elections/{election.id}/record.json").status_code == 404
+    for path in ("", "/record.json", "/report", "/program.m3u8"):
+        assert client.get(f"/elections/{election.id}{path}").status_code == 404, path
+    for path in ("", "/live", "/questions"):
+        assert client.get(f"/api/elections/{election.id}{path}").status_code == 404, path
+    assert f'/elections/{election.id}"' not in client.get("/elections").text
 
 
 def test_officers_record_only_what_their_role_and_the_step_allow_and_refusals_are_audited(
