@@ -92,6 +92,7 @@ from web.assets import STATIC_DIR, AssetIndex, StaticAssets
 from web.headers import SecurityHeaders, security_headers
 from web.i18n import LANG_COOKIE, install_translations, pick_locale
 from web.limits import BodyLimits
+from web.standings import PublicStandings
 
 WEB_DIR = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -352,6 +353,13 @@ def create_app(*, embedded_worker: bool = False, media_url: str | None = None) -
     # and every response gets the security headers, refusals and segments included.
     inline_scripts = (assets.import_map_source,)
     app.add_middleware(SecurityHeaders, settings=settings, inline_scripts=inline_scripts)
+    # Outermost: a public election's live feed, which thousands follow, skips the rest (with
+    # the same security headers).
+    app.add_middleware(
+        PublicStandings,
+        feed=election_feed,
+        headers=security_headers(settings, inline_scripts=inline_scripts),
+    )
 
     async def error_response(
         request: Request,

@@ -24,7 +24,7 @@ from streaming.congress.questions_api import (
     asked,
     question_read,
 )
-from streaming.elections.live import LiveFeed, standing
+from streaming.elections.live import SSE_HEADERS, LiveFeed, standing
 from streaming.elections.service import (
     broadcast_of,
     entries_of,
@@ -56,14 +56,11 @@ def election_state(election_id: RowId, session: SessionDep, user: OptionalUser) 
 
 @router.get("/{election_id}/live")
 async def election_live(election_id: RowId, request: Request, user: OptionalUser) -> Response:
-    """The standing as server-sent events: now, then at each change of the record."""
+    """The standing as server-sent events: now, then after each entry of the record (a public
+    election's is answered before the middleware, by web.standings)."""
     election = await unit_of_work(lambda session: get_public_election(session, user, election_id))
     feed: LiveFeed = request.app.state.election_feed
-    return StreamingResponse(
-        feed.follow(election.id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return StreamingResponse(feed.follow(election.id), headers=SSE_HEADERS)
 
 
 @router.post("/{election_id}/facts", response_model=Recorded, status_code=201)

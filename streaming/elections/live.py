@@ -124,6 +124,11 @@ def sse_message(figures: Mapping[str, Any]) -> bytes:
 
 
 KEEP_ALIVE = b": keep-alive\n\n"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # a proxy in front passes each message on at once
+}
 
 
 class Channel:

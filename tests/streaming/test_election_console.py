@@ -154,6 +154,7 @@ def test_each_change_reaches_the_viewers_of_another_node_within_a_second(
             httpx.stream("GET", f"{base}/api/elections/{eid}/live", timeout=30) as stream,
         ):
             assert stream.headers["content-type"].startswith("text/event-stream")
+            assert stream.headers["x-content-type-options"] == "nosniff"  # as every response
             for line in stream.iter_lines():
                 if line.startswith("data: "):
                     messages.put(json.loads(line.removeprefix("data: ")))
@@ -206,6 +207,18 @@ def test_each_change_reaches_the_viewers_of_another_node_within_a_second(
     shown = [messages.get(timeout=1.0) for _ in range(3)]
     assert [m["seq"] for m in shown] == [last + 5, last + 6, last + 7]
     assert [m["tally"]["votes"]["甲"] for m in shown] == [2, 3, 3]  # ballot 4 waits for ji
+
+    # A non-public election's feed is for its organisation's accounts only, through the route.
+    election.public = False
+    session.commit()
+    assert httpx.get(f"{base}/api/elections/{eid}/live").status_code == 404
+    with httpx.Client(base_url=base) as member:
+        log_in(member, "pang")  # type: ignore[arg-type]
+        with member.stream("GET", f"/api/elections/{eid}/live", timeout=10) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["x-content-type-options"] == "nosniff"
+            first = next(line for line in stream.iter_lines() if line.startswith("data: "))
+            assert json.loads(first.removeprefix("data: "))["seq"] == last + 7
 
 
 @pytest.mark.browser
