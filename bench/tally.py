@@ -93,6 +93,7 @@ def seed_election(ballots: int) -> int:
     from core.migrate import upgrade_database
     from core.people.models import OrgKind
     from core.people.service import create_org, create_user
+    from streaming.elections.demo import to_the_count
     from streaming.elections.procedure import Step
     from streaming.elections.service import append, create_election
 
@@ -108,19 +109,14 @@ def seed_election(ballots: int) -> int:
 
         fact("step", step=Step.attendance)
         fact("roll", round=1, present=ballots, expected=ballots + 2)
-        fact("step", step=Step.rules)
-        fact("step", step=Step.officers)
-        fact("officers", scrutineers=["监票人"], tellers=[t.split(":")[1] for t in TELLERS])
-        fact("step", step=Step.candidates)
-        fact("round_opened", round=1, candidates=CANDIDATES, seats=SEATS, basis="present")
-        fact("step", step=Step.issue)
-        for venue, count in venues.items():
-            fact("ballots_issued", round=1, venue=venue, count=count)
-        fact("step", step=Step.cast)
-        fact("step", step=Step.reconcile)
-        for venue, count in venues.items():
-            fact("ballots_returned", round=1, venue=venue, count=count)
-        fact("step", step=Step.count)
+        to_the_count(
+            fact,
+            scrutineers=["监票人"],
+            tellers=[t.split(":")[1] for t in TELLERS],
+            candidates=CANDIDATES,
+            seats=SEATS,
+            venues=venues,
+        )
         return election.id
 
 
