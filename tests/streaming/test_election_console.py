@@ -291,6 +291,20 @@ def test_the_watch_page_plays_the_program_and_shows_a_settled_ballot_within_a_se
     )
     expect(viewer.locator("#question-on-screen .asker")).to_have_text("西湾村民")
 
+    # Pages behind a CDN read the same standing from storage (written at most once a second).
+    shown = int(viewer.locator("#standing").get_attribute("data-seq") or 0)
+    snapshot = get_store().get_bytes(snapshot_key(election.id))
+    for _ in range(30):
+        if json.loads(snapshot)["seq"] == shown:
+            break
+        viewer.wait_for_timeout(100)
+        snapshot = get_store().get_bytes(snapshot_key(election.id))
+    assert json.loads(snapshot)["tally"]["votes"] == {"甲": 1, "乙": 1, "丙": 0}
+    chair.get_by_role("button", name="结束会议").click()  # the broadcast stops writing
+    expect(chair.locator("#room-state")).to_have_text("主持人已结束会议。")
+    for page in (viewer, chair, scrutineer, *consoles.values()):
+        page.context.close()
+
 
 def test_the_chair_takes_the_steps_and_a_venue_returning_too_many_ballots_voids_the_round(
     client: TestClient, session: Session, tree: Tree, officers: None
