@@ -4,8 +4,9 @@ arrive; prints `sse_clients=N p95_ms=T missed=M vs_bare_sse=R` last.
 
 One run sets up a throw-away YUANJIAO_HOME with an election brought to its count (the demo's
 facts: roll, officers, a round of 4 candidates for 3 seats, ballots issued and returned at two
-venues) and starts two servers on loopback: the app, `yuanjiao run --no-demo` (web and worker in
-one process, the embedded default), and the baseline, a bare SSE broadcaster (below). Then, all
+venues) and starts two servers on loopback: the app, `yuanjiao serve` (a web node, as an audience
+of thousands is served: its jobs run on workers of their own), and the baseline, a bare SSE
+broadcaster (below). Then, all
 bounded in time:
 
 - each server gets N viewers of its own, shared by `--client-processes` processes: raw asyncio
@@ -15,12 +16,14 @@ bounded in time:
   everybody connected and nothing happening is taken over a few seconds (printed only);
 - this process writes `--updates` teller `ballot` entries straight into the database, as an
   officer's entries arrive through another web node (streaming.elections.service.append, the
-  demo's way), one every `--every` seconds: the app must notice each by watching the record.
-  0.25 s is a little longer than its poll (0.2 s), so an app that keeps its pace sends every
-  entry; one that falls behind sends the latest standing, and the entries it skipped show as
-  missed. Each entry is a new seq: `missed` counts (viewer, seq) pairs never received, and a
-  latency is a viewer's receipt of the message with that seq minus the moment the commit
-  returned here (CLOCK_MONOTONIC is one clock for every process); p95 is over all pairs;
+  demo's way), one every `--every` seconds (0.25: faster than tellers type): the app must
+  notice each by watching the record, which it looks at every 0.5 s, so two entries land
+  between two looks and go out together (each its own message, in one write); `--every 0.6`
+  gives one entry per look. An app that fell behind would send the latest standing, and the
+  entries it skipped would show as missed. Each entry is a new seq: `missed` counts (viewer,
+  seq) pairs never received, and a latency is a viewer's receipt of the message with that seq
+  minus the moment the commit returned here (CLOCK_MONOTONIC is one clock for every process);
+  p95 is over all pairs;
 - the updates come in blocks, the servers in turns: a block of entries for the app, then the
   same messages to the bare broadcaster at the same pace, and so on (BLOCKS each), so that a
   change in the shared machine's speed falls on both. A block lasts from its first update until
@@ -378,7 +381,7 @@ class BareBroadcaster:
 
 
 def serve_bare(port: int) -> None:
-    """Serve the bare broadcaster on `port` with uvicorn's defaults, as `yuanjiao run` does."""
+    """Serve the bare broadcaster on `port` with uvicorn's defaults, as `yuanjiao serve` does."""
     import uvicorn
 
     uvicorn.run(BareBroadcaster(), host="127.0.0.1", port=port, log_level="warning")
@@ -582,7 +585,7 @@ def measure(
     tellers = Tellers(election_id)
     messages: list[tuple[int, bytes]] = []  # the app's, in order, for the bare broadcaster
     app_port = free_port()
-    app_server = start_app(env, home, app_port, home / "server.log", embedded=True)
+    app_server = start_app(env, home, app_port, home / "server.log")
     bare_server, bare_port = start_bare(home)
     audiences: list[Audience] = []
     try:

@@ -33,7 +33,7 @@ from streaming.elections.service import entries_of
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5  # a viewer sees an entry within about this, plus the fan-out (≤ 1 s)
 BACKLOG = 32  # messages kept for viewers a little behind (and standings rendered per look)
 SNAPSHOT_EVERY = 1.0  # seconds between two writes of a snapshot to object storage, at least
 KEEP_ALIVE_SECONDS = 15.0  # a comment now and then keeps proxies from closing a quiet stream
