@@ -26,7 +26,7 @@ from streaming.elections.models import Election
 from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
 from streaming.elections.record import results_of
 from streaming.elections.report import make_report
-from streaming.elections.rules import ballot_entry, count_entries
+from streaming.elections.rules import PER_MILLE, ballot_entry, count_entries
 from streaming.elections.service import (
     broadcast_of,
     electorate_fact,
@@ -37,6 +37,7 @@ from streaming.elections.service import (
     member_id_of,
     member_names,
     nearby_sites,
+    outside_recommenders,
     record_fact,
     venues_fact,
 )
@@ -360,7 +361,18 @@ def preparation_from_form(
         names = str(form.get("names", "")).strip()
         if not (names.isascii() and names.isdigit()):
             raise InvalidInput(N_("Give a whole number."))
-        return {"names": int(names)}
+        try:
+            weight = round(float(str(form.get("weight", "0.5"))) * PER_MILLE)
+        except ValueError:
+            raise InvalidInput(N_("Give the weight as a number, such as 0.5.")) from None
+        state = state_of(entries_of(session, election))
+        outsiders = dict(outside_recommenders(session, election, state.electorate or ()))
+        named = [str(value) for value in form.getlist("extra")]
+        extras = [int(value) for value in named if value.isascii() and value.isdigit()]
+        if any(member not in outsiders for member in extras):
+            raise NotFound(N_("That member may not be named to recommend here."))
+        extra = [{"member": member, "weight": weight} for member in extras]
+        return {"names": int(names), "extra": extra}
     if kind == "candidates_confirmed":
         candidates = [str(name) for name in form.getlist("candidate")]
         return {"candidates": candidates, "by": str(form.get("by", "")).strip()}
@@ -404,6 +416,9 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
         else 0,
         "venues": sorted(state.venues),
         "sites": nearby_sites(session, election) if preparing and not state.venues else [],
+        "outsiders": outside_recommenders(session, election, state.electorate)
+        if preparing and state.phase is Phase.none and state.electorate is not None
+        else [],
         "recommendation": results_of(entries).get("recommendation"),
         "confirmed": state.confirmed,
         "done": None,

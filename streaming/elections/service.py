@@ -251,6 +251,27 @@ def member_names(session: Session, ids: Iterable[int]) -> list[tuple[int, str]]:
     return [(member_id, name) for member_id, name in rows]
 
 
+OUTSIDERS_SHOWN = 200
+
+
+def outside_recommenders(
+    session: Session, election: Election, electorate: Iterable[int]
+) -> list[tuple[int, str]]:
+    """Members who may be named to recommend beside the electorate, with a weight: those kept
+    by the organisation above the election's (a general branch's representatives of the
+    masses, its cadres), by name."""
+    parent = election.org.parent_id
+    if parent is None:
+        return []
+    rows = session.execute(
+        select(Member.id, Member.name)
+        .where(Member.org_id == parent, Member.active, Member.id.not_in(list(electorate)))
+        .order_by(Member.name)
+        .limit(OUTSIDERS_SHOWN)
+    )
+    return [(member_id, name) for member_id, name in rows]
+
+
 def nearby_sites(session: Session, election: Election) -> list[tuple[int, str]]:
     """The terminal sites that may be the election's sub-venues: those of the organisation
     above its own, and below (its neighbours' learning rooms), by name."""

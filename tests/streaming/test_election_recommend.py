@@ -146,6 +146,7 @@ def test_the_chair_prepares_the_vote_and_confirms_the_candidates_from_the_page(
     chair = make_user(session, "zhu", Role.member, branch)
     wang = make_user(session, "wang", Role.member, branch)
     voters = [member_of(session, branch, 1, wang), member_of(session, branch, 2, None)]
+    masses = member_of(session, general, 3, make_user(session, "qun", Role.member, general))
     election = create_election(session=session, actor=chair, org=branch, title="委员选举")
     session.commit()
     url = f"/elections/{election.id}/recommend"
@@ -180,15 +181,29 @@ def test_the_chair_prepares_the_vote_and_confirms_the_candidates_from_the_page(
         "sub": [{"name": "西湾远教站点", "site": near_site.id}, {"name": "村委会议室"}],
     }
     assert chair_posts("recommendation_opened", names="two").status_code == 400
-    assert chair_posts("recommendation_opened", names="2").status_code == 200
-    assert last("recommendation_opened") == {"names": 2, "weight": 1000, "extra": []}
+    assert f'name="extra" value="{masses.id}"' in client.get(url).text  # beside the electorate
+    assert (
+        chair_posts("recommendation_opened", names="2", extra=str(voters[1].id)).status_code == 404
+    )
+    opened = chair_posts("recommendation_opened", names="2", extra=str(masses.id), weight="0.5")
+    assert opened.status_code == 200
+    assert last("recommendation_opened") == {
+        "names": 2,
+        "weight": 1000,
+        "extra": [{"member": masses.id, "weight": 500}],
+    }
 
     token = log_in(client, "wang")
     client.post(url, data={"csrf_token": token, "name": ["陈建国", "李秀兰"]})
+    token = log_in(client, "qun")  # a representative of the masses, at half a voter's weight
+    client.post(url, data={"csrf_token": token, "name": ["陈建国"]})
     assert chair_posts("recommendation_closed").status_code == 403  # not the chair
 
     token = log_in(client, "zhu")
     assert chair_posts("recommendation_closed").status_code == 200
+    ranked = client.get(url).text
+    assert 'data-name="陈建国" data-rank="1" data-weight="1500"' in ranked
+    assert 'data-name="李秀兰" data-rank="2" data-weight="1000"' in ranked
     assert 'id="confirm-form"' in client.get(url).text
     unnamed = chair_posts("candidates_confirmed", candidate=["陈建国"], by=" ")
     assert unnamed.status_code == 403 and "须写明确定方" in unnamed.text
