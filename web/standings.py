@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.api import unit_of_work
+from core.api import MAX_ID, unit_of_work
 from streaming.elections.live import SSE_HEADERS, LiveFeed
 from streaming.elections.models import Election
 
@@ -47,11 +47,14 @@ class PublicStandings:
             if scope["type"] == "http" and scope["method"] == "GET"
             else None
         )
-        if found is None or not await unit_of_work(partial(is_public, election_id=int(found[1]))):
+        election_id = int(found[1]) if found is not None else 0
+        if not 1 <= election_id <= MAX_ID or not await unit_of_work(
+            partial(is_public, election_id=election_id)
+        ):  # the route answers the rest: a non-public feed, or a number no row can have
             await self.app(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        stream = self.feed.follow(int(found[1]))
+        stream = self.feed.follow(election_id)
 
         async def pump() -> None:
             async for chunk in stream:
