@@ -2,7 +2,7 @@
 the record to download and check, with how in plain words) and the officers' console, where the
 chair moves the procedure, tellers enter ballots and scrutineers settle disagreements."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -141,21 +141,47 @@ async def console_submit(request: Request, election_id: RowId, user: CurrentUser
     the console again with the reason (a refusal is audited by the service)."""
     form = await request.form()
     kind = str(form.get("kind", ""))
+    return await record_from_form(
+        request,
+        user,
+        election_id,
+        lambda session, election: (kind, fact_from_form(kind, form, entries_of(session, election))),
+        page=console,
+        template="streaming/election_console.html",
+        done=f"/elections/{election_id}/console?done={kind}",
+    )
+
+
+async def record_from_form(
+    request: Request,
+    user: User,
+    election_id: int,
+    fact: Callable[[Session, Election], tuple[str, dict[str, Any]]],
+    *,
+    page: Callable[[Session, User, int], dict[str, Any]],
+    template: str,
+    done: str,
+    keep: Mapping[str, Any] | None = None,
+) -> Response:
+    """The round trip of a form on an election's pages: the fact it gives (kind, data) goes on
+    the record if the procedure allows it now, the live feed sends it and the reader sees
+    ``done``; else ``template`` again (``page``'s context, what the form ``keep``s) with the
+    reason in the reader's language. The service audits a refusal."""
 
     def change(session: Session) -> None:
         election = get_public_election(session, user, election_id)
-        data = fact_from_form(kind, form, entries_of(session, election))
+        kind, data = fact(session, election)
         record_fact(session=session, election=election, user=user, kind=kind, data=data)
 
     try:
         await unit_of_work(change)
-    except (PermissionDenied, InvalidInput) as exc:
-        context = await unit_of_work(lambda session: console(session, user, election_id))
-        context["error"] = error_text(reader_locale(request), exc)
-        status = 403 if isinstance(exc, PermissionDenied) else 400
-        return render(request, "streaming/election_console.html", context, status=status)
+    except (PermissionDenied, InvalidInput, NotFound) as exc:
+        context = await unit_of_work(lambda session: page(session, user, election_id))
+        context.update(keep or {}, error=error_text(reader_locale(request), exc))
+        status = 400 if isinstance(exc, InvalidInput) else 404 if isinstance(exc, NotFound) else 403
+        return render(request, template, context, status=status)
     await request.app.state.election_feed.recorded(election_id)
-    return redirect(f"/elections/{election_id}/console?done={kind}")
+    return redirect(done)
 
 
 def console(session: Session, user: User, election_id: int) -> dict[str, Any]:
@@ -293,23 +319,22 @@ async def recommend_submit(request: Request, election_id: RowId, user: CurrentUs
     names = [name.strip() for name in form.getlist("name") if isinstance(name, str)]
     named = str(form.get("member", "")).strip()
 
-    def give(session: Session) -> None:
-        election = get_public_election(session, user, election_id)
+    def recommendation(session: Session, election: Election) -> tuple[str, dict[str, Any]]:
         member = int(named) if named.isascii() and named.isdigit() else member_id_of(session, user)
         if member is None:
             raise PermissionDenied(N_("Only members of the party organisation may recommend."))
-        data = {"member": member, "names": [name for name in names if name]}
-        record_fact(session=session, election=election, user=user, kind="recommendation", data=data)
+        return "recommendation", {"member": member, "names": [name for name in names if name]}
 
-    try:
-        await unit_of_work(give)
-    except PermissionDenied as exc:
-        context = await unit_of_work(lambda session: recommending(session, user, election_id))
-        context["error"] = error_text(reader_locale(request), exc)
-        context["names"] = names
-        return render(request, "streaming/election_recommend.html", context, status=403)
-    await request.app.state.election_feed.recorded(election_id)
-    return redirect(f"/elections/{election_id}/recommend?done={'paper' if named else 'own'}")
+    return await record_from_form(
+        request,
+        user,
+        election_id,
+        recommendation,
+        page=recommending,
+        template="streaming/election_recommend.html",
+        done=f"/elections/{election_id}/recommend?done={'paper' if named else 'own'}",
+        keep={"names": names},
+    )
 
 
 PREPARATION = frozenset(
@@ -326,21 +351,15 @@ async def prepare_submit(request: Request, election_id: RowId, user: CurrentUser
     confirming the recommendation round; else the page again with the reason."""
     form = await request.form()
     kind = str(form.get("kind", ""))
-
-    def change(session: Session) -> None:
-        election = get_public_election(session, user, election_id)
-        data = preparation_from_form(session, election, kind, form)
-        record_fact(session=session, election=election, user=user, kind=kind, data=data)
-
-    try:
-        await unit_of_work(change)
-    except (PermissionDenied, InvalidInput, NotFound) as exc:
-        context = await unit_of_work(lambda session: recommending(session, user, election_id))
-        context["error"] = error_text(reader_locale(request), exc)
-        status = 400 if isinstance(exc, InvalidInput) else 404 if isinstance(exc, NotFound) else 403
-        return render(request, "streaming/election_recommend.html", context, status=status)
-    await request.app.state.election_feed.recorded(election_id)
-    return redirect(f"/elections/{election_id}/recommend?done={kind}")
+    return await record_from_form(
+        request,
+        user,
+        election_id,
+        lambda session, election: (kind, preparation_from_form(session, election, kind, form)),
+        page=recommending,
+        template="streaming/election_recommend.html",
+        done=f"/elections/{election_id}/recommend?done={kind}",
+    )
 
 
 def preparation_from_form(
