@@ -24,7 +24,7 @@ from streaming.congress.api import program_playlist
 from streaming.elections.live import snapshot_key, standing
 from streaming.elections.models import Election
 from streaming.elections.procedure import Phase, Role, Step, role_of, state_of
-from streaming.elections.record import results_of
+from streaming.elections.record import recommendation_of, results_of
 from streaming.elections.report import make_report
 from streaming.elections.rules import PER_MILLE, ballot_entry, count_entries
 from streaming.elections.service import (
@@ -410,7 +410,7 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
     officer = role in (Role.chair, Role.scrutineer)
     preparing = role is Role.chair and state.step is None
     waiting = set(state.weights) - state.given if officer and state.phase is Phase.open else set()
-    paper = member_names(session, waiting)
+    paper = member_names(session, waiting) if waiting else []
     given = next(
         (
             e["data"]["names"]
@@ -438,7 +438,7 @@ def recommending(session: Session, user: User, election_id: int) -> dict[str, An
         "outsiders": outside_recommenders(session, election, state.electorate)
         if preparing and state.phase is Phase.none and state.electorate is not None
         else [],
-        "recommendation": results_of(entries).get("recommendation"),
+        "recommendation": recommendation_of(entries),
         "confirmed": state.confirmed,
         "done": None,
         "error": None,

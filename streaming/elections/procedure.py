@@ -31,6 +31,7 @@ from streaming.elections.rules import (
     Entry,
     ballot_entry,
     count_entries,
+    recommender_weights,
     reconciliation,
 )
 
@@ -294,14 +295,14 @@ class State:
     phase: Phase = Phase.none
     names: int = 0  # how many names a recommendation set may hold
     weights: dict[int, int] = field(default_factory=dict)  # recommender -> weight, per mille
-    recommended: dict[str, int] = field(default_factory=dict)  # name -> sets naming it
+    recommended: set[str] = field(default_factory=set)  # names some set holds
     given: set[int] = field(default_factory=set)  # recommenders whose set is in
     confirmed: list[str] | None = None  # the initial candidates (初步候选人)
     round: int = 0
     adjourned: bool = False
     present: int = 0
     expected: int = 0
-    excluded: dict[str, str] = field(default_factory=dict)  # member -> reason (应到 exclusions)
+    excluded: dict[int, str] = field(default_factory=dict)  # member -> reason (应到 exclusions)
     issued: dict[str, int] = field(default_factory=dict)
     returned: dict[str, int] = field(default_factory=dict)
     ballots: list[Entry] = field(default_factory=list)  # the round's tellers' entries
@@ -310,8 +311,7 @@ class State:
     @property
     def entitled(self) -> int:
         """应到: the electorate less the members excluded from it."""
-        excluded = {int(member) for member in self.excluded}
-        return len((self.electorate or frozenset()) - excluded)
+        return len((self.electorate or frozenset()) - self.excluded.keys())
 
     @property
     def quorate(self) -> bool:
@@ -361,18 +361,16 @@ def apply(state: State, entry: Mapping[str, Any]) -> None:
         state.venues = frozenset([data["main"], *(venue["name"] for venue in data["sub"])])
     elif kind == "recommendation_opened":
         state.phase, state.names = Phase.open, data["names"]
-        state.weights = dict.fromkeys(state.electorate or (), data["weight"])
-        state.weights.update({extra["member"]: extra["weight"] for extra in data["extra"]})
+        state.weights = recommender_weights(state.electorate or (), data)
     elif kind == "recommendation":
         state.given.add(data["member"])
-        for name in set(data["names"]):
-            state.recommended[name] = state.recommended.get(name, 0) + 1
+        state.recommended.update(data["names"])
     elif kind == "recommendation_closed":
         state.phase = Phase.closed
     elif kind == "candidates_confirmed":
         state.phase, state.confirmed = Phase.confirmed, list(data["candidates"])
     elif kind == "exclusion":
-        state.excluded[str(data["member"])] = data["reason"]
+        state.excluded[data["member"]] = data["reason"]
     elif kind == "ballots_issued":
         state.issued[data["venue"]] = data["count"]
     elif kind == "ballots_returned":
@@ -416,7 +414,7 @@ def check(state: State, role: Role, kind: str, data: Mapping[str, Any]) -> None:
             raise Refused(N_("An exclusion from 应到 needs its reason and who consented."))
         if data["member"] not in (state.electorate or ()):
             raise Refused(N_("Member %(member)s is not in the electorate."), member=data["member"])
-        if str(data["member"]) in state.excluded:
+        if data["member"] in state.excluded:
             raise Refused(N_("Member %(member)s is excluded already."), member=data["member"])
     elif kind == "roll" and data["expected"] != state.entitled:
         raise Refused(

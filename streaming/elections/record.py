@@ -20,7 +20,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from core.i18n import N_
-from streaming.elections.rules import Basis, Entry, ballot_entry, count_entries, rank, tally
+from streaming.elections.rules import (
+    Basis,
+    Entry,
+    ballot_entry,
+    count_entries,
+    rank,
+    recommender_weights,
+    tally,
+)
 
 FORMAT = "yuanjiao-election-record/1"
 GENESIS = "0" * 64
@@ -189,8 +197,7 @@ def recommendation_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any] | 
         if entry["kind"] == "electorate":
             electorate = data["members"]
         elif entry["kind"] == "recommendation_opened":
-            weights = dict.fromkeys(electorate, data["weight"])
-            weights.update({extra["member"]: extra["weight"] for extra in data["extra"]})
+            weights = recommender_weights(electorate, data)
         elif entry["kind"] == "recommendation" and data["member"] in (weights or {}):
             sets.setdefault(data["member"], data["names"])
     if weights is None:

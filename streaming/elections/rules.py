@@ -232,6 +232,15 @@ class Ranked:
         return {"name": self.name, "weight": self.weight, "sets": self.sets, "rank": self.rank}
 
 
+def recommender_weights(electorate: Iterable[int], opened: Mapping[str, Any]) -> dict[int, int]:
+    """Who may recommend in a round opened with ``opened`` (its ``recommendation_opened``
+    fact), with the weight of their set: each voter the round's, each extra recommender their
+    own."""
+    weights = dict.fromkeys(electorate, opened["weight"])
+    weights.update({extra["member"]: extra["weight"] for extra in opened["extra"]})
+    return weights
+
+
 def rank(sets: Iterable[tuple[int, Iterable[str]]]) -> list[Ranked]:
     """The recommendation round's ranked list from its sets (each the recommender's weight and
     the names it recommends): every set gives its weight to each name once; most weight
