@@ -56,7 +56,7 @@ from courseware.playlist import rewrite_playlist
 from streaming.congress import questions_api
 from streaming.congress.feed import FeedRefused, feed_event
 from streaming.congress.hosting import MeetingHost, live_prefix, liveness, room_key
-from streaming.congress.models import Event, EventStatus
+from streaming.congress.models import CLOSED_EVENT, Event, EventStatus
 from streaming.congress.service import (
     Attendee,
     attendee,
@@ -77,8 +77,6 @@ router = APIRouter(prefix="/api/events", dependencies=[Depends(verify_csrf)], ta
 room_router = APIRouter(include_in_schema=False)
 node_router = APIRouter(include_in_schema=False)
 """A media node's own routes: only a web node's ticket opens them (streaming.media.relay)."""
-
-CLOSED_EVENT = frozenset({EventStatus.ended, EventStatus.cancelled})
 
 NodeAnswer = Callable[[MeetingHost, int, str, str, bytes], Awaitable[Response]]
 """How the node holding a meeting answers a request passed to it (WHEP, WHIP)."""
@@ -163,12 +161,17 @@ async def live_stats(event_id: RowId, request: Request, actor: CurrentUser) -> d
     return {"viewers": viewers(request.app.state, event_id).count(), "status": event.status.value}
 
 
+def offers_sdp(request: Request) -> bool:
+    """Whether the body is an SDP offer, as WHEP and WHIP send it."""
+    return request.headers.get("content-type", "").split(";")[0].strip() == "application/sdp"
+
+
 @room_router.post("/api/events/{event_id}/whep", status_code=201)
 async def whep_offer(event_id: RowId, request: Request) -> Response:
     """WHEP: the program at WebRTC latency for a player's SDP offer (streaming.media.whep), for a
     sub-venue site's device (its bearer token) or a logged-in viewer who may watch; answered by
     the media node that holds the meeting."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+    if not offers_sdp(request):
         return Response("send the offer as application/sdp", status_code=415)
     await whep_viewer(request, event_id)
     return await to_holder(request, event_id, "POST", f"/node/events/{event_id}/whep", whep_here)
@@ -187,7 +190,7 @@ async def whip_offer(event_id: RowId, request: Request) -> Response:
     """WHIP: the main venue's encoder publishes the program feed (streaming.media.whip) with the
     event's token; answered by the node holding the meeting, placed on one if nobody has
     entered the room yet (the feed is broadcast once the chair starts the meeting)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+    if not offers_sdp(request):
         return Response("send the offer as application/sdp", status_code=415)
     refusal = await feed_refusal(request, event_id)
     if refusal is not None:
@@ -292,24 +295,17 @@ async def to_holder(
 
 @node_router.post("/node/events/{event_id}/whep")
 @node_router.delete("/node/events/{event_id}/whep/{session_id}")
-async def node_whep(event_id: int, request: Request) -> Response:
-    """WHEP on the node holding the meeting, for a web node's ticket."""
-    here: MeetingHost | None = request.app.state.meeting_host
-    _, _, token = request.headers.get("authorization", "").partition(" ")
-    if here is None or read_ticket(token, room_key(event_id)) is None:
-        return Response("a web node's ticket is needed", status_code=401)
-    return await whep_here(here, event_id, request.method, request.url.path, await request.body())
-
-
 @node_router.post("/node/events/{event_id}/whip")
 @node_router.delete("/node/events/{event_id}/whip/{session_id}")
-async def node_whip(event_id: int, request: Request) -> Response:
-    """WHIP on the node holding the meeting, for a web node's ticket."""
+async def node_answer(event_id: int, request: Request) -> Response:
+    """WHEP or WHIP on the node holding the meeting, for a web node's ticket."""
     here: MeetingHost | None = request.app.state.meeting_host
     _, _, token = request.headers.get("authorization", "").partition(" ")
     if here is None or read_ticket(token, room_key(event_id)) is None:
         return Response("a web node's ticket is needed", status_code=401)
-    return await whip_here(here, event_id, request.method, request.url.path, await request.body())
+    path = request.url.path
+    answer = whip_here if path.split("/")[4] == "whip" else whep_here
+    return await answer(here, event_id, request.method, path, await request.body())
 
 
 async def whep_here(

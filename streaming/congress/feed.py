@@ -14,11 +14,9 @@ from core.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDeni
 from core.i18n import N_
 from core.people.models import User
 from core.people.permissions import can_manage_org
-from streaming.congress.models import Event, EventStatus
+from streaming.congress.models import CLOSED_EVENT, Event, EventStatus
 from streaming.congress.service import get_event
 from terminals.sync.enrolment import token_hash
-
-OVER = frozenset({EventStatus.ended, EventStatus.cancelled})
 
 
 def whip_url(base_url: str, event_id: int) -> str:
@@ -38,7 +36,7 @@ def issue_whip_token(*, session: Session, actor: User, event_id: int, address: s
         raise PermissionDenied(
             N_("Only an administrator of the event's organisation may issue its feed token.")
         )
-    if event.status in OVER:
+    if event.status in CLOSED_EVENT:
         raise FeedRefused(N_("The event is over: it takes no program feed."))
     rotated = event.whip_token_hash is not None
     token = secrets.token_urlsafe(32)
@@ -70,6 +68,6 @@ def feed_event(*, session: Session, event_id: int, token: str) -> Event:
         raise NotAuthenticated(
             N_("This WHIP token is not the event's (a newer one may have replaced it).")
         )
-    if event.status in OVER:
+    if event.status in CLOSED_EVENT:
         raise FeedRefused(N_("The event is over: it takes no program feed."))
     return event

@@ -44,6 +44,7 @@ from streaming.congress.messages import (
     Unmute,
 )
 from streaming.congress.models import (
+    CLOSED_EVENT,
     VOTING_ROLES,
     Attendance,
     Event,
@@ -322,7 +323,7 @@ class Meeting:
                 raise Refused("not in the meeting")
             if message.type in MODERATED and not sender.moderator:
                 raise Refused("only the chair may do this")
-            if self.status in (EventStatus.ended, EventStatus.cancelled):
+            if self.status in CLOSED_EVENT:
                 raise Refused("the meeting is over")
             if person.state != "present":
                 raise Refused("wait to be admitted")

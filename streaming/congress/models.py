@@ -25,6 +25,10 @@ class EventStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+CLOSED_EVENT = frozenset({EventStatus.ended, EventStatus.cancelled})
+"""An event over: no one enters, asks or feeds it any more."""
+
+
 class EventRole(enum.StrEnum):
     """What an invited member does in the room. The chair moderates; the presidium (主席团) sits
     with the chair; speakers are expected to take the floor; participants and speakers vote;

@@ -21,10 +21,9 @@ from core.settings import get_settings
 from courseware.catalog import list_courses
 from courseware.models import Course
 from courseware.permissions import can_edit_course
-from streaming.congress.api import CLOSED_EVENT
 from streaming.congress.feed import issue_whip_token, whip_url
 from streaming.congress.minutes import make_minutes
-from streaming.congress.models import EventKind, EventRole
+from streaming.congress.models import CLOSED_EVENT, EventKind, EventRole
 from streaming.congress.rules import Level
 from streaming.congress.service import (
     attendee,

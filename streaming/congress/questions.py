@@ -24,9 +24,8 @@ from core.i18n import N_
 from core.people.accounts import address_key
 from core.people.models import Member, User
 from core.security import signing_key
-from streaming.congress.feed import OVER
-from streaming.congress.models import Event, Question, QuestionStatus
-from streaming.congress.service import attendee, get_event
+from streaming.congress.models import CLOSED_EVENT, Event, Question, QuestionStatus
+from streaming.congress.service import get_event, invited_as, moderates
 
 TEXT_LIMIT = 300
 NAME_LIMIT = 60
@@ -71,7 +70,7 @@ def ask_question(
         raise InvalidInput(N_("Write your question first."))
     if len(text) > TEXT_LIMIT:
         raise InvalidInput(N_("A question has at most %(count)s characters."), count=TEXT_LIMIT)
-    if event.status in OVER:
+    if event.status in CLOSED_EVENT:
         raise InvalidInput(N_("The event is over: it takes no more questions."))
     if not name and user is not None:
         member_name = session.scalar(select(Member.name).where(Member.user_id == user.id))
@@ -106,7 +105,8 @@ def ask_question(
 def may_moderate(*, session: Session, actor: User, event: Event) -> bool:
     """The meeting's moderators deal with its questions: the chair and the organisation's
     administrators."""
-    return attendee(session=session, actor=actor, event=event).moderator
+    _, role = invited_as(session=session, actor=actor, event=event)
+    return moderates(actor, event, role)
 
 
 def moderate_question(

@@ -233,14 +233,26 @@ def get_event(*, session: Session, actor: User, event_id: int) -> Event:
     return event
 
 
-def attendee(*, session: Session, actor: User, event: Event) -> Attendee:
-    """The actor as the event's room sees them (the event is one they may see)."""
+def invited_as(
+    *, session: Session, actor: User, event: Event
+) -> tuple[Member | None, EventRole | None]:
+    """The actor's member record, and their role in ``event`` if they are invited."""
     member = session.scalar(select(Member).where(Member.user_id == actor.id))
     invitation = next(
         (i for i in event.invitations if member is not None and i.member_id == member.id), None
     )
-    role = invitation.role if invitation is not None else None
-    moderator = role is EventRole.chair or can_manage_org(actor, event.org)
+    return member, invitation.role if invitation is not None else None
+
+
+def moderates(actor: User, event: Event, role: EventRole | None) -> bool:
+    """The chair and the organisation's administrators moderate the meeting."""
+    return role is EventRole.chair or can_manage_org(actor, event.org)
+
+
+def attendee(*, session: Session, actor: User, event: Event) -> Attendee:
+    """The actor as the event's room sees them (the event is one they may see)."""
+    member, role = invited_as(session=session, actor=actor, event=event)
+    moderator = moderates(actor, event, role)
     site = (
         None
         if role is not None or moderator

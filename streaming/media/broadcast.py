@@ -189,9 +189,8 @@ class Program:
         """The mix's lane of the WHIP feed: its sound while it is on, else nothing."""
         sound = self.feed.audio if self.feed is not None else None
         if sound is None:
-            if self.feed_sound.source is not None or self.feed_sound.pending is not None:
-                self.feed_sound.detach()
-        elif sound is not self.feed_sound.source and sound is not self.feed_sound.pending:
+            self.feed_sound.detach()
+        else:
             self.feed_sound.attach(sound)
 
     def watch(self, outlet: Outlet) -> None:

@@ -80,8 +80,8 @@ class SignallingError(Exception):
 
 
 def prefer(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
-    """Negotiate only ``mime_type`` (and its retransmissions) on a video transceiver."""
-    codecs = RTCRtpSender.getCapabilities("video").codecs
+    """Negotiate only ``mime_type`` (and, for video, its retransmissions) on a transceiver."""
+    codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
     transceiver.setCodecPreferences(
         [c for c in codecs if c.mimeType.lower() in (mime_type.lower(), "video/rtx")]
     )

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpReceiver,
-    RTCRtpTransceiver,
     RTCSessionDescription,
     sdp,
 )
@@ -27,7 +25,7 @@ from aiortc import (
 from streaming.media.forwarder import Feed
 from streaming.media.peers import local_sdp, new_peer_connection
 from streaming.media.room import Publication
-from streaming.media.signalling import SignallingError, offered_kinds
+from streaming.media.signalling import SignallingError, offered_kinds, prefer
 
 CODECS = {"video": "video/H264", "audio": "audio/opus"}
 """What the feed must send: H.264 to remux, Opus for the mix."""
@@ -35,17 +33,6 @@ CODECS = {"video": "video/H264", "audio": "audio/opus"}
 
 class FeedBusy(Exception):
     """Another encoder's feed is on: one at a time."""
-
-
-def receive_only(transceiver: RTCRtpTransceiver) -> None:
-    """Negotiate only the feed's codec of this kind (and its retransmissions)."""
-    wanted = CODECS[transceiver.kind].lower()
-    capabilities = RTCRtpReceiver.getCapabilities(transceiver.kind)
-    assert capabilities is not None  # audio and video have them
-    codecs = capabilities.codecs
-    transceiver.setCodecPreferences(
-        [c for c in codecs if c.mimeType.lower() in (wanted, "video/rtx")]
-    )
 
 
 def check_codecs(offer: str) -> None:
@@ -86,7 +73,7 @@ class WhipEndpoint:
         check_codecs(offer)
         connection = new_peer_connection(self.ice_servers)
         for kind in kinds:  # in the offer's order (see signalling.Session._publish)
-            receive_only(connection.addTransceiver(kind, direction="recvonly"))
+            prefer(connection.addTransceiver(kind, direction="recvonly"), CODECS[kind])
         try:
             await connection.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await connection.setLocalDescription(await connection.createAnswer())
